@@ -1,0 +1,21 @@
+{
+  "targets": [
+    {
+      "target_name": "pidguard",
+      "sources": ["native/binding.c"],
+      "defines": ["NAPI_VERSION=8"],
+      "conditions": [
+        ["OS=='win'", {
+          "sources": ["native/win32.c"],
+          "defines": ["UNICODE", "_UNICODE", "WIN32_LEAN_AND_MEAN"]
+        }, {
+          "sources": ["native/posix.c"],
+          "cflags_c": ["-std=c11", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+          "xcode_settings": {
+            "OTHER_CFLAGS": ["-std=c11", "-Wall", "-Wextra"]
+          }
+        }]
+      ]
+    }
+  ]
+}

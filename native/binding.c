@@ -1,0 +1,232 @@
+/*
+ * The Node-API surface of pidguard. It converts arguments, calls the platform core
+ * (pidguard.h) and turns its results into values or thrown errors; it decides nothing.
+ *
+ *   lock(path: string, flags: number, text: string | null): External | null   (null: contended)
+ *   unlock(handle: External, path: string | null): void   (throws after closing, on failure)
+ *   probe(path: string): 0 | 1 | 2                         (missing, unlocked, locked)
+ *
+ * The module is context-aware (NAPI_MODULE_INIT), so worker threads can load it. A handle is an
+ * External whose finalizer unlocks and closes a lock still held when its environment is torn
+ * down, so a terminated worker leaves no descriptor and no lock behind.
+ */
+#ifndef NAPI_VERSION
+#define NAPI_VERSION 8
+#endif
+#include <node_api.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "pidguard.h"
+
+/* Checks a napi_status; on failure throws (unless an exception is already pending) and returns
+ * NULL from the calling function. */
+#define NAPI_CALL(env, call)                         \
+  do {                                               \
+    napi_status status_ = (call);                    \
+    if (status_ != napi_ok) {                        \
+      throw_napi_failure((env), status_, #call);     \
+      return NULL;                                   \
+    }                                                \
+  } while (0)
+
+static void throw_napi_failure(napi_env env, napi_status status, const char *call) {
+  const napi_extended_error_info *info = NULL;
+  bool pending = false;
+  const char *message = "Node-API call failed";
+  (void)status;
+  if (napi_is_exception_pending(env, &pending) == napi_ok && pending) return;
+  if (napi_get_last_error_info(env, &info) == napi_ok && info != NULL && info->error_message != NULL) {
+    message = info->error_message;
+  }
+  (void)call;
+  napi_throw_error(env, "ERR_PIDGUARD_NAPI", message);
+}
+
+typedef struct held_lock {
+  pg_handle handle;
+  int open;
+} held_lock;
+
+static void finalize_held_lock(napi_env env, void *data, void *hint) {
+  held_lock *lock = (held_lock *)data;
+  (void)env;
+  (void)hint;
+  if (lock->open) pg_unlock(lock->handle, NULL);
+  free(lock);
+}
+
+/* Throws an Error whose message is "<description>", with code, errno and syscall set as Node's
+ * fs errors have them; the caller adds the path. */
+static napi_value throw_result(napi_env env, pg_result result) {
+  char description[256];
+  napi_value error, code, message, syscall, errnum;
+
+  pg_error_message(result.err, description, sizeof(description));
+  NAPI_CALL(env, napi_create_string_utf8(env, pg_error_code(result.err), NAPI_AUTO_LENGTH, &code));
+  NAPI_CALL(env, napi_create_string_utf8(env, description, NAPI_AUTO_LENGTH, &message));
+  NAPI_CALL(env, napi_create_error(env, code, message, &error));
+  NAPI_CALL(env, napi_create_string_utf8(env, result.syscall ? result.syscall : "", NAPI_AUTO_LENGTH, &syscall));
+  NAPI_CALL(env, napi_set_named_property(env, error, "syscall", syscall));
+  NAPI_CALL(env, napi_create_int32(env, result.err, &errnum));
+  NAPI_CALL(env, napi_set_named_property(env, error, "errno", errnum));
+  NAPI_CALL(env, napi_throw(env, error));
+  return NULL;
+}
+
+/* Copies a JS string into a new NUL-terminated UTF-8 buffer (free() it). NULL on failure, with
+ * an exception pending. The TypeScript layer has already refused strings holding NUL. */
+static char *utf8_copy(napi_env env, napi_value value) {
+  size_t length = 0;
+  char *buffer;
+  napi_status status = napi_get_value_string_utf8(env, value, NULL, 0, &length);
+  if (status != napi_ok) {
+    throw_napi_failure(env, status, "napi_get_value_string_utf8");
+    return NULL;
+  }
+  buffer = (char *)malloc(length + 1);
+  if (buffer == NULL) {
+    napi_throw_error(env, "ENOMEM", "out of memory");
+    return NULL;
+  }
+  status = napi_get_value_string_utf8(env, value, buffer, length + 1, &length);
+  if (status != napi_ok) {
+    free(buffer);
+    throw_napi_failure(env, status, "napi_get_value_string_utf8");
+    return NULL;
+  }
+  return buffer;
+}
+
+/* Like utf8_copy, but undefined and null give *out == NULL and success. Returns 0 on failure. */
+static int optional_utf8_copy(napi_env env, napi_value value, char **out) {
+  napi_valuetype type;
+  *out = NULL;
+  if (napi_typeof(env, value, &type) != napi_ok) {
+    throw_napi_failure(env, napi_generic_failure, "napi_typeof");
+    return 0;
+  }
+  if (type == napi_undefined || type == napi_null) return 1;
+  *out = utf8_copy(env, value);
+  return *out != NULL;
+}
+
+static napi_value lock_file(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3], result;
+  int32_t flags = 0;
+  char *path = NULL, *text = NULL;
+  pg_handle handle;
+  pg_result outcome;
+  held_lock *held;
+
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 3) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "lock(path, flags, text) takes 3 arguments");
+    return NULL;
+  }
+  NAPI_CALL(env, napi_get_value_int32(env, argv[1], &flags));
+  path = utf8_copy(env, argv[0]);
+  if (path == NULL) return NULL;
+  if (!optional_utf8_copy(env, argv[2], &text)) {
+    free(path);
+    return NULL;
+  }
+
+  outcome = pg_lock(path, flags, text, text ? strlen(text) : 0, &handle);
+  free(path);
+  free(text);
+
+  if (outcome.err == PG_ELOCKED) {
+    NAPI_CALL(env, napi_get_null(env, &result));
+    return result;
+  }
+  if (outcome.err != 0) return throw_result(env, outcome);
+
+  held = (held_lock *)malloc(sizeof(*held));
+  if (held == NULL) {
+    pg_unlock(handle, NULL);
+    napi_throw_error(env, "ENOMEM", "out of memory");
+    return NULL;
+  }
+  held->handle = handle;
+  held->open = 1;
+  if (napi_create_external(env, held, finalize_held_lock, NULL, &result) != napi_ok) {
+    pg_unlock(handle, NULL);
+    free(held);
+    throw_napi_failure(env, napi_generic_failure, "napi_create_external");
+    return NULL;
+  }
+  return result;
+}
+
+static napi_value unlock_file(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  void *data = NULL;
+  char *path = NULL;
+  held_lock *held;
+  pg_result outcome;
+
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 2) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "unlock(handle, path) takes 2 arguments");
+    return NULL;
+  }
+  NAPI_CALL(env, napi_get_value_external(env, argv[0], &data));
+  held = (held_lock *)data;
+  if (!held->open) return NULL; /* already released: releasing is idempotent */
+  if (!optional_utf8_copy(env, argv[1], &path)) return NULL;
+
+  held->open = 0;
+  outcome = pg_unlock(held->handle, path);
+  free(path);
+  if (outcome.err != 0) return throw_result(env, outcome);
+  return NULL;
+}
+
+static napi_value probe_file(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], result;
+  char *path;
+  pg_probe_state state = PG_PROBE_MISSING;
+  pg_result outcome;
+
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "probe(path) takes 1 argument");
+    return NULL;
+  }
+  path = utf8_copy(env, argv[0]);
+  if (path == NULL) return NULL;
+  outcome = pg_probe(path, &state);
+  free(path);
+  if (outcome.err != 0) return throw_result(env, outcome);
+  NAPI_CALL(env, napi_create_int32(env, (int32_t)state, &result));
+  return result;
+}
+
+static napi_value export_function(napi_env env, napi_value exports, const char *name, napi_callback callback) {
+  napi_value fn;
+  NAPI_CALL(env, napi_create_function(env, name, NAPI_AUTO_LENGTH, callback, NULL, &fn));
+  NAPI_CALL(env, napi_set_named_property(env, exports, name, fn));
+  return exports;
+}
+
+static napi_value export_int(napi_env env, napi_value exports, const char *name, int32_t value) {
+  napi_value number;
+  NAPI_CALL(env, napi_create_int32(env, value, &number));
+  NAPI_CALL(env, napi_set_named_property(env, exports, name, number));
+  return exports;
+}
+
+NAPI_MODULE_INIT() {
+  if (export_function(env, exports, "lock", lock_file) == NULL) return NULL;
+  if (export_function(env, exports, "unlock", unlock_file) == NULL) return NULL;
+  if (export_function(env, exports, "probe", probe_file) == NULL) return NULL;
+  if (export_int(env, exports, "SHARED", PG_SHARED) == NULL) return NULL;
+  if (export_int(env, exports, "CREATE", PG_CREATE) == NULL) return NULL;
+  if (export_int(env, exports, "PIDFILE", PG_PIDFILE) == NULL) return NULL;
+  return exports;
+}

@@ -1,0 +1,73 @@
+/*
+ * pidguard's platform-neutral core: take, hold and give up a kernel lock on a file.
+ *
+ * One implementation per platform (posix.c: flock(2); win32.c: LockFileEx) sits behind this
+ * header; binding.c only converts JavaScript arguments to these calls and results back.
+ * Nothing here allocates, keeps global state or knows about Node.
+ */
+#ifndef PIDGUARD_H
+#define PIDGUARD_H
+
+#include <stddef.h>
+
+#ifdef _WIN32
+typedef void *pg_handle; /* a HANDLE from CreateFileW */
+#else
+typedef int pg_handle; /* a file descriptor */
+#endif
+
+/* Flags for pg_lock. */
+#define PG_SHARED 1  /* a shared (reader) lock instead of an exclusive one */
+#define PG_CREATE 2  /* create the file when it is missing */
+#define PG_PIDFILE 4 /* require a regular file; once locked and verified, replace its text */
+
+/* Errors of our own, beside the platform's numbers (errno, or GetLastError() on Windows). */
+#define PG_ELOCKED (-1) /* another open file holds a conflicting lock */
+#define PG_ENOTREG (-2) /* a PID file that is not a regular file (FIFO, device, ...) */
+
+/* How many times pg_lock reopens the path when the file it locked is no longer the one the path
+ * names (a holder removed or replaced it between our open and our lock). Each retry means another
+ * process made progress; past this many the path is churning and we report contention. */
+#define PG_MAX_REOPEN 64
+
+/* Outcome of a call: err is 0 on success, else PG_E* or a platform error number; syscall names
+ * the call that failed, for the error message. */
+typedef struct pg_result {
+  int err;
+  const char *syscall;
+} pg_result;
+
+/* What pg_probe found at a path. */
+typedef enum pg_probe_state {
+  PG_PROBE_MISSING = 0,  /* no file there */
+  PG_PROBE_UNLOCKED = 1, /* a file nobody holds exclusively */
+  PG_PROBE_LOCKED = 2    /* a file with an exclusive lock on it */
+} pg_probe_state;
+
+/*
+ * Opens `path` without following a final symlink and without truncating, takes the lock without
+ * waiting, and checks that the path still names the file it locked (reopening when not). With
+ * PG_PIDFILE it then truncates the file and writes `text` (`text_len` bytes) at offset 0.
+ * On success *out holds the open, locked file; on PG_ELOCKED nothing is left open.
+ */
+pg_result pg_lock(const char *path, int flags, const char *text, size_t text_len, pg_handle *out);
+
+/*
+ * Gives the lock up. When `path` is not NULL, first removes it, while still locked, if it still
+ * names the file held. Then unlocks and closes; the handle is closed whatever the result says.
+ */
+pg_result pg_unlock(pg_handle handle, const char *path);
+
+/*
+ * Tells whether an exclusive lock is held on `path` by briefly taking a shared one. This can make
+ * a concurrent non-waiting exclusive acquirer fail, so Linux callers read /proc/locks instead.
+ */
+pg_result pg_probe(const char *path, pg_probe_state *state);
+
+/* The error's code as Node spells it ("ENOENT", "ELOCKED", ...). */
+const char *pg_error_code(int err);
+
+/* A human description of the error, written into buf (always NUL-terminated). */
+void pg_error_message(int err, char *buf, size_t buf_len);
+
+#endif

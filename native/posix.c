@@ -1,0 +1,226 @@
+/*
+ * POSIX (Linux, macOS, the BSDs): flock(2) on the whole file.
+ *
+ * flock rather than fcntl locks: an fcntl lock belongs to the process and vanishes when any of
+ * its descriptors of the file closes (a readFileSync of the PID file would drop it); flock belongs
+ * to the open file description and is what flock(1) and shell scripts use. The shape follows
+ * FreeBSD's flopen(3)/pidfile(3): open without O_TRUNC, lock, check that the path still names the
+ * locked inode, and only then touch the contents.
+ */
+#ifndef _DEFAULT_SOURCE
+#define _DEFAULT_SOURCE /* flock() and LOCK_* under -std=c11 with glibc */
+#endif
+#ifndef _DARWIN_C_SOURCE
+#define _DARWIN_C_SOURCE
+#endif
+
+#include "pidguard.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static pg_result ok(void) {
+  pg_result r = {0, NULL};
+  return r;
+}
+
+static pg_result failure(int err, const char *syscall) {
+  pg_result r = {err, syscall};
+  return r;
+}
+
+static int open_nointr(const char *path, int oflag) {
+  int fd;
+  do {
+    fd = open(path, oflag, 0644);
+  } while (fd < 0 && errno == EINTR);
+  return fd;
+}
+
+static int flock_nointr(int fd, int operation) {
+  int rc;
+  do {
+    rc = flock(fd, operation);
+  } while (rc != 0 && errno == EINTR);
+  return rc;
+}
+
+/* Unlocks explicitly before closing: if a forked child still shares the open file description,
+ * close alone would leave the lock with the child. */
+static void unlock_and_close(int fd) {
+  flock_nointr(fd, LOCK_UN);
+  close(fd);
+}
+
+static int same_file(const struct stat *a, const struct stat *b) {
+  return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
+}
+
+/* 1 when `path` names the file open as `held`, 0 when it names another file or nothing,
+ * -1 (errno set) when that cannot be told. */
+static int path_names(const char *path, const struct stat *held) {
+  struct stat named;
+  if (lstat(path, &named) != 0) return errno == ENOENT ? 0 : -1;
+  return same_file(held, &named);
+}
+
+/* Truncates, then writes: a reader sees an empty file or the whole text, never a mix of the old
+ * and new PIDs that `kill $(cat pidfile)` would act on. */
+static pg_result replace_text(int fd, const char *text, size_t len) {
+  size_t done = 0;
+  while (ftruncate(fd, 0) != 0) {
+    if (errno != EINTR) return failure(errno, "ftruncate");
+  }
+  while (done < len) {
+    ssize_t n = pwrite(fd, text + done, len - done, (off_t)done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return failure(errno, "write");
+    }
+    done += (size_t)n;
+  }
+  return ok();
+}
+
+pg_result pg_lock(const char *path, int flags, const char *text, size_t text_len, pg_handle *out) {
+  int oflag = O_RDWR | O_CLOEXEC | O_NOFOLLOW | ((flags & PG_CREATE) ? O_CREAT : 0);
+  int operation = ((flags & PG_SHARED) ? LOCK_SH : LOCK_EX) | LOCK_NB;
+  int attempt;
+
+  for (attempt = 0; attempt < PG_MAX_REOPEN; attempt++) {
+    struct stat held;
+    int fd, names, err;
+
+    fd = open_nointr(path, oflag);
+    if (fd < 0) return failure(errno, "open");
+
+    if (flock_nointr(fd, operation) != 0) {
+      err = errno;
+      close(fd);
+      return failure(err == EWOULDBLOCK ? PG_ELOCKED : err, "flock");
+    }
+
+    if (fstat(fd, &held) != 0) {
+      err = errno;
+      unlock_and_close(fd);
+      return failure(err, "fstat");
+    }
+    names = path_names(path, &held);
+    if (names < 0) {
+      err = errno;
+      unlock_and_close(fd);
+      return failure(err, "lstat");
+    }
+    if (names == 0) {
+      /* The holder we raced removed or replaced the file before we locked it: the lock we hold
+       * is on a file nobody will look at. Start again on whatever the path names now. */
+      unlock_and_close(fd);
+      continue;
+    }
+
+    if (flags & PG_PIDFILE) {
+      pg_result written;
+      if (!S_ISREG(held.st_mode)) {
+        unlock_and_close(fd);
+        return failure(PG_ENOTREG, "open");
+      }
+      written = replace_text(fd, text, text_len);
+      if (written.err != 0) {
+        /* The file is ours (locked and verified) and now holds no valid PID: remove it rather
+         * than leave an empty file behind. */
+        unlink(path);
+        unlock_and_close(fd);
+        return written;
+      }
+    }
+
+    *out = fd;
+    return ok();
+  }
+  return failure(PG_ELOCKED, "flock");
+}
+
+pg_result pg_unlock(pg_handle fd, const char *path) {
+  pg_result result = ok();
+
+  if (path != NULL) {
+    struct stat held;
+    int names;
+    if (fstat(fd, &held) != 0) {
+      result = failure(errno, "fstat");
+    } else if ((names = path_names(path, &held)) < 0) {
+      result = failure(errno, "lstat");
+    } else if (names == 1 && unlink(path) != 0) {
+      result = failure(errno, "unlink");
+    }
+    /* names == 0: the path was removed or now names another holder's file; leave it alone. */
+  }
+  unlock_and_close(fd);
+  return result;
+}
+
+pg_result pg_probe(const char *path, pg_probe_state *state) {
+  int fd = open_nointr(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+  if (fd < 0) {
+    if (errno == ENOENT) {
+      *state = PG_PROBE_MISSING;
+      return ok();
+    }
+    return failure(errno, "open");
+  }
+  if (flock_nointr(fd, LOCK_SH | LOCK_NB) != 0) {
+    int err = errno;
+    close(fd);
+    if (err != EWOULDBLOCK) return failure(err, "flock");
+    *state = PG_PROBE_LOCKED;
+    return ok();
+  }
+  unlock_and_close(fd);
+  *state = PG_PROBE_UNLOCKED;
+  return ok();
+}
+
+typedef struct errno_name {
+  int err;
+  const char *code;
+} errno_name;
+
+/* The errors a lock call can meet; anything else is reported as UNKNOWN with its description. */
+static const errno_name errno_names[] = {
+    {EACCES, "EACCES"},   {EPERM, "EPERM"},         {ENOENT, "ENOENT"},   {ENOTDIR, "ENOTDIR"},
+    {EISDIR, "EISDIR"},   {ELOOP, "ELOOP"},         {EROFS, "EROFS"},     {ENOSPC, "ENOSPC"},
+    {EIO, "EIO"},         {EMFILE, "EMFILE"},       {ENFILE, "ENFILE"},   {ENAMETOOLONG, "ENAMETOOLONG"},
+    {EINVAL, "EINVAL"},   {EBADF, "EBADF"},         {ENOLCK, "ENOLCK"},   {ENOSYS, "ENOSYS"},
+    {EOPNOTSUPP, "EOPNOTSUPP"}, {ENOTSUP, "ENOTSUP"}, {EAGAIN, "EAGAIN"}, {EINTR, "EINTR"},
+    {EEXIST, "EEXIST"},   {EBUSY, "EBUSY"},         {ENXIO, "ENXIO"},     {ETXTBSY, "ETXTBSY"},
+    {EFBIG, "EFBIG"},     {EOVERFLOW, "EOVERFLOW"}, {ENOMEM, "ENOMEM"},   {EXDEV, "EXDEV"},
+    {EDQUOT, "EDQUOT"},   {ESTALE, "ESTALE"},       {ENODEV, "ENODEV"},
+};
+
+const char *pg_error_code(int err) {
+  size_t i;
+  if (err == PG_ELOCKED) return "ELOCKED";
+  if (err == PG_ENOTREG) return "EINVAL";
+  for (i = 0; i < sizeof(errno_names) / sizeof(errno_names[0]); i++) {
+    if (errno_names[i].err == err) return errno_names[i].code;
+  }
+  return "UNKNOWN";
+}
+
+void pg_error_message(int err, char *buf, size_t buf_len) {
+  const char *text;
+  if (buf_len == 0) return;
+  if (err == PG_ELOCKED) {
+    text = "locked by another holder";
+  } else if (err == PG_ENOTREG) {
+    text = "not a regular file";
+  } else {
+    text = strerror(err); /* called on the JS thread only; glibc/BSD strerror is fine there */
+  }
+  strncpy(buf, text, buf_len - 1);
+  buf[buf_len - 1] = '\0';
+}

@@ -1,0 +1,291 @@
+/*
+ * Windows: LockFileEx on one byte far past the PID text.
+ *
+ * Windows byte-range locks are mandatory: a lock over the PID would stop every other process
+ * from reading it, so the locked byte sits at PG_LOCK_OFFSET, where no PID file ever reaches.
+ * The file is opened with FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE so that others
+ * can read the PID and so that it can be removed while open; identity is the volume serial
+ * number and file index, the Windows counterpart of st_dev and st_ino.
+ *
+ * Built and tested under Wine by a later issue; written against the same header as posix.c.
+ */
+#include "pidguard.h"
+
+#include <windows.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PG_LOCK_OFFSET_HIGH 0x40000000u /* 2^62: far beyond any PID text */
+#define PG_LOCK_OFFSET_LOW 0u
+
+#ifndef FILE_DISPOSITION_FLAG_DELETE
+#define FILE_DISPOSITION_FLAG_DELETE 0x00000001
+#define FILE_DISPOSITION_FLAG_POSIX_SEMANTICS 0x00000002
+typedef struct pg_file_disposition_info_ex {
+  DWORD Flags;
+} FILE_DISPOSITION_INFO_EX;
+#define FileDispositionInfoEx ((FILE_INFO_BY_HANDLE_CLASS)21)
+#endif
+
+static pg_result ok(void) {
+  pg_result r = {0, NULL};
+  return r;
+}
+
+static pg_result failure(int err, const char *syscall) {
+  pg_result r = {err, syscall};
+  return r;
+}
+
+static pg_result last_failure(const char *syscall) {
+  return failure((int)GetLastError(), syscall);
+}
+
+/* UTF-8 to a new UTF-16 string (free() it), or NULL with the last error set. */
+static wchar_t *widen(const char *path) {
+  int count = MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, path, -1, NULL, 0);
+  wchar_t *wide;
+  if (count <= 0) return NULL;
+  wide = (wchar_t *)malloc(sizeof(wchar_t) * (size_t)count);
+  if (wide == NULL) {
+    SetLastError(ERROR_NOT_ENOUGH_MEMORY);
+    return NULL;
+  }
+  if (MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, path, -1, wide, count) <= 0) {
+    free(wide);
+    return NULL;
+  }
+  return wide;
+}
+
+static OVERLAPPED lock_range(void) {
+  OVERLAPPED where;
+  memset(&where, 0, sizeof(where));
+  where.Offset = PG_LOCK_OFFSET_LOW;
+  where.OffsetHigh = PG_LOCK_OFFSET_HIGH;
+  return where;
+}
+
+static void unlock_and_close(HANDLE file) {
+  OVERLAPPED where = lock_range();
+  UnlockFileEx(file, 0, 1, 0, &where);
+  CloseHandle(file);
+}
+
+static int same_file(const BY_HANDLE_FILE_INFORMATION *a, const BY_HANDLE_FILE_INFORMATION *b) {
+  return a->dwVolumeSerialNumber == b->dwVolumeSerialNumber && a->nFileIndexHigh == b->nFileIndexHigh &&
+         a->nFileIndexLow == b->nFileIndexLow;
+}
+
+/* 1 when `path` names the file described by `held`, 0 when another file or none, -1 on error
+ * (last error set). Opens the path itself, not a reparse point's target, asking for no access. */
+static int path_names(const wchar_t *path, const BY_HANDLE_FILE_INFORMATION *held) {
+  BY_HANDLE_FILE_INFORMATION named;
+  DWORD err;
+  HANDLE probe = CreateFileW(path, 0, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL, OPEN_EXISTING,
+                             FILE_FLAG_OPEN_REPARSE_POINT | FILE_FLAG_BACKUP_SEMANTICS, NULL);
+  if (probe == INVALID_HANDLE_VALUE) {
+    err = GetLastError();
+    if (err == ERROR_FILE_NOT_FOUND || err == ERROR_PATH_NOT_FOUND || err == ERROR_ACCESS_DENIED) {
+      /* ACCESS_DENIED is what a file pending deletion answers: it is not ours any more. */
+      return 0;
+    }
+    return -1;
+  }
+  if (!GetFileInformationByHandle(probe, &named)) {
+    err = GetLastError();
+    CloseHandle(probe);
+    SetLastError(err);
+    return -1;
+  }
+  CloseHandle(probe);
+  return same_file(held, &named);
+}
+
+static pg_result replace_text(HANDLE file, const char *text, size_t len) {
+  LARGE_INTEGER zero;
+  OVERLAPPED at_start;
+  DWORD written = 0;
+  zero.QuadPart = 0;
+  if (!SetFilePointerEx(file, zero, NULL, FILE_BEGIN) || !SetEndOfFile(file)) return last_failure("ftruncate");
+  memset(&at_start, 0, sizeof(at_start));
+  if (!WriteFile(file, text, (DWORD)len, &written, &at_start)) return last_failure("write");
+  if (written != (DWORD)len) return failure(ERROR_HANDLE_DISK_FULL, "write");
+  return ok();
+}
+
+/* Removes the file through our own handle, so only the file we hold can be removed. POSIX
+ * semantics free the name at once (Windows 10 1709 and later); older systems free it when the
+ * last handle closes. */
+static int remove_by_handle(HANDLE file) {
+  FILE_DISPOSITION_INFO_EX posix_delete;
+  FILE_DISPOSITION_INFO classic_delete;
+  posix_delete.Flags = FILE_DISPOSITION_FLAG_DELETE | FILE_DISPOSITION_FLAG_POSIX_SEMANTICS;
+  if (SetFileInformationByHandle(file, FileDispositionInfoEx, &posix_delete, sizeof(posix_delete))) return 1;
+  classic_delete.DeleteFile = TRUE;
+  return SetFileInformationByHandle(file, FileDispositionInfo, &classic_delete, sizeof(classic_delete)) != 0;
+}
+
+static int is_lock_conflict(DWORD err) {
+  return err == ERROR_LOCK_VIOLATION || err == ERROR_IO_PENDING || err == ERROR_SHARING_VIOLATION;
+}
+
+pg_result pg_lock(const char *path, int flags, const char *text, size_t text_len, pg_handle *out) {
+  DWORD disposition = (flags & PG_CREATE) ? OPEN_ALWAYS : OPEN_EXISTING;
+  DWORD lock_flags = LOCKFILE_FAIL_IMMEDIATELY | ((flags & PG_SHARED) ? 0 : LOCKFILE_EXCLUSIVE_LOCK);
+  wchar_t *wide = widen(path);
+  int attempt;
+
+  if (wide == NULL) return last_failure("open");
+  for (attempt = 0; attempt < PG_MAX_REOPEN; attempt++) {
+    BY_HANDLE_FILE_INFORMATION held;
+    OVERLAPPED where = lock_range();
+    DWORD err;
+    int names;
+    HANDLE file = CreateFileW(wide, GENERIC_READ | GENERIC_WRITE | DELETE,
+                              FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL, disposition,
+                              FILE_ATTRIBUTE_NORMAL | FILE_FLAG_OPEN_REPARSE_POINT, NULL);
+    if (file == INVALID_HANDLE_VALUE) {
+      pg_result r = last_failure("open");
+      free(wide);
+      return r;
+    }
+    if (!LockFileEx(file, lock_flags, 0, 1, 0, &where)) {
+      err = GetLastError();
+      CloseHandle(file);
+      free(wide);
+      return failure(is_lock_conflict(err) ? PG_ELOCKED : (int)err, "flock");
+    }
+    if (!GetFileInformationByHandle(file, &held)) {
+      pg_result r = last_failure("fstat");
+      unlock_and_close(file);
+      free(wide);
+      return r;
+    }
+    if (held.dwFileAttributes & FILE_ATTRIBUTE_REPARSE_POINT) {
+      /* The counterpart of O_NOFOLLOW: a link planted at the path is refused, its target kept. */
+      unlock_and_close(file);
+      free(wide);
+      return failure(ERROR_CANT_RESOLVE_FILENAME, "open");
+    }
+    names = path_names(wide, &held);
+    if (names < 0) {
+      pg_result r = last_failure("lstat");
+      unlock_and_close(file);
+      free(wide);
+      return r;
+    }
+    if (names == 0) {
+      unlock_and_close(file);
+      continue;
+    }
+    if (flags & PG_PIDFILE) {
+      pg_result written;
+      if (held.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY) {
+        unlock_and_close(file);
+        free(wide);
+        return failure(PG_ENOTREG, "open");
+      }
+      written = replace_text(file, text, text_len);
+      if (written.err != 0) {
+        remove_by_handle(file);
+        unlock_and_close(file);
+        free(wide);
+        return written;
+      }
+    }
+    free(wide);
+    *out = file;
+    return ok();
+  }
+  free(wide);
+  return failure(PG_ELOCKED, "flock");
+}
+
+pg_result pg_unlock(pg_handle file, const char *path) {
+  pg_result result = ok();
+  if (path != NULL && !remove_by_handle(file)) result = last_failure("unlink");
+  unlock_and_close(file);
+  return result;
+}
+
+pg_result pg_probe(const char *path, pg_probe_state *state) {
+  OVERLAPPED where = lock_range();
+  wchar_t *wide = widen(path);
+  HANDLE file;
+  if (wide == NULL) return last_failure("open");
+  file = CreateFileW(wide, GENERIC_READ, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL, OPEN_EXISTING,
+                     FILE_ATTRIBUTE_NORMAL | FILE_FLAG_OPEN_REPARSE_POINT, NULL);
+  free(wide);
+  if (file == INVALID_HANDLE_VALUE) {
+    DWORD err = GetLastError();
+    if (err == ERROR_FILE_NOT_FOUND) {
+      *state = PG_PROBE_MISSING;
+      return ok();
+    }
+    return failure((int)err, "open");
+  }
+  if (!LockFileEx(file, LOCKFILE_FAIL_IMMEDIATELY, 0, 1, 0, &where)) {
+    DWORD err = GetLastError();
+    CloseHandle(file);
+    if (!is_lock_conflict(err)) return failure((int)err, "flock");
+    *state = PG_PROBE_LOCKED;
+    return ok();
+  }
+  unlock_and_close(file);
+  *state = PG_PROBE_UNLOCKED;
+  return ok();
+}
+
+typedef struct win_error_name {
+  DWORD err;
+  const char *code;
+} win_error_name;
+
+/* Windows errors under the POSIX codes a Node programmer checks for. */
+static const win_error_name win_error_names[] = {
+    {ERROR_FILE_NOT_FOUND, "ENOENT"},        {ERROR_PATH_NOT_FOUND, "ENOENT"},
+    {ERROR_INVALID_DRIVE, "ENOENT"},         {ERROR_ACCESS_DENIED, "EACCES"},
+    {ERROR_SHARING_VIOLATION, "EBUSY"},      {ERROR_LOCK_VIOLATION, "EBUSY"},
+    {ERROR_WRITE_PROTECT, "EROFS"},          {ERROR_DISK_FULL, "ENOSPC"},
+    {ERROR_HANDLE_DISK_FULL, "ENOSPC"},      {ERROR_DIRECTORY, "ENOTDIR"},
+    {ERROR_INVALID_NAME, "EINVAL"},          {ERROR_FILENAME_EXCED_RANGE, "ENAMETOOLONG"},
+    {ERROR_TOO_MANY_OPEN_FILES, "EMFILE"},   {ERROR_NOT_ENOUGH_MEMORY, "ENOMEM"},
+    {ERROR_NOT_SUPPORTED, "ENOTSUP"},        {ERROR_INVALID_FUNCTION, "ENOSYS"},
+    {ERROR_CANT_RESOLVE_FILENAME, "ELOOP"},  {ERROR_NO_UNICODE_TRANSLATION, "EINVAL"},
+    {ERROR_INVALID_PARAMETER, "EINVAL"},     {ERROR_NOT_READY, "EIO"},
+};
+
+const char *pg_error_code(int err) {
+  size_t i;
+  if (err == PG_ELOCKED) return "ELOCKED";
+  if (err == PG_ENOTREG) return "EISDIR";
+  for (i = 0; i < sizeof(win_error_names) / sizeof(win_error_names[0]); i++) {
+    if ((int)win_error_names[i].err == err) return win_error_names[i].code;
+  }
+  return "UNKNOWN";
+}
+
+void pg_error_message(int err, char *buf, size_t buf_len) {
+  DWORD length;
+  if (buf_len == 0) return;
+  if (err == PG_ELOCKED) {
+    snprintf(buf, buf_len, "locked by another holder");
+    return;
+  }
+  if (err == PG_ENOTREG) {
+    snprintf(buf, buf_len, "not a regular file");
+    return;
+  }
+  length = FormatMessageA(FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS, NULL, (DWORD)err, 0, buf,
+                          (DWORD)buf_len, NULL);
+  if (length == 0) {
+    snprintf(buf, buf_len, "Windows error %d", err);
+    return;
+  }
+  while (length > 0 && (buf[length - 1] == '\n' || buf[length - 1] == '\r' || buf[length - 1] == '.')) {
+    buf[--length] = '\0';
+  }
+}

@@ -1,0 +1,67 @@
+// The errors pidguard throws, and the words in them. Pure: no I/O.
+import { isNativeError } from './native';
+
+/** How to stop process `pid` on `platform`, as a command an operator can paste. */
+export function stopCommand(pid: number, platform: NodeJS.Platform = process.platform): string {
+  return platform === 'win32' ? `taskkill /PID ${pid}` : `kill ${pid}`;
+}
+
+/** The "already running" message of a refused acquire. */
+export function lockedMessage(path: string, pid: number | null, selfPid: number = process.pid): string {
+  if (pid === null) {
+    return `${path} is locked by another process, which has not recorded its PID in the file`;
+  }
+  if (pid === selfPid) {
+    return `${path} is already locked by this process (PID ${pid}); release that lock before taking it again`;
+  }
+  return `${path} is locked: already running as PID ${pid}. To stop it: ${stopCommand(pid)}`;
+}
+
+/** Thrown when another holder has the lock. `pid` is the holder's PID, when it could be told. */
+export class LockedError extends Error {
+  readonly code = 'ELOCKED' as const;
+  readonly path: string;
+  readonly pid: number | null;
+
+  constructor(path: string, pid: number | null) {
+    super(lockedMessage(path, pid));
+    this.name = 'LockedError';
+    this.path = path;
+    this.pid = pid;
+  }
+}
+
+/** The shape of every other error pidguard throws: Node's own fs errors' shape. */
+export interface LockSystemError extends Error {
+  code: string;
+  path: string;
+  syscall?: string;
+  errno?: number;
+}
+
+const HINTS: Readonly<Record<string, string>> = {
+  ELOOP: ' (a symlink stands at the PID file path; pidguard never follows one, so it cannot be pointed at another file)',
+};
+
+/**
+ * Gives an error from the addon or from node:fs the path it concerns, in Node's own style:
+ * "EACCES: permission denied, open '/run/app.pid'". Anything else is returned unchanged.
+ */
+export function withPath(error: unknown, path: string): unknown {
+  if (!isNativeError(error) || 'path' in error) return error;
+  const description = error.message.charAt(0).toLowerCase() + error.message.slice(1);
+  const hint = HINTS[error.code] ?? '';
+  const wrapped = new Error(`${error.code}: ${description}, ${error.syscall} '${path}'${hint}`) as LockSystemError;
+  wrapped.code = error.code;
+  wrapped.errno = error.errno;
+  wrapped.syscall = error.syscall;
+  wrapped.path = path;
+  return wrapped;
+}
+
+/** An invalid argument, as Node's own API reports one. */
+export function invalidArgument(message: string): TypeError & { code: string } {
+  const error = new TypeError(message) as TypeError & { code: string };
+  error.code = 'ERR_INVALID_ARG_VALUE';
+  return error;
+}

@@ -1,0 +1,52 @@
+// The one place the C addon is loaded (prebuilt, or built at install by node-gyp-build) and typed.
+import path from 'node:path';
+import nodeGypBuild from 'node-gyp-build';
+
+/** An open, locked file held by the addon; opaque to JavaScript. */
+export type NativeHandle = { readonly __nativeHandle: unique symbol };
+
+/** What `probe` found at a path (numbers shared with native/pidguard.h). */
+export const ProbeState = { Missing: 0, Unlocked: 1, Locked: 2 } as const;
+export type ProbeState = (typeof ProbeState)[keyof typeof ProbeState];
+
+/** An error thrown by the addon: Node's fs error shape, without the path (the caller adds it). */
+export interface NativeError extends Error {
+  code: string;
+  errno: number;
+  syscall: string;
+}
+
+export interface Binding {
+  /** Takes the lock without waiting; null when another holder has it. */
+  lock(path: string, flags: number, text: string | null): NativeHandle | null;
+  /** Removes `path` if it still names the held file (when given), then unlocks and closes. */
+  unlock(handle: NativeHandle, path: string | null): void;
+  probe(path: string): ProbeState;
+  readonly SHARED: number;
+  readonly CREATE: number;
+  readonly PIDFILE: number;
+}
+
+let loaded: Binding | undefined;
+
+/** Loads the addon on first use, so that importing pidguard costs no native load until needed. */
+export function binding(): Binding {
+  if (loaded === undefined) {
+    try {
+      loaded = nodeGypBuild(path.join(__dirname, '..')) as Binding;
+    } catch (cause) {
+      const error = new Error(
+        `pidguard: the native addon could not be loaded (${(cause as Error).message}); ` +
+          'reinstall with a C compiler available (npm rebuild pidguard)',
+        { cause },
+      ) as Error & { code: string };
+      error.code = 'ERR_PIDGUARD_NATIVE';
+      throw error;
+    }
+  }
+  return loaded;
+}
+
+export function isNativeError(error: unknown): error is NativeError {
+  return error instanceof Error && typeof (error as Partial<NativeError>).syscall === 'string';
+}

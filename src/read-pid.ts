@@ -1,0 +1,71 @@
+// Reading a PID file: the I/O around parsePid, sync and async, never following a final symlink.
+import fs from 'node:fs';
+import { MAX_PID_TEXT_BYTES, parsePid } from './pid-text';
+
+/** What a PID file holds, with the file's identity for a /proc/locks lookup. */
+export type PidFileContents =
+  | { kind: 'missing' }
+  | { kind: 'pid'; pid: number; dev: bigint; ino: bigint }
+  | { kind: 'empty'; dev: bigint; ino: bigint }
+  | { kind: 'other'; dev: bigint | null; ino: bigint | null };
+
+// O_NONBLOCK: a FIFO planted at the path must not hang the reader. O_NOFOLLOW does not exist on
+// Windows, where links are refused by the lock call instead.
+const READ_FLAGS = fs.constants.O_RDONLY | (fs.constants.O_NOFOLLOW ?? 0) | (fs.constants.O_NONBLOCK ?? 0);
+
+/** Errors meaning "no PID file here", as opposed to "could not look". */
+function notAPidFile(error: unknown): PidFileContents | null {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT' || code === 'ENOTDIR') return { kind: 'missing' };
+  if (code === 'ELOOP' || code === 'EISDIR') return { kind: 'other', dev: null, ino: null };
+  return null;
+}
+
+function classify(stat: fs.BigIntStats, bytes: Uint8Array): PidFileContents {
+  const { dev, ino } = stat;
+  if (!stat.isFile() || bytes.length > MAX_PID_TEXT_BYTES) return { kind: 'other', dev, ino };
+  if (bytes.length === 0) return { kind: 'empty', dev, ino };
+  const pid = parsePid(bytes);
+  return pid === null ? { kind: 'other', dev, ino } : { kind: 'pid', pid, dev, ino };
+}
+
+export function readPidFileSync(file: string): PidFileContents {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, READ_FLAGS);
+  } catch (error) {
+    const answer = notAPidFile(error);
+    if (answer === null) throw error;
+    return answer;
+  }
+  try {
+    const stat = fs.fstatSync(fd, { bigint: true });
+    if (!stat.isFile()) return classify(stat, new Uint8Array(0));
+    // One byte more than a PID file can hold tells a huge file from a full one without reading it.
+    const buffer = Buffer.alloc(MAX_PID_TEXT_BYTES + 1);
+    const length = fs.readSync(fd, buffer, 0, buffer.length, 0);
+    return classify(stat, buffer.subarray(0, length));
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+export async function readPidFile(file: string): Promise<PidFileContents> {
+  let handle: fs.promises.FileHandle;
+  try {
+    handle = await fs.promises.open(file, READ_FLAGS);
+  } catch (error) {
+    const answer = notAPidFile(error);
+    if (answer === null) throw error;
+    return answer;
+  }
+  try {
+    const stat = await handle.stat({ bigint: true });
+    if (!stat.isFile()) return classify(stat, new Uint8Array(0));
+    const buffer = Buffer.alloc(MAX_PID_TEXT_BYTES + 1);
+    const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
+    return classify(stat, buffer.subarray(0, bytesRead));
+  } finally {
+    await handle.close();
+  }
+}
