@@ -3,12 +3,13 @@
  * (pidguard.h) and turns its results into values or thrown errors; it decides nothing.
  *
  *   lock(path: string, flags: number, text: string | null): External | null   (null: contended)
- *   unlock(handle: External, path: string | null): void   (throws after closing, on failure)
+ *   unlock(handle: External, remove: boolean): void        (throws after closing, on failure)
  *   probe(path: string): 0 | 1 | 2                         (missing, unlocked, locked)
  *
  * The module is context-aware (NAPI_MODULE_INIT), so worker threads can load it. A handle is an
- * External whose finalizer unlocks and closes a lock still held when its environment is torn
- * down, so a terminated worker leaves no descriptor and no lock behind.
+ * External whose finalizer gives up a lock still held when its environment is torn down (the
+ * JavaScript side keeps every held handle reachable until release, so that is the only time it
+ * runs on a held lock): a terminated worker leaves no descriptor, no lock and no PID file behind.
  */
 #ifndef NAPI_VERSION
 #define NAPI_VERSION 8
@@ -47,13 +48,16 @@ static void throw_napi_failure(napi_env env, napi_status status, const char *cal
 typedef struct held_lock {
   pg_handle handle;
   int open;
+  int remove_on_teardown; /* a PID file: removed (if still ours) when given up at teardown */
+  char *path;
 } held_lock;
 
 static void finalize_held_lock(napi_env env, void *data, void *hint) {
   held_lock *lock = (held_lock *)data;
   (void)env;
   (void)hint;
-  if (lock->open) pg_unlock(lock->handle, NULL);
+  if (lock->open) pg_unlock(lock->handle, lock->remove_on_teardown ? lock->path : NULL);
+  free(lock->path);
   free(lock);
 }
 
@@ -135,26 +139,32 @@ static napi_value lock_file(napi_env env, napi_callback_info info) {
   }
 
   outcome = pg_lock(path, flags, text, text ? strlen(text) : 0, &handle);
-  free(path);
   free(text);
 
   if (outcome.err == PG_ELOCKED) {
+    free(path);
     NAPI_CALL(env, napi_get_null(env, &result));
     return result;
   }
-  if (outcome.err != 0) return throw_result(env, outcome);
+  if (outcome.err != 0) {
+    free(path);
+    return throw_result(env, outcome);
+  }
 
   held = (held_lock *)malloc(sizeof(*held));
   if (held == NULL) {
     pg_unlock(handle, NULL);
+    free(path);
     napi_throw_error(env, "ENOMEM", "out of memory");
     return NULL;
   }
   held->handle = handle;
   held->open = 1;
+  held->remove_on_teardown = (flags & PG_PIDFILE) != 0;
+  held->path = path; /* owned by the handle from here on */
   if (napi_create_external(env, held, finalize_held_lock, NULL, &result) != napi_ok) {
-    pg_unlock(handle, NULL);
-    free(held);
+    held->remove_on_teardown = 0;
+    finalize_held_lock(env, held, NULL);
     throw_napi_failure(env, napi_generic_failure, "napi_create_external");
     return NULL;
   }
@@ -165,23 +175,22 @@ static napi_value unlock_file(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
   void *data = NULL;
-  char *path = NULL;
+  bool remove = false;
   held_lock *held;
   pg_result outcome;
 
   NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (argc < 2) {
-    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "unlock(handle, path) takes 2 arguments");
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "unlock(handle, remove) takes 2 arguments");
     return NULL;
   }
   NAPI_CALL(env, napi_get_value_external(env, argv[0], &data));
+  NAPI_CALL(env, napi_get_value_bool(env, argv[1], &remove));
   held = (held_lock *)data;
   if (!held->open) return NULL; /* already released: releasing is idempotent */
-  if (!optional_utf8_copy(env, argv[1], &path)) return NULL;
 
   held->open = 0;
-  outcome = pg_unlock(held->handle, path);
-  free(path);
+  outcome = pg_unlock(held->handle, remove ? held->path : NULL);
   if (outcome.err != 0) return throw_result(env, outcome);
   return NULL;
 }

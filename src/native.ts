@@ -19,8 +19,8 @@ export interface NativeError extends Error {
 export interface Binding {
   /** Takes the lock without waiting; null when another holder has it. */
   lock(path: string, flags: number, text: string | null): NativeHandle | null;
-  /** Removes `path` if it still names the held file (when given), then unlocks and closes. */
-  unlock(handle: NativeHandle, path: string | null): void;
+  /** Removes the locked path if `remove` and it still names the held file, then unlocks and closes. */
+  unlock(handle: NativeHandle, remove: boolean): void;
   probe(path: string): ProbeState;
   readonly SHARED: number;
   readonly CREATE: number;

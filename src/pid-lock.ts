@@ -68,7 +68,7 @@ export class PidLock implements Disposable, AsyncDisposable {
     this.#handle = null;
     untrack(this);
     try {
-      binding().unlock(handle, this.path);
+      binding().unlock(handle, true);
       this.#logger.debug(`released ${this.path}`);
     } catch (error) {
       this.#logger.warn(`released ${this.path} but could not remove it: ${(withPath(error, this.path) as Error).message}`);

@@ -21,8 +21,10 @@ const CR = 0x0d;
  */
 export function parsePid(bytes: Uint8Array): number | null {
   let end = bytes.length;
-  if (end > 0 && bytes[end - 1] === LF) end -= 1;
-  if (end > 0 && bytes[end - 1] === CR) end -= 1;
+  if (end > 0 && bytes[end - 1] === LF) {
+    end -= 1;
+    if (end > 0 && bytes[end - 1] === CR) end -= 1;
+  }
   if (end === 0 || end > 10 || bytes[0] === DIGIT_0) return null;
   let pid = 0;
   for (let i = 0; i < end; i += 1) {

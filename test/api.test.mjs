@@ -1,0 +1,154 @@
+// The API within one process: what acquire writes, what release removes, and the refusals.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { acquire, acquireSync, inspectSync, LockedError, PidLock, readPid } from 'pidguard';
+import { flockCanTake, run, tempDir } from './helpers.mjs';
+
+test('acquireSync writes "<pid>\\n", holds the kernel lock, and release removes the file', (t) => {
+  const file = path.join(tempDir(t), 'app.pid');
+  const lock = acquireSync(file);
+  assert.ok(lock instanceof PidLock);
+  assert.equal(lock.path, file);
+  assert.equal(lock.pid, process.pid);
+  assert.equal(lock.mode, 'kernel');
+  assert.equal(lock.held, true);
+  assert.equal(fs.readFileSync(file, 'utf8'), `${process.pid}\n`);
+  assert.equal(readPid(file), process.pid);
+  assert.equal(flockCanTake(file), false);
+
+  lock.release();
+  assert.equal(lock.held, false);
+  assert.equal(fs.existsSync(file), false);
+  assert.equal(flockCanTake(file), true);
+});
+
+test('acquire resolves to a held lock, and the path is made absolute', async (t) => {
+  const dir = tempDir(t);
+  const relative = path.relative(process.cwd(), path.join(dir, 'async.pid'));
+  const lock = await acquire(relative);
+  t.after(() => lock.release());
+  assert.equal(lock.path, path.join(dir, 'async.pid'));
+  assert.equal(readPid(lock.path), process.pid);
+});
+
+test('release is idempotent and never removes a file it no longer holds', (t) => {
+  const file = path.join(tempDir(t), 'app.pid');
+  const lock = acquireSync(file);
+  lock.release();
+  const next = acquireSync(file);
+  lock.release();
+  lock.release();
+  assert.equal(next.held, true);
+  assert.equal(readPid(file), process.pid);
+  assert.equal(flockCanTake(file), false);
+  next.release();
+});
+
+test('Symbol.dispose and Symbol.asyncDispose release', async (t) => {
+  const dir = tempDir(t);
+  const first = acquireSync(path.join(dir, 'a.pid'));
+  first[Symbol.dispose]();
+  assert.equal(first.held, false);
+  assert.equal(fs.existsSync(first.path), false);
+  const second = await acquire(path.join(dir, 'b.pid'));
+  await second[Symbol.asyncDispose]();
+  assert.equal(second.held, false);
+  assert.equal(fs.existsSync(second.path), false);
+});
+
+test('a second acquire in the same process is refused, naming this process', async (t) => {
+  const file = path.join(tempDir(t), 'app.pid');
+  const lock = acquireSync(file);
+  t.after(() => lock.release());
+  assert.throws(() => acquireSync(file), (error) => {
+    assert.ok(error instanceof LockedError);
+    assert.equal(error.code, 'ELOCKED');
+    assert.equal(error.pid, process.pid);
+    assert.equal(error.path, file);
+    assert.match(error.message, /already locked by this process/);
+    return true;
+  });
+  await assert.rejects(acquire(file), { code: 'ELOCKED', pid: process.pid });
+  // The refusals opened and closed descriptors of the file; with flock the lock survives that.
+  assert.equal(flockCanTake(file), false);
+  assert.equal(readPid(file), process.pid);
+});
+
+test('a PID file left behind, whatever it holds, never stops a start and is overwritten', (t) => {
+  const dir = tempDir(t);
+  const leftovers = {
+    stale: '999999\n',
+    empty: '',
+    corrupted: 'not a pid at all',
+    negative: '-1\n',
+    binary: Buffer.from([0, 255, 1, 254, 10]),
+    huge: Buffer.alloc(4 * 1024 * 1024, '7'),
+    longer: '1234567890123\n',
+  };
+  for (const [name, contents] of Object.entries(leftovers)) {
+    const file = path.join(dir, `${name}.pid`);
+    fs.writeFileSync(file, contents);
+    assert.equal(readPid(file), name === 'stale' ? 999999 : null, `readPid(${name})`);
+    const lock = acquireSync(file);
+    assert.equal(fs.readFileSync(file, 'utf8'), `${process.pid}\n`, name);
+    lock.release();
+  }
+});
+
+test('readPid returns null for a missing file, a directory, a FIFO and a symlink', { skip: process.platform === 'win32' && 'POSIX file types' }, (t) => {
+  const dir = tempDir(t);
+  assert.equal(readPid(path.join(dir, 'missing.pid')), null);
+  assert.equal(readPid(path.join(dir, 'no-such-dir', 'x.pid')), null);
+  assert.equal(readPid(dir), null);
+  const target = path.join(dir, 'target');
+  fs.writeFileSync(target, '1234\n');
+  fs.symlinkSync(target, path.join(dir, 'link.pid'));
+  assert.equal(readPid(path.join(dir, 'link.pid')), null);
+  assert.equal(readPid(target), 1234);
+  const fifo = path.join(dir, 'fifo');
+  assert.equal(run('mkfifo', [fifo]).status, 0);
+  assert.equal(readPid(fifo), null);
+});
+
+test('options are checked before anything is touched', async (t) => {
+  const file = path.join(tempDir(t), 'app.pid');
+  assert.throws(() => acquireSync(''), { code: 'ERR_INVALID_ARG_VALUE' });
+  assert.throws(() => acquireSync(42), { code: 'ERR_INVALID_ARG_VALUE' });
+  assert.throws(() => acquireSync('a\0b'), { code: 'ERR_INVALID_ARG_VALUE' });
+  assert.throws(() => acquireSync(file, { mode: 'nonsense' }), { code: 'ERR_INVALID_ARG_VALUE' });
+  assert.throws(() => acquireSync(file, { logger: {} }), { code: 'ERR_INVALID_ARG_VALUE' });
+  await assert.rejects(acquire(file, { wait: true }), { code: 'ERR_INVALID_ARG_VALUE' });
+  assert.equal(fs.existsSync(file), false);
+});
+
+test('a logger option receives what happens', (t) => {
+  const file = path.join(tempDir(t), 'app.pid');
+  const lines = [];
+  const logger = { debug: (m) => lines.push(m), info: (m) => lines.push(m), warn: (m) => lines.push(m), error: (m) => lines.push(m) };
+  acquireSync(file, { logger }).release();
+  assert.deepEqual(lines, [`locked ${file} as PID ${process.pid}`, `released ${file}`]);
+});
+
+test('inspectSync reports a held, a free and a stale PID file', (t) => {
+  const dir = tempDir(t);
+  const file = path.join(dir, 'app.pid');
+  assert.deepEqual(
+    { ...inspectSync(file), checkedBy: undefined },
+    { path: file, locked: false, pid: null, recordedPid: null, exists: false, mode: 'kernel', checkedBy: undefined },
+  );
+  const lock = acquireSync(file);
+  const held = inspectSync(file);
+  assert.equal(held.locked, true);
+  assert.equal(held.pid, process.pid);
+  assert.equal(held.recordedPid, process.pid);
+  assert.equal(held.checkedBy, process.platform === 'linux' ? 'proc-locks' : 'probe');
+  lock.release();
+  fs.writeFileSync(file, '424242\n');
+  const stale = inspectSync(file);
+  assert.equal(stale.locked, false);
+  assert.equal(stale.pid, null);
+  assert.equal(stale.recordedPid, 424242);
+  assert.equal(stale.exists, true);
+});

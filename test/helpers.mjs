@@ -1,0 +1,116 @@
+// Shared by the tests: temporary directories, and child processes driven over stdin/stdout.
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import readline from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+export const here = path.dirname(fileURLToPath(import.meta.url));
+export const root = path.resolve(here, '..');
+export const agentScript = path.join(here, 'fixtures', 'agent.mjs');
+
+/** A fresh directory under the system's temporary directory, removed when `t` ends. */
+export function tempDir(t) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pidguard-test-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/**
+ * A child process running test/fixtures/agent.mjs: it answers each command sent with one JSON
+ * line. Every agent is SIGKILLed when the test ends, so none outlives a failing test.
+ */
+export class Agent {
+  constructor(t, extraArgs = [], options = {}) {
+    this.child = spawn(process.execPath, [agentScript, ...extraArgs], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+      ...options,
+    });
+    this.pid = this.child.pid;
+    this.pending = [];
+    this.queued = [];
+    this.exited = new Promise((resolve) => this.child.once('exit', (code, signal) => resolve({ code, signal })));
+    readline.createInterface({ input: this.child.stdout }).on('line', (line) => {
+      const message = JSON.parse(line);
+      const waiter = this.pending.shift();
+      if (waiter) waiter(message);
+      else this.queued.push(message);
+    });
+    t.after(() => this.kill('SIGKILL'));
+  }
+
+  /** The next message the agent prints. */
+  next() {
+    if (this.queued.length > 0) return Promise.resolve(this.queued.shift());
+    return new Promise((resolve, reject) => {
+      this.pending.push(resolve);
+      this.exited.then(({ code, signal }) => reject(new Error(`agent ${this.pid} exited (${code ?? signal}) before answering`)));
+    });
+  }
+
+  send(command) {
+    this.child.stdin.write(`${JSON.stringify(command)}\n`);
+  }
+
+  /** Sends a command and returns the agent's answer. */
+  async ask(command) {
+    const answer = this.next();
+    this.send(command);
+    return answer;
+  }
+
+  kill(signal) {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
+  }
+}
+
+/** Starts `count` agents and waits until every one has loaded pidguard and said so. */
+export async function startAgents(t, count, extraArgs) {
+  const agents = Array.from({ length: count }, () => new Agent(t, extraArgs));
+  await Promise.all(agents.map(async (agent) => {
+    const hello = await agent.next();
+    if (!hello.ready) throw new Error(`agent said ${JSON.stringify(hello)}`);
+  }));
+  return agents;
+}
+
+/** Runs a command to completion and returns its status and output. */
+export function run(command, args, options = {}) {
+  const result = spawnSync(command, args, { encoding: 'utf8', timeout: 20_000, ...options });
+  if (result.error) throw result.error;
+  return result;
+}
+
+/** Whether flock(1) could take the lock on `file` right now (true) or found it held (false). */
+export function flockCanTake(file) {
+  const { status } = run('flock', ['--nonblock', '--conflict-exit-code', '99', file, 'true']);
+  if (status !== 0 && status !== 99) throw new Error(`flock(1) exited ${status}`);
+  return status === 0;
+}
+
+/**
+ * Starts a command in a process group of its own, killed whole (with whatever it forked) when
+ * `t` ends, and resolves once it prints its first output: a barrier, not a guess.
+ */
+export async function startHolder(t, command, args) {
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit'], detached: true });
+  t.after(() => {
+    try {
+      process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+    child.stdout.destroy();
+  });
+  const output = await new Promise((resolve, reject) => {
+    child.stdout.once('data', (data) => resolve(data.toString()));
+    child.once('exit', (code) => reject(new Error(`${command} exited ${code} before saying anything`)));
+  });
+  return { child, output };
+}
+
+/** The number of open descriptors of this process. */
+export function openDescriptorCount() {
+  return fs.readdirSync('/proc/self/fd').length;
+}
