@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "pidguard",
-      "sources": ["native/binding.c"],
+      "sources": ["native/binding.c", "native/wait.c"],
       "defines": ["NAPI_VERSION=8"],
       "conditions": [
         ["OS=='win'", {
@@ -10,9 +10,9 @@
           "defines": ["UNICODE", "_UNICODE", "WIN32_LEAN_AND_MEAN"]
         }, {
           "sources": ["native/posix.c"],
-          "cflags_c": ["-std=c11", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+          "cflags_c": ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter"],
           "xcode_settings": {
-            "OTHER_CFLAGS": ["-std=c11", "-Wall", "-Wextra"]
+            "OTHER_CFLAGS": ["-std=gnu11", "-Wall", "-Wextra"]
           }
         }]
       ]

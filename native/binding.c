@@ -5,34 +5,19 @@
  *   lock(path: string, flags: number, text: string | null): External | null   (null: contended)
  *   unlock(handle: External, remove: boolean): void        (throws after closing, on failure)
  *   probe(path: string): 0 | 1 | 2                         (missing, unlocked, locked)
+ *   (and the waiting calls of wait.c)
  *
  * The module is context-aware (NAPI_MODULE_INIT), so worker threads can load it. A handle is an
  * External whose finalizer gives up a lock still held when its environment is torn down (the
  * JavaScript side keeps every held handle reachable until release, so that is the only time it
  * runs on a held lock): a terminated worker leaves no descriptor, no lock and no PID file behind.
  */
-#ifndef NAPI_VERSION
-#define NAPI_VERSION 8
-#endif
-#include <node_api.h>
+#include "binding.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "pidguard.h"
-
-/* Checks a napi_status; on failure throws (unless an exception is already pending) and returns
- * NULL from the calling function. */
-#define NAPI_CALL(env, call)                         \
-  do {                                               \
-    napi_status status_ = (call);                    \
-    if (status_ != napi_ok) {                        \
-      throw_napi_failure((env), status_, #call);     \
-      return NULL;                                   \
-    }                                                \
-  } while (0)
-
-static void throw_napi_failure(napi_env env, napi_status status, const char *call) {
+void throw_napi_failure(napi_env env, napi_status status) {
   const napi_extended_error_info *info = NULL;
   bool pending = false;
   const char *message = "Node-API call failed";
@@ -41,7 +26,6 @@ static void throw_napi_failure(napi_env env, napi_status status, const char *cal
   if (napi_get_last_error_info(env, &info) == napi_ok && info != NULL && info->error_message != NULL) {
     message = info->error_message;
   }
-  (void)call;
   napi_throw_error(env, "ERR_PIDGUARD_NAPI", message);
 }
 
@@ -61,9 +45,7 @@ static void finalize_held_lock(napi_env env, void *data, void *hint) {
   free(lock);
 }
 
-/* Throws an Error whose message is "<description>", with code, errno and syscall set as Node's
- * fs errors have them; the caller adds the path. */
-static napi_value throw_result(napi_env env, pg_result result) {
+napi_value result_error(napi_env env, pg_result result) {
   char description[256];
   napi_value error, code, message, syscall, errnum;
 
@@ -75,18 +57,45 @@ static napi_value throw_result(napi_env env, pg_result result) {
   NAPI_CALL(env, napi_set_named_property(env, error, "syscall", syscall));
   NAPI_CALL(env, napi_create_int32(env, result.err, &errnum));
   NAPI_CALL(env, napi_set_named_property(env, error, "errno", errnum));
-  NAPI_CALL(env, napi_throw(env, error));
+  return error;
+}
+
+/* Throws the error of a failed core call; returns NULL for the caller to return. */
+static napi_value throw_result(napi_env env, pg_result result) {
+  napi_value error = result_error(env, result);
+  if (error != NULL) napi_throw(env, error);
   return NULL;
 }
 
-/* Copies a JS string into a new NUL-terminated UTF-8 buffer (free() it). NULL on failure, with
- * an exception pending. The TypeScript layer has already refused strings holding NUL. */
-static char *utf8_copy(napi_env env, napi_value value) {
+napi_value wrap_handle(napi_env env, pg_handle handle, char *path, int flags) {
+  napi_value result;
+  held_lock *held = (held_lock *)malloc(sizeof(*held));
+  if (held == NULL) {
+    pg_unlock(handle, NULL);
+    free(path);
+    napi_throw_error(env, "ENOMEM", "out of memory");
+    return NULL;
+  }
+  held->handle = handle;
+  held->open = 1;
+  held->remove_on_teardown = (flags & PG_PIDFILE) != 0;
+  held->path = path;
+  if (napi_create_external(env, held, finalize_held_lock, NULL, &result) != napi_ok) {
+    held->remove_on_teardown = 0;
+    finalize_held_lock(env, held, NULL);
+    throw_napi_failure(env, napi_generic_failure);
+    return NULL;
+  }
+  return result;
+}
+
+/* The TypeScript layer has already refused strings holding NUL. */
+char *utf8_copy(napi_env env, napi_value value) {
   size_t length = 0;
   char *buffer;
   napi_status status = napi_get_value_string_utf8(env, value, NULL, 0, &length);
   if (status != napi_ok) {
-    throw_napi_failure(env, status, "napi_get_value_string_utf8");
+    throw_napi_failure(env, status);
     return NULL;
   }
   buffer = (char *)malloc(length + 1);
@@ -97,18 +106,17 @@ static char *utf8_copy(napi_env env, napi_value value) {
   status = napi_get_value_string_utf8(env, value, buffer, length + 1, &length);
   if (status != napi_ok) {
     free(buffer);
-    throw_napi_failure(env, status, "napi_get_value_string_utf8");
+    throw_napi_failure(env, status);
     return NULL;
   }
   return buffer;
 }
 
-/* Like utf8_copy, but undefined and null give *out == NULL and success. Returns 0 on failure. */
-static int optional_utf8_copy(napi_env env, napi_value value, char **out) {
+int optional_utf8_copy(napi_env env, napi_value value, char **out) {
   napi_valuetype type;
   *out = NULL;
   if (napi_typeof(env, value, &type) != napi_ok) {
-    throw_napi_failure(env, napi_generic_failure, "napi_typeof");
+    throw_napi_failure(env, napi_generic_failure);
     return 0;
   }
   if (type == napi_undefined || type == napi_null) return 1;
@@ -123,7 +131,6 @@ static napi_value lock_file(napi_env env, napi_callback_info info) {
   char *path = NULL, *text = NULL;
   pg_handle handle;
   pg_result outcome;
-  held_lock *held;
 
   NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (argc < 3) {
@@ -151,24 +158,7 @@ static napi_value lock_file(napi_env env, napi_callback_info info) {
     return throw_result(env, outcome);
   }
 
-  held = (held_lock *)malloc(sizeof(*held));
-  if (held == NULL) {
-    pg_unlock(handle, NULL);
-    free(path);
-    napi_throw_error(env, "ENOMEM", "out of memory");
-    return NULL;
-  }
-  held->handle = handle;
-  held->open = 1;
-  held->remove_on_teardown = (flags & PG_PIDFILE) != 0;
-  held->path = path; /* owned by the handle from here on */
-  if (napi_create_external(env, held, finalize_held_lock, NULL, &result) != napi_ok) {
-    held->remove_on_teardown = 0;
-    finalize_held_lock(env, held, NULL);
-    throw_napi_failure(env, napi_generic_failure, "napi_create_external");
-    return NULL;
-  }
-  return result;
+  return wrap_handle(env, handle, path, flags); /* path is the handle's from here on */
 }
 
 static napi_value unlock_file(napi_env env, napi_callback_info info) {
@@ -216,7 +206,7 @@ static napi_value probe_file(napi_env env, napi_callback_info info) {
   return result;
 }
 
-static napi_value export_function(napi_env env, napi_value exports, const char *name, napi_callback callback) {
+napi_value export_function(napi_env env, napi_value exports, const char *name, napi_callback callback) {
   napi_value fn;
   NAPI_CALL(env, napi_create_function(env, name, NAPI_AUTO_LENGTH, callback, NULL, &fn));
   NAPI_CALL(env, napi_set_named_property(env, exports, name, fn));
@@ -237,5 +227,5 @@ NAPI_MODULE_INIT() {
   if (export_int(env, exports, "SHARED", PG_SHARED) == NULL) return NULL;
   if (export_int(env, exports, "CREATE", PG_CREATE) == NULL) return NULL;
   if (export_int(env, exports, "PIDFILE", PG_PIDFILE) == NULL) return NULL;
-  return exports;
+  return init_wait(env, exports);
 }

@@ -13,8 +13,26 @@
 #ifdef _WIN32
 typedef void *pg_handle; /* a HANDLE from CreateFileW */
 #else
+#include <pthread.h>
 typedef int pg_handle; /* a file descriptor */
 #endif
+
+/*
+ * What it takes to end a blocking wait from another thread. The waiting thread fills it in
+ * (pg_wait_begin); any other thread may then call pg_wait_cancel.
+ * POSIX: the waiter's pthread, which pg_wait_cancel interrupts with PG_WAKE_SIGNAL (a handler
+ * without SA_RESTART, so the blocking flock returns EINTR), as flock(1) does for its timeout.
+ * Windows: the waiter's thread handle, for CancelSynchronousIo.
+ */
+typedef struct pg_wait_state {
+  volatile int cancelled; /* set once by pg_wait_cancel; read by the waiter */
+  volatile int blocked;   /* 1 while the waiter is inside the region that may block */
+#ifdef _WIN32
+  void *thread;
+#else
+  pthread_t thread;
+#endif
+} pg_wait_state;
 
 /* Flags for pg_lock. */
 #define PG_SHARED 1  /* a shared (reader) lock instead of an exclusive one */
@@ -24,6 +42,7 @@ typedef int pg_handle; /* a file descriptor */
 /* Errors of our own, beside the platform's numbers (errno, or GetLastError() on Windows). */
 #define PG_ELOCKED (-1) /* another open file holds a conflicting lock */
 #define PG_ENOTREG (-2) /* a PID file that is not a regular file (FIFO, device, ...) */
+#define PG_ECANCELED (-3) /* a wait ended by pg_wait_cancel */
 
 /* How many times pg_lock reopens the path when the file it locked is no longer the one the path
  * names (a holder removed or replaced it between our open and our lock). Each retry means another
@@ -51,6 +70,26 @@ typedef enum pg_probe_state {
  * On success *out holds the open, locked file; on PG_ELOCKED nothing is left open.
  */
 pg_result pg_lock(const char *path, int flags, const char *text, size_t text_len, pg_handle *out);
+
+/*
+ * Prepares `state`, zeroed by its creator before the waiting thread starts (so that a cancel may
+ * come first), for a wait by the calling thread. Call it on the thread that will wait.
+ */
+void pg_wait_begin(pg_wait_state *state);
+
+/*
+ * pg_lock, but waiting for the lock: blocks until the kernel grants it (no polling) or until
+ * pg_wait_cancel(state) is called from another thread, which ends it with PG_ECANCELED and leaves
+ * nothing open. The same identity check applies once the lock is granted.
+ */
+pg_result pg_lock_wait(const char *path, int flags, const char *text, size_t text_len, pg_wait_state *state,
+                       pg_handle *out);
+
+/*
+ * Ends a wait in pg_lock_wait from another thread. Returns once the waiter has left any blocking
+ * call: it no longer touches the file, though it may still be finishing (the caller joins it).
+ */
+void pg_wait_cancel(pg_wait_state *state);
 
 /*
  * Gives the lock up. When `path` is not NULL, first removes it, while still locked, if it still

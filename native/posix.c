@@ -18,10 +18,23 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
+
+/* The signal that interrupts a blocking flock to cancel a wait. Sent only to pidguard's own wait
+ * threads (pthread_kill), never to the process, so no other thread sees it. A real-time signal
+ * where there are some, since neither Node nor libuv uses them; SIGURG (ignored by default) on
+ * systems without. An application that installs its own handler for this signal with
+ * SA_RESTART would make waits uncancellable. */
+#ifdef SIGRTMIN
+#define PG_WAKE_SIGNAL (SIGRTMIN + 5)
+#else
+#define PG_WAKE_SIGNAL SIGURG
+#endif
 
 static pg_result ok(void) {
   pg_result r = {0, NULL};
@@ -86,22 +99,51 @@ static pg_result replace_text(int fd, const char *text, size_t len) {
   return ok();
 }
 
-pg_result pg_lock(const char *path, int flags, const char *text, size_t text_len, pg_handle *out) {
-  int oflag = O_RDWR | O_CLOEXEC | O_NOFOLLOW | ((flags & PG_CREATE) ? O_CREAT : 0);
-  int operation = ((flags & PG_SHARED) ? LOCK_SH : LOCK_EX) | LOCK_NB;
+/* Takes the lock on fd: at once (state NULL), or waiting until it is granted or cancelled.
+ * Returns 0, PG_ELOCKED, PG_ECANCELED or an errno. */
+static int take_lock(int fd, int operation, pg_wait_state *state) {
+  if (state == NULL) {
+    if (flock_nointr(fd, operation | LOCK_NB) == 0) return 0;
+    return errno == EWOULDBLOCK ? PG_ELOCKED : errno;
+  }
+  for (;;) {
+    int rc, err;
+    /* Announce the block, then look for a cancel: with pg_wait_cancel doing the opposite, one of
+     * the two always sees the other (sequentially consistent stores and loads). */
+    __atomic_store_n(&state->blocked, 1, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&state->cancelled, __ATOMIC_SEQ_CST)) {
+      __atomic_store_n(&state->blocked, 0, __ATOMIC_SEQ_CST);
+      return PG_ECANCELED;
+    }
+    rc = flock(fd, operation);
+    err = errno;
+    __atomic_store_n(&state->blocked, 0, __ATOMIC_SEQ_CST);
+    if (rc == 0) return 0;
+    if (err != EINTR) return err;
+    /* EINTR: a cancel, or some other signal; the top of the loop tells which. */
+  }
+}
+
+static pg_result lock_path(const char *path, int flags, const char *text, size_t text_len, pg_wait_state *state,
+                           pg_handle *out) {
+  int access = (flags & PG_PIDFILE) ? O_RDWR : O_RDONLY; /* flock needs no write access */
+  int oflag = access | O_CLOEXEC | O_NOFOLLOW | ((flags & PG_CREATE) ? O_CREAT : 0);
+  int operation = (flags & PG_SHARED) ? LOCK_SH : LOCK_EX;
   int attempt;
 
-  for (attempt = 0; attempt < PG_MAX_REOPEN; attempt++) {
+  /* Non-blocking: each reopen means another process made progress, so give up after a bound.
+   * Waiting: each reopen follows a grant, so keep going until granted or cancelled. */
+  for (attempt = 0; state != NULL || attempt < PG_MAX_REOPEN; attempt++) {
     struct stat held;
     int fd, names, err;
 
     fd = open_nointr(path, oflag);
     if (fd < 0) return failure(errno, "open");
 
-    if (flock_nointr(fd, operation) != 0) {
-      err = errno;
+    err = take_lock(fd, operation, state);
+    if (err != 0) {
       close(fd);
-      return failure(err == EWOULDBLOCK ? PG_ELOCKED : err, "flock");
+      return failure(err, "flock");
     }
 
     if (fstat(fd, &held) != 0) {
@@ -142,6 +184,51 @@ pg_result pg_lock(const char *path, int flags, const char *text, size_t text_len
     return ok();
   }
   return failure(PG_ELOCKED, "flock");
+}
+
+pg_result pg_lock(const char *path, int flags, const char *text, size_t text_len, pg_handle *out) {
+  return lock_path(path, flags, text, text_len, NULL, out);
+}
+
+pg_result pg_lock_wait(const char *path, int flags, const char *text, size_t text_len, pg_wait_state *state,
+                       pg_handle *out) {
+  return lock_path(path, flags, text, text_len, state, out);
+}
+
+static void wake_handler(int signo) {
+  (void)signo; /* interrupting the blocking flock is all it is for */
+}
+
+static pthread_once_t wake_handler_once = PTHREAD_ONCE_INIT;
+
+static void install_wake_handler(void) {
+  struct sigaction action;
+  memset(&action, 0, sizeof(action));
+  action.sa_handler = wake_handler;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = 0; /* no SA_RESTART: the interrupted flock must return EINTR */
+  sigaction(PG_WAKE_SIGNAL, &action, NULL);
+}
+
+void pg_wait_begin(pg_wait_state *state) {
+  sigset_t wake;
+  pthread_once(&wake_handler_once, install_wake_handler);
+  sigemptyset(&wake);
+  sigaddset(&wake, PG_WAKE_SIGNAL);
+  pthread_sigmask(SIG_UNBLOCK, &wake, NULL);
+  /* cancelled and blocked were zeroed by whoever made the state: a cancel may already be in. */
+  state->thread = pthread_self();
+}
+
+void pg_wait_cancel(pg_wait_state *state) {
+  const struct timespec pause = {0, 200000}; /* 0.2 ms between kicks */
+  __atomic_store_n(&state->cancelled, 1, __ATOMIC_SEQ_CST);
+  /* A kick can land just before the waiter enters flock, where it changes nothing; so kick
+   * until the waiter reports that it has left the blocking region. */
+  while (__atomic_load_n(&state->blocked, __ATOMIC_SEQ_CST)) {
+    pthread_kill(state->thread, PG_WAKE_SIGNAL);
+    nanosleep(&pause, NULL);
+  }
 }
 
 pg_result pg_unlock(pg_handle fd, const char *path) {
@@ -205,6 +292,7 @@ const char *pg_error_code(int err) {
   size_t i;
   if (err == PG_ELOCKED) return "ELOCKED";
   if (err == PG_ENOTREG) return "EINVAL";
+  if (err == PG_ECANCELED) return "ECANCELED";
   for (i = 0; i < sizeof(errno_names) / sizeof(errno_names[0]); i++) {
     if (errno_names[i].err == err) return errno_names[i].code;
   }
@@ -218,6 +306,8 @@ void pg_error_message(int err, char *buf, size_t buf_len) {
     text = "locked by another holder";
   } else if (err == PG_ENOTREG) {
     text = "not a regular file";
+  } else if (err == PG_ECANCELED) {
+    text = "wait cancelled";
   } else {
     text = strerror(err); /* called on the JS thread only; glibc/BSD strerror is fine there */
   }

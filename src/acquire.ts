@@ -1,9 +1,9 @@
-// Taking a PID-file lock: the kernel lock from the addon, and, when it is held by another, the
+// Taking a lock: at once, or waiting on a native thread; and, when another holder keeps it, that
 // holder's PID for the "already running" error.
 import { LockedError, withPath } from './errors';
 import { exclusiveHolderPid, readFlockHoldersSync } from './kernel-locks';
-import { binding } from './native';
-import { settleAcquireOptions, type AcquireOptions, type SettledOptions } from './options';
+import { binding, type Binding, type NativeError, type NativeHandle } from './native';
+import { settleOptions, type AcquireOptions, type LockOptions, type SettledOptions } from './options';
 import { PidLock } from './pid-lock';
 import { formatPid } from './pid-text';
 import { readPidFileSync } from './read-pid';
@@ -40,21 +40,44 @@ function* findHolder(file: string): Steps<Holder> {
   }
 }
 
-function* acquireSteps({ path, mode, logger }: SettledOptions): Steps<PidLock> {
-  const native = binding();
-  const pid = process.pid;
-  const text = formatPid(pid);
+/** What one kind of lock asks of the addon. */
+interface LockRequest {
+  settled: SettledOptions;
+  flags: number;
+  /** The PID text to write, for an exclusive PID-file lock. */
+  text: string | null;
+}
+
+function pidFileRequest(native: Binding, settled: SettledOptions): LockRequest {
+  const flags = native.CREATE | (settled.shared ? native.SHARED : native.PIDFILE);
+  return { settled, flags, text: settled.shared ? null : formatPid(process.pid) };
+}
+
+function plainFileRequest(native: Binding, settled: SettledOptions): LockRequest {
+  const flags = (settled.create ? native.CREATE : 0) | (settled.shared ? native.SHARED : 0);
+  return { settled, flags, text: null };
+}
+
+function wrap({ settled, text }: LockRequest, handle: NativeHandle): PidLock {
+  const { path, shared, logger } = settled;
+  logger.debug(`locked ${path}${shared ? ' (shared)' : ''} as PID ${process.pid}`);
+  return new PidLock(handle, path, shared, text !== null, logger);
+}
+
+function tryLock(native: Binding, { settled: { path }, flags, text }: LockRequest): NativeHandle | null {
+  try {
+    return native.lock(path, flags, text);
+  } catch (error) {
+    throw withPath(error, path);
+  }
+}
+
+/** Tries without waiting; on contention, finds the holder and throws LockedError. */
+function* lockNow(native: Binding, request: LockRequest): Steps<PidLock> {
+  const { path, logger } = request.settled;
   for (let round = 1; ; round += 1) {
-    let handle;
-    try {
-      handle = native.lock(path, native.CREATE | native.PIDFILE, text);
-    } catch (error) {
-      throw withPath(error, path);
-    }
-    if (handle !== null) {
-      logger.debug(`locked ${path} as PID ${pid}`);
-      return new PidLock(handle, path, pid, mode, logger);
-    }
+    const handle = tryLock(native, request);
+    if (handle !== null) return wrap(request, handle);
     const holder = yield* findHolder(path);
     if (holder.released && round < MAX_ROUNDS) continue;
     logger.debug(`${path} is held by PID ${holder.pid ?? 'unknown'}`);
@@ -62,17 +85,111 @@ function* acquireSteps({ path, mode, logger }: SettledOptions): Steps<PidLock> {
   }
 }
 
+function abortReason(signal: AbortSignal): unknown {
+  return signal.reason ?? new DOMException('This operation was aborted', 'AbortError');
+}
+
 /**
- * Takes the lock on the PID file at `path` and records this process's PID in it.
- * Rejects with LockedError (code ELOCKED, with the holder's PID) when another holder has it, and
- * with an error carrying the code and path (ENOENT, EACCES, EISDIR, ELOOP, EROFS, ENOSPC, ...)
- * when the file cannot be locked at all.
+ * Waits on a native thread until granted, timed out (null) or aborted (rejects with the signal's
+ * reason). The thread sits in the blocking lock call: it wakes the moment the kernel grants it.
+ */
+function waitAsync(native: Binding, { settled, flags, text }: LockRequest, waitMs: number): Promise<NativeHandle | null> {
+  const { path, signal } = settled;
+  return new Promise((resolve, reject) => {
+    let ending: 'timeout' | 'abort' | null = null;
+    let timer: NodeJS.Timeout | undefined;
+    const done = (error: NativeError | null, handle: NativeHandle | null): void => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      if (handle !== null && ending === 'abort') {
+        native.unlock(handle, text !== null); // granted just as the caller gave up: give it back
+        reject(abortReason(signal as AbortSignal));
+      } else if (handle !== null) {
+        resolve(handle); // granted, even if in the same moment as the timeout
+      } else if (error?.code === 'ECANCELED') {
+        if (ending === 'abort') reject(abortReason(signal as AbortSignal));
+        else resolve(null);
+      } else {
+        reject(withPath(error, path));
+      }
+    };
+    const ticket = native.wait(path, flags, text, done);
+    const onAbort = (): void => {
+      ending = 'abort';
+      native.cancelWait(ticket);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    if (Number.isFinite(waitMs)) {
+      timer = setTimeout(() => {
+        ending ??= 'timeout';
+        native.cancelWait(ticket);
+      }, waitMs);
+    }
+  });
+}
+
+async function take(request: LockRequest): Promise<PidLock> {
+  const native = binding();
+  const { path, waitMs, signal } = request.settled;
+  if (signal?.aborted === true) throw abortReason(signal);
+  if (waitMs === 0) return runAsync(lockNow(native, request));
+  const started = performance.now();
+  const handle = tryLock(native, request) ?? (await waitAsync(native, request, waitMs));
+  if (handle !== null) return wrap(request, handle);
+  // Timed out: one last look, which also names the holder.
+  const remaining = Math.max(0, waitMs - (performance.now() - started));
+  request.settled.logger.debug(`gave up waiting for ${path} after ${Math.round(waitMs - remaining)} ms`);
+  return runAsync(lockNow(native, request));
+}
+
+function takeSync(request: LockRequest): PidLock {
+  const native = binding();
+  const { path, waitMs } = request.settled;
+  if (waitMs === 0) return runSync(lockNow(native, request));
+  let handle = tryLock(native, request);
+  if (handle === null) {
+    try {
+      handle = native.waitSync(path, request.flags, request.text, Number.isFinite(waitMs) ? waitMs : -1);
+    } catch (error) {
+      throw withPath(error, path);
+    }
+  }
+  if (handle !== null) return wrap(request, handle);
+  request.settled.logger.debug(`gave up waiting for ${path} after ${waitMs} ms`);
+  return runSync(lockNow(native, request));
+}
+
+const environmentMode = (): string | undefined => process.env['PIDGUARD_MODE'];
+
+/**
+ * Takes the lock on the PID file at `path` and records this process's PID in it (an exclusive
+ * lock; a shared one records nothing). Rejects with LockedError (code ELOCKED, with the holder's
+ * PID) when another holder has it and the wait, if any, ran out; with the signal's reason when
+ * aborted; and with an error carrying the code and path (ENOENT, EACCES, EISDIR, ELOOP, EROFS,
+ * ENOSPC, ...) when the file cannot be locked at all.
  */
 export async function acquire(path: string, options?: AcquireOptions): Promise<PidLock> {
-  return runAsync(acquireSteps(settleAcquireOptions(path, options, process.env['PIDGUARD_MODE'])));
+  const settled = settleOptions(path, options, environmentMode(), false);
+  return take(pidFileRequest(binding(), settled));
 }
 
 /** acquire(), blocking: for start-up code that must not go on without the lock. */
 export function acquireSync(path: string, options?: AcquireOptions): PidLock {
-  return runSync(acquireSteps(settleAcquireOptions(path, options, process.env['PIDGUARD_MODE'])));
+  const settled = settleOptions(path, options, environmentMode(), true);
+  return takeSync(pidFileRequest(binding(), settled));
+}
+
+/**
+ * Takes the same kernel lock on any file, a data file say, without writing, truncating or
+ * removing it. A missing file is an ENOENT error unless `create` is set.
+ */
+export async function lock(path: string, options?: LockOptions): Promise<PidLock> {
+  const settled = settleOptions(path, options, environmentMode(), false);
+  return take(plainFileRequest(binding(), settled));
+}
+
+/** lock(), blocking. */
+export function lockSync(path: string, options?: LockOptions): PidLock {
+  const settled = settleOptions(path, options, environmentMode(), true);
+  return takeSync(plainFileRequest(binding(), settled));
 }

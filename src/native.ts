@@ -5,6 +5,9 @@ import nodeGypBuild from 'node-gyp-build';
 /** An open, locked file held by the addon; opaque to JavaScript. */
 export type NativeHandle = { readonly __nativeHandle: unique symbol };
 
+/** A pending wait, for cancelWait. */
+export type WaitTicket = { readonly __waitTicket: unique symbol };
+
 /** What `probe` found at a path (numbers shared with native/pidguard.h). */
 export const ProbeState = { Missing: 0, Unlocked: 1, Locked: 2 } as const;
 export type ProbeState = (typeof ProbeState)[keyof typeof ProbeState];
@@ -22,6 +25,12 @@ export interface Binding {
   /** Removes the locked path if `remove` and it still names the held file, then unlocks and closes. */
   unlock(handle: NativeHandle, remove: boolean): void;
   probe(path: string): ProbeState;
+  /** Waits on a thread of its own; `done` runs on this thread with the handle, or an error (ECANCELED once cancelled). */
+  wait(path: string, flags: number, text: string | null, done: (error: NativeError | null, handle: NativeHandle | null) => void): WaitTicket;
+  /** Ends a pending wait soon; nothing once it has been delivered. */
+  cancelWait(ticket: WaitTicket): void;
+  /** Waits, blocking this thread, at most `timeoutMs` (-1: no limit); null when it timed out. */
+  waitSync(path: string, flags: number, text: string | null, timeoutMs: number): NativeHandle | null;
   readonly SHARED: number;
   readonly CREATE: number;
   readonly PIDFILE: number;

@@ -1,4 +1,4 @@
-// Checking and settling the options of acquire and inspect. Pure, apart from reading the
+// Checking and settling the options of acquire, lock and inspect. Pure, apart from reading the
 // PIDGUARD_MODE environment variable that the caller passes in.
 import path from 'node:path';
 import { invalidArgument } from './errors';
@@ -8,12 +8,24 @@ import { defaultLogger, type Logger } from './logger';
 export type LockMode = 'auto' | 'kernel' | 'pidfile';
 
 export interface AcquireOptions {
-  /** false (the default): fail at once when the lock is held. Waiting is not available yet. */
-  wait?: false;
+  /**
+   * false (the default) or 0: fail at once when the lock is held. true: wait until it is free.
+   * A number: wait at most that many milliseconds, then fail with LockedError.
+   */
+  wait?: boolean | number;
+  /** Ends a wait (async calls only): the call rejects with the signal's reason. */
+  signal?: AbortSignal;
+  /** A shared (reader) lock: any number of shared holders, or one exclusive. No PID is written. */
+  shared?: boolean;
   /** Which kind of lock to take; the default comes from PIDGUARD_MODE, else `auto`. */
   mode?: LockMode;
   /** Where to report what happens; util.debuglog('pidguard') when not given. */
   logger?: Logger;
+}
+
+export interface LockOptions extends AcquireOptions {
+  /** Create the file when it is missing (default: false, fail with ENOENT). */
+  create?: boolean;
 }
 
 export interface InspectOptions {
@@ -24,6 +36,11 @@ export interface SettledOptions {
   path: string;
   mode: 'kernel';
   logger: Logger;
+  /** How long to wait, in ms: 0 for not at all, Infinity for as long as it takes. */
+  waitMs: number;
+  signal: AbortSignal | undefined;
+  shared: boolean;
+  create: boolean;
 }
 
 const MODES: readonly LockMode[] = ['auto', 'kernel', 'pidfile'];
@@ -51,19 +68,42 @@ export function settleMode(requested: unknown, environment: string | undefined):
   return 'kernel';
 }
 
-export function settleAcquireOptions(file: unknown, options: AcquireOptions | undefined, environment: string | undefined): SettledOptions {
+export function settleWait(wait: unknown): number {
+  if (wait === undefined || wait === false) return 0;
+  if (wait === true) return Infinity;
+  if (typeof wait === 'number' && wait >= 0 && !Number.isNaN(wait)) return wait;
+  throw invalidArgument(`options.wait must be a boolean or a number of milliseconds >= 0, got ${describe(wait)}`);
+}
+
+function settleBoolean(value: unknown, name: string): boolean {
+  if (value === undefined) return false;
+  if (typeof value !== 'boolean') throw invalidArgument(`options.${name} must be a boolean, got ${describe(value)}`);
+  return value;
+}
+
+/** Checks everything before anything is touched. `sync`: signals are refused (a blocked thread cannot see one). */
+export function settleOptions(file: unknown, options: LockOptions | undefined, environment: string | undefined, sync: boolean): SettledOptions {
   if (options !== undefined && (typeof options !== 'object' || options === null)) {
     throw invalidArgument(`options must be an object, got ${describe(options)}`);
-  }
-  const wait: unknown = options?.wait;
-  if (wait !== undefined && wait !== false) {
-    throw invalidArgument(`options.wait: waiting for a lock is not implemented yet; only false is accepted, got ${describe(wait)}`);
   }
   const logger = options?.logger ?? defaultLogger;
   for (const level of ['debug', 'info', 'warn', 'error'] as const) {
     if (typeof logger[level] !== 'function') throw invalidArgument(`options.logger must have a ${level}() method`);
   }
-  return { path: checkPath(file), mode: settleMode(options?.mode, environment), logger };
+  const signal = options?.signal;
+  if (signal !== undefined) {
+    if (sync) throw invalidArgument('options.signal works with the async calls only: a blocked thread cannot see an abort');
+    if (!(signal instanceof AbortSignal)) throw invalidArgument('options.signal must be an AbortSignal');
+  }
+  return {
+    path: checkPath(file),
+    mode: settleMode(options?.mode, environment),
+    logger,
+    waitMs: settleWait(options?.wait),
+    signal,
+    shared: settleBoolean(options?.shared, 'shared'),
+    create: settleBoolean(options?.create, 'create'),
+  };
 }
 
 function describe(value: unknown): string {

@@ -28,26 +28,32 @@ function untrack(lock: PidLock): void {
 }
 
 /**
- * A held PID-file lock. `release()` (or leaving a `using` block) removes the PID file, while still
- * holding the lock and only if the path still names the file held, then unlocks and closes it.
+ * A held lock. For a PID file taken exclusively, `release()` (or leaving a `using` block) removes
+ * the file, while still holding the lock and only if the path still names the file held, then
+ * unlocks and closes it; shared locks and plain file locks leave the file where it is.
  * A lock never released is released the same way when the process exits.
  */
 export class PidLock implements Disposable, AsyncDisposable {
-  /** The absolute path of the PID file. */
+  /** The absolute path of the locked file. */
   readonly path: string;
-  /** The PID recorded in the file: this process's. */
+  /** The holder's PID: this process's. Recorded in the file for an exclusive PID-file lock. */
   readonly pid: number;
   /** Which kind of lock is held. */
   readonly mode: 'kernel';
+  /** A shared (reader) lock rather than an exclusive one. */
+  readonly shared: boolean;
   #handle: NativeHandle | null;
+  readonly #removeOnRelease: boolean;
   readonly #logger: Logger;
 
-  /** Made by acquire() and acquireSync(); not for constructing directly. */
-  constructor(handle: NativeHandle, path: string, pid: number, mode: 'kernel', logger: Logger) {
+  /** Made by acquire(), lock() and their Sync forms; not for constructing directly. */
+  constructor(handle: NativeHandle, path: string, shared: boolean, removeOnRelease: boolean, logger: Logger) {
     this.#handle = handle;
     this.path = path;
-    this.pid = pid;
-    this.mode = mode;
+    this.pid = process.pid;
+    this.mode = 'kernel';
+    this.shared = shared;
+    this.#removeOnRelease = removeOnRelease;
     this.#logger = logger;
     track(this);
   }
@@ -68,7 +74,7 @@ export class PidLock implements Disposable, AsyncDisposable {
     this.#handle = null;
     untrack(this);
     try {
-      binding().unlock(handle, true);
+      binding().unlock(handle, this.#removeOnRelease);
       this.#logger.debug(`released ${this.path}`);
     } catch (error) {
       this.#logger.warn(`released ${this.path} but could not remove it: ${(withPath(error, this.path) as Error).message}`);

@@ -119,7 +119,10 @@ test('options are checked before anything is touched', async (t) => {
   assert.throws(() => acquireSync('a\0b'), { code: 'ERR_INVALID_ARG_VALUE' });
   assert.throws(() => acquireSync(file, { mode: 'nonsense' }), { code: 'ERR_INVALID_ARG_VALUE' });
   assert.throws(() => acquireSync(file, { logger: {} }), { code: 'ERR_INVALID_ARG_VALUE' });
-  await assert.rejects(acquire(file, { wait: true }), { code: 'ERR_INVALID_ARG_VALUE' });
+  await assert.rejects(acquire(file, { wait: -1 }), { code: 'ERR_INVALID_ARG_VALUE' });
+  await assert.rejects(acquire(file, { wait: 'yes' }), { code: 'ERR_INVALID_ARG_VALUE' });
+  await assert.rejects(acquire(file, { shared: 1 }), { code: 'ERR_INVALID_ARG_VALUE' });
+  assert.throws(() => acquireSync(file, { signal: new AbortController().signal }), { code: 'ERR_INVALID_ARG_VALUE' });
   assert.equal(fs.existsSync(file), false);
 });
 

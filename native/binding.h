@@ -1,0 +1,47 @@
+/*
+ * What binding.c shares with wait.c: checking napi_status, converting strings, and turning core
+ * results into JavaScript handles and errors.
+ */
+#ifndef PIDGUARD_BINDING_H
+#define PIDGUARD_BINDING_H
+
+#ifndef NAPI_VERSION
+#define NAPI_VERSION 8
+#endif
+#include <node_api.h>
+
+#include "pidguard.h"
+
+/* Checks a napi_status; on failure throws (unless an exception is already pending) and returns
+ * NULL from the calling function. */
+#define NAPI_CALL(env, call)                     \
+  do {                                           \
+    napi_status status_ = (call);                \
+    if (status_ != napi_ok) {                    \
+      throw_napi_failure((env), status_);        \
+      return NULL;                               \
+    }                                            \
+  } while (0)
+
+void throw_napi_failure(napi_env env, napi_status status);
+
+/* A new NUL-terminated UTF-8 copy of a JS string (free() it); NULL with an exception pending. */
+char *utf8_copy(napi_env env, napi_value value);
+
+/* utf8_copy for an optional string: undefined and null give *out == NULL. 0 on failure. */
+int optional_utf8_copy(napi_env env, napi_value value, char **out);
+
+/* An Error with code, errno and syscall for a failed core call (not thrown); NULL on failure. */
+napi_value result_error(napi_env env, pg_result result);
+
+/* A JavaScript handle for a held lock. Takes ownership of `path` (malloc'ed) and, on failure,
+ * gives the lock up and returns NULL with an exception pending. */
+napi_value wrap_handle(napi_env env, pg_handle handle, char *path, int flags);
+
+/* Sets exports[name] to a new function; NULL on failure. */
+napi_value export_function(napi_env env, napi_value exports, const char *name, napi_callback callback);
+
+/* Registers wait.c's functions on `exports`; NULL on failure. */
+napi_value init_wait(napi_env env, napi_value exports);
+
+#endif

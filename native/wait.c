@@ -1,0 +1,324 @@
+/*
+ * Waiting for a lock, each wait on a thread of its own: never on the libuv threadpool, where a
+ * blocked lock would starve every fs call of the process, and never polling: the thread sits in
+ * the blocking lock call and wakes the moment the kernel grants it.
+ *
+ *   wait(path, flags, text, callback): Ticket   callback(error | null, handle | null) on the JS
+ *                                               thread when granted, failed or cancelled
+ *   cancelWait(ticket): void                   ends the wait soon (callback gets ECANCELED)
+ *   waitSync(path, flags, text, timeoutMs): Handle | null   (null: timed out; -1: no limit)
+ *
+ * A pending async wait holds a reference on the event loop (a thread-safe function), as a
+ * pending timer does. When the environment is torn down (process exit, worker.terminate()) an
+ * env cleanup hook cancels and joins every pending wait, so no thread, descriptor or lock is
+ * left behind.
+ */
+#include "binding.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#define WAIT_THREAD_STACK (256 * 1024)
+
+typedef struct waiter waiter;
+
+/* What JavaScript holds for an async wait; outlives the waiter, which detaches from it. */
+typedef struct wait_ticket {
+  waiter *waiter;
+} wait_ticket;
+
+struct waiter {
+  char *path;
+  char *text;
+  int flags;
+  pg_wait_state state;
+  uv_thread_t thread;
+  pg_result result;
+  pg_handle handle;
+  /* waitSync: the JS thread sleeps on `finished` */
+  uv_mutex_t mutex;
+  uv_cond_t cond;
+  int finished;
+  /* wait: the result goes back through `tsfn` */
+  napi_threadsafe_function tsfn;
+  wait_ticket *ticket;
+  int delivered; /* the result was queued for deliver() */
+  int joined;
+};
+
+static void join_once(waiter *w) {
+  if (!w->joined) uv_thread_join(&w->thread);
+  w->joined = 1;
+}
+
+static void free_waiter(waiter *w) {
+  if (w->tsfn == NULL) {
+    uv_cond_destroy(&w->cond);
+    uv_mutex_destroy(&w->mutex);
+  }
+  free(w->path);
+  free(w->text);
+  free(w);
+}
+
+/* Gives up a lock the waiter won but nobody will receive. */
+static void abandon_lock(waiter *w) {
+  if (w->result.err == 0) pg_unlock(w->handle, (w->flags & PG_PIDFILE) ? w->path : NULL);
+}
+
+static void wait_thread(void *data) {
+  waiter *w = (waiter *)data;
+  pg_wait_begin(&w->state);
+  w->result = pg_lock_wait(w->path, w->flags, w->text, w->text ? strlen(w->text) : 0, &w->state, &w->handle);
+  if (w->tsfn != NULL) {
+    w->delivered = napi_call_threadsafe_function(w->tsfn, w, napi_tsfn_blocking) == napi_ok;
+  } else {
+    uv_mutex_lock(&w->mutex);
+    w->finished = 1;
+    uv_cond_signal(&w->cond);
+    uv_mutex_unlock(&w->mutex);
+  }
+}
+
+static int start_thread(waiter *w) {
+  uv_thread_options_t options;
+  options.flags = UV_THREAD_HAS_STACK_SIZE;
+  options.stack_size = WAIT_THREAD_STACK;
+  return uv_thread_create_ex(&w->thread, &options, wait_thread, w);
+}
+
+/* A waiter with copies of the arguments and a zeroed wait state; NULL with an exception pending. */
+static waiter *new_waiter(napi_env env, napi_value *argv) {
+  int32_t flags = 0;
+  waiter *w;
+  if (napi_get_value_int32(env, argv[1], &flags) != napi_ok) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "flags must be a number");
+    return NULL;
+  }
+  w = (waiter *)calloc(1, sizeof(*w));
+  if (w == NULL) {
+    napi_throw_error(env, "ENOMEM", "out of memory");
+    return NULL;
+  }
+  w->flags = flags;
+  w->path = utf8_copy(env, argv[0]);
+  if (w->path == NULL || !optional_utf8_copy(env, argv[2], &w->text)) {
+    free(w->path);
+    free(w);
+    return NULL;
+  }
+  return w;
+}
+
+/* ---- async ---- */
+
+static void teardown_waiter(void *data);
+
+/* On the JS thread, once the wait thread has a result; env is NULL when the environment is being
+ * torn down with the result still queued, and then the lock is given up. */
+static void deliver(napi_env env, napi_value callback, void *context, void *data) {
+  waiter *w = (waiter *)data;
+  napi_value argv[2], undefined;
+  (void)context;
+
+  join_once(w);
+  if (env == NULL) {
+    abandon_lock(w);
+    free_waiter(w);
+    return;
+  }
+  napi_remove_env_cleanup_hook(env, teardown_waiter, w);
+  if (w->ticket != NULL) w->ticket->waiter = NULL;
+
+  if (napi_get_null(env, &argv[0]) != napi_ok || napi_get_null(env, &argv[1]) != napi_ok ||
+      napi_get_undefined(env, &undefined) != napi_ok) {
+    abandon_lock(w);
+  } else if (w->result.err == 0) {
+    argv[1] = wrap_handle(env, w->handle, w->path, w->flags);
+    w->path = NULL; /* the handle owns it now, or wrap_handle freed it */
+    if (argv[1] == NULL) napi_get_null(env, &argv[1]);
+  } else {
+    napi_value error = result_error(env, w->result);
+    if (error != NULL) argv[0] = error;
+  }
+  napi_release_threadsafe_function(w->tsfn, napi_tsfn_release);
+  free_waiter(w);
+  napi_call_function(env, undefined, callback, 2, argv, NULL);
+}
+
+/* Environment teardown with the wait pending: end it, and clean up what will not be delivered. */
+static void teardown_waiter(void *data) {
+  waiter *w = (waiter *)data;
+  pg_wait_cancel(&w->state);
+  join_once(w);
+  if (w->ticket != NULL) w->ticket->waiter = NULL;
+  /* Queued: deliver() runs with env NULL as the thread-safe function closes, and cleans up. */
+  if (w->delivered) return;
+  abandon_lock(w);
+  napi_release_threadsafe_function(w->tsfn, napi_tsfn_abort);
+  free_waiter(w);
+}
+
+static void finalize_ticket(napi_env env, void *data, void *hint) {
+  wait_ticket *ticket = (wait_ticket *)data;
+  (void)env;
+  (void)hint;
+  if (ticket->waiter != NULL) ticket->waiter->ticket = NULL;
+  free(ticket);
+}
+
+static napi_value wait_async(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4], name, result;
+  wait_ticket *ticket;
+  waiter *w;
+
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 4) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "wait(path, flags, text, callback) takes 4 arguments");
+    return NULL;
+  }
+  w = new_waiter(env, argv);
+  if (w == NULL) return NULL;
+  ticket = (wait_ticket *)malloc(sizeof(*ticket));
+  if (ticket == NULL) {
+    free_waiter(w);
+    napi_throw_error(env, "ENOMEM", "out of memory");
+    return NULL;
+  }
+  ticket->waiter = w;
+  w->ticket = ticket;
+  if (napi_create_string_utf8(env, "pidguard.wait", NAPI_AUTO_LENGTH, &name) != napi_ok ||
+      napi_create_threadsafe_function(env, argv[3], NULL, name, 0, 1, NULL, NULL, NULL, deliver, &w->tsfn) != napi_ok) {
+    free(ticket);
+    w->tsfn = NULL;
+    uv_mutex_init(&w->mutex); /* free_waiter destroys them when there is no tsfn */
+    uv_cond_init(&w->cond);
+    free_waiter(w);
+    throw_napi_failure(env, napi_generic_failure);
+    return NULL;
+  }
+  if (napi_create_external(env, ticket, finalize_ticket, NULL, &result) != napi_ok) {
+    napi_release_threadsafe_function(w->tsfn, napi_tsfn_abort);
+    free(ticket);
+    free(w->path);
+    free(w->text);
+    free(w);
+    throw_napi_failure(env, napi_generic_failure);
+    return NULL;
+  }
+  if (napi_add_env_cleanup_hook(env, teardown_waiter, w) != napi_ok) {
+    ticket->waiter = NULL;
+    napi_release_threadsafe_function(w->tsfn, napi_tsfn_abort);
+    free(w->path);
+    free(w->text);
+    free(w);
+    throw_napi_failure(env, napi_generic_failure);
+    return NULL;
+  }
+  if (start_thread(w) != 0) {
+    napi_remove_env_cleanup_hook(env, teardown_waiter, w);
+    ticket->waiter = NULL;
+    napi_release_threadsafe_function(w->tsfn, napi_tsfn_abort);
+    free(w->path);
+    free(w->text);
+    free(w);
+    napi_throw_error(env, "EAGAIN", "could not start a thread to wait for the lock");
+    return NULL;
+  }
+  return result;
+}
+
+static napi_value cancel_wait(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  void *data = NULL;
+  wait_ticket *ticket;
+
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "cancelWait(ticket) takes 1 argument");
+    return NULL;
+  }
+  NAPI_CALL(env, napi_get_value_external(env, argv[0], &data));
+  ticket = (wait_ticket *)data;
+  if (ticket->waiter != NULL) pg_wait_cancel(&ticket->waiter->state); /* else: already delivered */
+  return NULL;
+}
+
+/* ---- sync ---- */
+
+static napi_value wait_sync(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4], result;
+  double timeout_ms = -1;
+  pg_result outcome;
+  pg_handle handle;
+  waiter *w;
+  int flags;
+  char *path;
+
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 4) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "waitSync(path, flags, text, timeoutMs) takes 4 arguments");
+    return NULL;
+  }
+  NAPI_CALL(env, napi_get_value_double(env, argv[3], &timeout_ms));
+  w = new_waiter(env, argv);
+  if (w == NULL) return NULL;
+  if (uv_mutex_init(&w->mutex) != 0 || uv_cond_init(&w->cond) != 0) {
+    free(w->path);
+    free(w->text);
+    free(w);
+    napi_throw_error(env, "ENOMEM", "could not make a condition variable");
+    return NULL;
+  }
+  if (start_thread(w) != 0) {
+    free_waiter(w);
+    napi_throw_error(env, "EAGAIN", "could not start a thread to wait for the lock");
+    return NULL;
+  }
+
+  uv_mutex_lock(&w->mutex);
+  if (timeout_ms < 0) {
+    while (!w->finished) uv_cond_wait(&w->cond, &w->mutex);
+  } else {
+    uint64_t deadline = uv_hrtime() + (uint64_t)(timeout_ms * 1e6);
+    while (!w->finished) {
+      uint64_t now = uv_hrtime();
+      if (now >= deadline || uv_cond_timedwait(&w->cond, &w->mutex, deadline - now) == UV_ETIMEDOUT) break;
+    }
+  }
+  uv_mutex_unlock(&w->mutex);
+  /* Timed out: end the wait. It may have been granted in the meantime; then the lock is ours. */
+  pg_wait_cancel(&w->state);
+  join_once(w);
+
+  outcome = w->result;
+  handle = w->handle;
+  flags = w->flags;
+  path = w->path;
+  w->path = NULL;
+  free_waiter(w);
+
+  if (outcome.err == PG_ECANCELED) {
+    free(path);
+    NAPI_CALL(env, napi_get_null(env, &result));
+    return result;
+  }
+  if (outcome.err != 0) {
+    napi_value error = result_error(env, outcome);
+    free(path);
+    if (error != NULL) napi_throw(env, error);
+    return NULL;
+  }
+  return wrap_handle(env, handle, path, flags);
+}
+
+napi_value init_wait(napi_env env, napi_value exports) {
+  if (export_function(env, exports, "wait", wait_async) == NULL) return NULL;
+  if (export_function(env, exports, "cancelWait", cancel_wait) == NULL) return NULL;
+  if (export_function(env, exports, "waitSync", wait_sync) == NULL) return NULL;
+  return exports;
+}

@@ -1,0 +1,191 @@
+// Waiting for a lock: handoff, timeouts, aborts, many waiters, and what a wait must not hold.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { acquire, acquireSync, LockedError } from 'pidguard';
+import { here, openDescriptorCount, startAgents, tempDir } from './helpers.mjs';
+
+const TIMEOUT = { timeout: 60_000 };
+const linuxOnly = { ...TIMEOUT, skip: process.platform !== 'linux' && 'reads /proc' };
+const pidguardEntry = fileURLToPath(import.meta.resolve('pidguard'));
+
+const threadCount = () => fs.readdirSync('/proc/self/task').length;
+
+/** Blocked flock waiters on `file`, as the kernel lists them. */
+function blockedWaiters(file) {
+  const { ino } = fs.statSync(file, { bigint: true });
+  return fs.readFileSync('/proc/locks', 'utf8').split('\n')
+    .filter((line) => line.includes('->') && line.includes('FLOCK') && line.trim().endsWith(`:${ino} 0 EOF`)).length;
+}
+
+/** Resolves once the kernel lists `count` waiters blocked on `file`: a barrier on kernel evidence. */
+async function untilBlocked(file, count) {
+  while (blockedWaiters(file) < count) await new Promise((resolve) => setTimeout(resolve, 5));
+}
+
+test('a waiter gets the lock the moment the holder releases it', linuxOnly, async (t) => {
+  const file = path.join(tempDir(t), 'handoff.pid');
+  const holder = acquireSync(file);
+  const [asyncWaiter] = await startAgents(t, 1);
+  assert.deepEqual(await asyncWaiter.ask({ op: 'acquireAsync', path: file, options: { wait: true } }), { waiting: true });
+  await untilBlocked(file, 1);
+  holder.release();
+  assert.deepEqual(await asyncWaiter.next(), { ok: true, pid: asyncWaiter.pid });
+  assert.equal(fs.readFileSync(file, 'utf8'), `${asyncWaiter.pid}\n`);
+});
+
+test('a sync waiter gets the lock when the holder is SIGKILLed', linuxOnly, async (t) => {
+  const file = path.join(tempDir(t), 'killed.pid');
+  const [holder, waiter] = await startAgents(t, 2);
+  assert.equal((await holder.ask({ op: 'acquire', path: file })).ok, true);
+  const answer = waiter.ask({ op: 'acquire', path: file, options: { wait: true } });
+  await untilBlocked(file, 1);
+  holder.kill('SIGKILL');
+  assert.deepEqual(await answer, { ok: true, pid: waiter.pid });
+  assert.equal(fs.readFileSync(file, 'utf8'), `${waiter.pid}\n`);
+});
+
+for (const style of ['async', 'sync']) {
+  test(`8 ${style} waiters: each gets the lock exactly once, never two at a time`, linuxOnly, async (t) => {
+    const dir = tempDir(t);
+    const file = path.join(dir, 'queue.pid');
+    const journal = path.join(dir, 'journal');
+    const holder = acquireSync(file);
+    const waiters = Array.from({ length: 8 }, () => {
+      const child = spawn(process.execPath, [path.join(here, 'fixtures', 'waiter.mjs'), file, journal, style], { stdio: ['ignore', 'pipe', 'inherit'] });
+      t.after(() => child.kill('SIGKILL'));
+      return new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal)));
+    });
+    await untilBlocked(file, 8);
+    holder.release();
+    assert.deepEqual(await Promise.all(waiters), Array(8).fill(0));
+    const entries = fs.readFileSync(journal, 'utf8').trim().split('\n');
+    assert.equal(entries.length, 16);
+    const entered = new Set();
+    for (let i = 0; i < entries.length; i += 2) {
+      const [enter, pid] = entries[i].split(' ');
+      assert.deepEqual([enter, entries[i + 1]], ['enter', `leave ${pid}`], `line ${i + 1}`);
+      assert.ok(!entered.has(pid), `${pid} got the lock twice`);
+      entered.add(pid);
+    }
+    assert.equal(entered.size, 8);
+  });
+}
+
+test('a timed wait ends with LockedError naming the holder', TIMEOUT, async (t) => {
+  const file = path.join(tempDir(t), 'timeout.pid');
+  const [holder] = await startAgents(t, 1);
+  await holder.ask({ op: 'acquire', path: file });
+  await assert.rejects(acquire(file, { wait: 50 }), (error) => error instanceof LockedError && error.pid === holder.pid);
+  assert.throws(() => acquireSync(file, { wait: 50 }), (error) => error instanceof LockedError && error.pid === holder.pid);
+  assert.equal(fs.readFileSync(file, 'utf8'), `${holder.pid}\n`);
+});
+
+test('an abort ends a wait with the signal\'s reason; an aborted signal fails at once', TIMEOUT, async (t) => {
+  const file = path.join(tempDir(t), 'abort.pid');
+  const [holder] = await startAgents(t, 1);
+  await holder.ask({ op: 'acquire', path: file });
+  const controller = new AbortController();
+  const waiting = acquire(file, { wait: true, signal: controller.signal });
+  controller.abort();
+  await assert.rejects(waiting, { name: 'AbortError' });
+  const reason = new Error('shutting down');
+  await assert.rejects(acquire(file, { wait: true, signal: AbortSignal.abort(reason) }), (error) => error === reason);
+  const timed = acquire(file, { wait: true, signal: AbortSignal.timeout(20) });
+  await assert.rejects(timed, { name: 'TimeoutError' });
+});
+
+test('cancelled waits leave no thread and no descriptor behind', linuxOnly, async (t) => {
+  const file = path.join(tempDir(t), 'cancel.pid');
+  const [holder] = await startAgents(t, 1);
+  await holder.ask({ op: 'acquire', path: file });
+  acquireSync(path.join(tempDir(t), 'warm.pid')).release(); // load the addon before counting
+  const threads = threadCount();
+  const descriptors = openDescriptorCount();
+  for (let round = 0; round < 5; round += 1) {
+    const controller = new AbortController();
+    const waits = Array.from({ length: 8 }, () => acquire(file, { wait: true, signal: controller.signal }));
+    await untilBlocked(file, 8);
+    assert.equal(threadCount(), threads + 8, 'one thread per pending wait');
+    controller.abort();
+    const outcomes = await Promise.allSettled(waits);
+    assert.ok(outcomes.every((o) => o.status === 'rejected' && o.reason.name === 'AbortError'));
+    await assert.rejects(acquire(file, { wait: 1 }), { code: 'ELOCKED' });
+    assert.throws(() => acquireSync(file, { wait: 1 }), { code: 'ELOCKED' });
+  }
+  assert.equal(threadCount(), threads);
+  assert.equal(openDescriptorCount(), descriptors);
+  assert.equal(blockedWaiters(file), 0);
+});
+
+test('with 16 waits pending, an unrelated fs call still completes (no threadpool use)', linuxOnly, async (t) => {
+  const file = path.join(tempDir(t), 'pool.pid');
+  const [holder] = await startAgents(t, 1);
+  await holder.ask({ op: 'acquire', path: file });
+  const controller = new AbortController();
+  const waits = Array.from({ length: 16 }, () => acquire(file, { wait: true, signal: controller.signal }).catch((e) => e));
+  await untilBlocked(file, 16);
+  // libuv's threadpool has 4 threads: had the waits taken them, this would never complete.
+  const text = await fs.promises.readFile(fileURLToPath(import.meta.url), 'utf8');
+  assert.match(text, /unrelated fs call/);
+  controller.abort();
+  for (const outcome of await Promise.all(waits)) assert.equal(outcome.name, 'AbortError');
+});
+
+test('process.exit() with waits pending exits at once', linuxOnly, async (t) => {
+  const file = path.join(tempDir(t), 'exit.pid');
+  const [holder] = await startAgents(t, 1);
+  await holder.ask({ op: 'acquire', path: file });
+  const child = spawn(process.execPath, ['-e', `
+    const { acquire } = require(${JSON.stringify(pidguardEntry)});
+    for (let i = 0; i < 4; i += 1) acquire(process.argv[1], { wait: true });
+    process.stdout.write('waiting\\n');
+    process.stdin.once('data', () => process.exit(7));`, file], { stdio: ['pipe', 'pipe', 'inherit'] });
+  t.after(() => child.kill('SIGKILL'));
+  await new Promise((resolve) => child.stdout.once('data', resolve));
+  await untilBlocked(file, 4);
+  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal)));
+  child.stdin.write('exit\n');
+  assert.equal(await exited, 7);
+});
+
+test('a pending wait keeps the process alive until it is granted', linuxOnly, async (t) => {
+  const file = path.join(tempDir(t), 'alive.pid');
+  const holder = acquireSync(file);
+  const child = spawn(process.execPath, ['-e', `
+    const { acquire } = require(${JSON.stringify(pidguardEntry)});
+    acquire(process.argv[1], { wait: true }).then((lock) => console.log('granted', lock.pid));`, file], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.after(() => child.kill('SIGKILL'));
+  let output = '';
+  child.stdout.on('data', (data) => (output += data));
+  const exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+  await untilBlocked(file, 1);
+  holder.release();
+  assert.equal(await exited, 0);
+  assert.equal(output, `granted ${child.pid}\n`);
+});
+
+test('worker.terminate() with a wait pending returns and leaks nothing', linuxOnly, async (t) => {
+  const file = path.join(tempDir(t), 'worker.pid');
+  const [holder] = await startAgents(t, 1);
+  await holder.ask({ op: 'acquire', path: file });
+  acquireSync(path.join(tempDir(t), 'warm.pid')).release();
+  const descriptors = openDescriptorCount();
+  const threads = threadCount();
+  const worker = new Worker(`
+    const { parentPort, workerData } = require('node:worker_threads');
+    const { acquire } = require('pidguard');
+    acquire(workerData, { wait: true });
+    acquire(workerData, { wait: true });
+    parentPort.postMessage('waiting');`, { eval: true, workerData: file });
+  await new Promise((resolve) => worker.once('message', resolve));
+  await untilBlocked(file, 2);
+  await worker.terminate();
+  assert.equal(blockedWaiters(file), 0);
+  assert.equal(openDescriptorCount(), descriptors);
+  assert.equal(threadCount(), threads);
+});
