@@ -92,6 +92,11 @@ pg_result pg_lock_wait(const char *path, int flags, const char *text, size_t tex
 void pg_wait_cancel(pg_wait_state *state);
 
 /*
+ * Frees what pg_wait_begin took, once the waiting thread has been joined.
+ */
+void pg_wait_end(pg_wait_state *state);
+
+/*
  * Gives the lock up. When `path` is not NULL, first removes it, while still locked, if it still
  * names the file held. Then unlocks and closes; the handle is closed whatever the result says.
  */

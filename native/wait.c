@@ -53,6 +53,7 @@ static void join_once(waiter *w) {
 }
 
 static void free_waiter(waiter *w) {
+  if (w->joined) pg_wait_end(&w->state);
   if (w->tsfn == NULL) {
     uv_cond_destroy(&w->cond);
     uv_mutex_destroy(&w->mutex);

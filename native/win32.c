@@ -20,14 +20,13 @@
 #define PG_LOCK_OFFSET_HIGH 0x40000000u /* 2^62: far beyond any PID text */
 #define PG_LOCK_OFFSET_LOW 0u
 
-#ifndef FILE_DISPOSITION_FLAG_DELETE
-#define FILE_DISPOSITION_FLAG_DELETE 0x00000001
-#define FILE_DISPOSITION_FLAG_POSIX_SEMANTICS 0x00000002
-typedef struct pg_file_disposition_info_ex {
+/* FileDispositionInfoEx (Windows 10 1709+), spelled out: older SDKs and mingw lack some of it. */
+#define PG_DISPOSITION_DELETE 0x00000001
+#define PG_DISPOSITION_POSIX_SEMANTICS 0x00000002
+#define PG_FILE_DISPOSITION_INFO_EX ((FILE_INFO_BY_HANDLE_CLASS)21)
+typedef struct pg_disposition_ex {
   DWORD Flags;
-} FILE_DISPOSITION_INFO_EX;
-#define FileDispositionInfoEx ((FILE_INFO_BY_HANDLE_CLASS)21)
-#endif
+} pg_disposition_ex;
 
 static pg_result ok(void) {
   pg_result r = {0, NULL};
@@ -120,10 +119,10 @@ static pg_result replace_text(HANDLE file, const char *text, size_t len) {
  * semantics free the name at once (Windows 10 1709 and later); older systems free it when the
  * last handle closes. */
 static int remove_by_handle(HANDLE file) {
-  FILE_DISPOSITION_INFO_EX posix_delete;
+  pg_disposition_ex posix_delete;
   FILE_DISPOSITION_INFO classic_delete;
-  posix_delete.Flags = FILE_DISPOSITION_FLAG_DELETE | FILE_DISPOSITION_FLAG_POSIX_SEMANTICS;
-  if (SetFileInformationByHandle(file, FileDispositionInfoEx, &posix_delete, sizeof(posix_delete))) return 1;
+  posix_delete.Flags = PG_DISPOSITION_DELETE | PG_DISPOSITION_POSIX_SEMANTICS;
+  if (SetFileInformationByHandle(file, PG_FILE_DISPOSITION_INFO_EX, &posix_delete, sizeof(posix_delete))) return 1;
   classic_delete.DeleteFile = TRUE;
   return SetFileInformationByHandle(file, FileDispositionInfo, &classic_delete, sizeof(classic_delete)) != 0;
 }
@@ -132,31 +131,58 @@ static int is_lock_conflict(DWORD err) {
   return err == ERROR_LOCK_VIOLATION || err == ERROR_IO_PENDING || err == ERROR_SHARING_VIOLATION;
 }
 
-pg_result pg_lock(const char *path, int flags, const char *text, size_t text_len, pg_handle *out) {
+/* Takes the lock: at once (state NULL), or waiting until granted or cancelled. A waiting
+ * LockFileEx on a synchronous handle blocks the thread; CancelSynchronousIo ends it with
+ * ERROR_OPERATION_ABORTED. Returns 0, PG_ELOCKED, PG_ECANCELED or a Windows error. */
+static int take_lock(HANDLE file, DWORD lock_flags, pg_wait_state *state) {
+  OVERLAPPED where = lock_range();
+  if (state == NULL) {
+    DWORD err;
+    if (LockFileEx(file, lock_flags | LOCKFILE_FAIL_IMMEDIATELY, 0, 1, 0, &where)) return 0;
+    err = GetLastError();
+    return is_lock_conflict(err) ? PG_ELOCKED : (int)err;
+  }
+  for (;;) {
+    BOOL granted;
+    DWORD err;
+    InterlockedExchange((volatile LONG *)&state->blocked, 1);
+    if (InterlockedCompareExchange((volatile LONG *)&state->cancelled, 0, 0)) {
+      InterlockedExchange((volatile LONG *)&state->blocked, 0);
+      return PG_ECANCELED;
+    }
+    where = lock_range();
+    granted = LockFileEx(file, lock_flags, 0, 1, 0, &where);
+    err = GetLastError();
+    InterlockedExchange((volatile LONG *)&state->blocked, 0);
+    if (granted) return 0;
+    if (err != ERROR_OPERATION_ABORTED) return (int)err;
+  }
+}
+
+static pg_result lock_path(const char *path, int flags, const char *text, size_t text_len, pg_wait_state *state,
+                           pg_handle *out) {
   DWORD disposition = (flags & PG_CREATE) ? OPEN_ALWAYS : OPEN_EXISTING;
-  DWORD lock_flags = LOCKFILE_FAIL_IMMEDIATELY | ((flags & PG_SHARED) ? 0 : LOCKFILE_EXCLUSIVE_LOCK);
+  DWORD access = (flags & PG_PIDFILE) ? (GENERIC_READ | GENERIC_WRITE | DELETE) : GENERIC_READ;
+  DWORD lock_flags = (flags & PG_SHARED) ? 0 : LOCKFILE_EXCLUSIVE_LOCK;
   wchar_t *wide = widen(path);
   int attempt;
 
   if (wide == NULL) return last_failure("open");
-  for (attempt = 0; attempt < PG_MAX_REOPEN; attempt++) {
+  for (attempt = 0; state != NULL || attempt < PG_MAX_REOPEN; attempt++) {
     BY_HANDLE_FILE_INFORMATION held;
-    OVERLAPPED where = lock_range();
-    DWORD err;
-    int names;
-    HANDLE file = CreateFileW(wide, GENERIC_READ | GENERIC_WRITE | DELETE,
-                              FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL, disposition,
-                              FILE_ATTRIBUTE_NORMAL | FILE_FLAG_OPEN_REPARSE_POINT, NULL);
+    int names, err;
+    HANDLE file = CreateFileW(wide, access, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL,
+                              disposition, FILE_ATTRIBUTE_NORMAL | FILE_FLAG_OPEN_REPARSE_POINT, NULL);
     if (file == INVALID_HANDLE_VALUE) {
       pg_result r = last_failure("open");
       free(wide);
       return r;
     }
-    if (!LockFileEx(file, lock_flags, 0, 1, 0, &where)) {
-      err = GetLastError();
+    err = take_lock(file, lock_flags, state);
+    if (err != 0) {
       CloseHandle(file);
       free(wide);
-      return failure(is_lock_conflict(err) ? PG_ELOCKED : (int)err, "flock");
+      return failure(err, "flock");
     }
     if (!GetFileInformationByHandle(file, &held)) {
       pg_result r = last_failure("fstat");
@@ -202,6 +228,35 @@ pg_result pg_lock(const char *path, int flags, const char *text, size_t text_len
   }
   free(wide);
   return failure(PG_ELOCKED, "flock");
+}
+
+pg_result pg_lock(const char *path, int flags, const char *text, size_t text_len, pg_handle *out) {
+  return lock_path(path, flags, text, text_len, NULL, out);
+}
+
+pg_result pg_lock_wait(const char *path, int flags, const char *text, size_t text_len, pg_wait_state *state,
+                       pg_handle *out) {
+  return lock_path(path, flags, text, text_len, state, out);
+}
+
+void pg_wait_begin(pg_wait_state *state) {
+  HANDLE self = NULL;
+  DuplicateHandle(GetCurrentProcess(), GetCurrentThread(), GetCurrentProcess(), &self, 0, FALSE,
+                  DUPLICATE_SAME_ACCESS);
+  state->thread = self;
+}
+
+void pg_wait_cancel(pg_wait_state *state) {
+  InterlockedExchange((volatile LONG *)&state->cancelled, 1);
+  while (InterlockedCompareExchange((volatile LONG *)&state->blocked, 0, 0)) {
+    if (state->thread != NULL) CancelSynchronousIo((HANDLE)state->thread);
+    Sleep(1);
+  }
+}
+
+void pg_wait_end(pg_wait_state *state) {
+  if (state->thread != NULL) CloseHandle((HANDLE)state->thread);
+  state->thread = NULL;
 }
 
 pg_result pg_unlock(pg_handle file, const char *path) {
@@ -262,6 +317,7 @@ const char *pg_error_code(int err) {
   size_t i;
   if (err == PG_ELOCKED) return "ELOCKED";
   if (err == PG_ENOTREG) return "EISDIR";
+  if (err == PG_ECANCELED) return "ECANCELED";
   for (i = 0; i < sizeof(win_error_names) / sizeof(win_error_names[0]); i++) {
     if ((int)win_error_names[i].err == err) return win_error_names[i].code;
   }
@@ -277,6 +333,10 @@ void pg_error_message(int err, char *buf, size_t buf_len) {
   }
   if (err == PG_ENOTREG) {
     snprintf(buf, buf_len, "not a regular file");
+    return;
+  }
+  if (err == PG_ECANCELED) {
+    snprintf(buf, buf_len, "wait cancelled");
     return;
   }
   length = FormatMessageA(FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS, NULL, (DWORD)err, 0, buf,

@@ -1,0 +1,64 @@
+// The same lock operations through pidguard and through its peers, behind one small interface,
+// so that each benchmark row runs the same driver. Peers are devDependencies only.
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import { acquire, acquireSync } from 'pidguard';
+
+const require = createRequire(import.meta.url);
+const fsx = require('fs-native-extensions');
+const properLockfile = require('proper-lockfile');
+
+/** hold(file) takes the lock at once and returns release(); wait(file, signal?) waits for it. */
+export const peers = {
+  pidguard: {
+    hold(file) {
+      const lock = acquireSync(file);
+      return () => lock.release();
+    },
+    async wait(file, signal) {
+      const lock = await acquire(file, { wait: true, signal });
+      return () => lock.release();
+    },
+    blocksInKernel: true,
+  },
+  'fs-native-extensions': {
+    hold(file) {
+      const fd = fs.openSync(file, 'a+');
+      if (!fsx.tryLock(fd)) throw new Error('fs-native-extensions: lock not free');
+      return () => {
+        fsx.unlock(fd);
+        fs.closeSync(fd);
+      };
+    },
+    async wait(file) {
+      const fd = fs.openSync(file, 'a+');
+      await fsx.waitForLock(fd);
+      return () => {
+        fsx.unlock(fd);
+        fs.closeSync(fd);
+      };
+    },
+    blocksInKernel: true,
+  },
+  'proper-lockfile (retries 1000, 1-10 ms)': {
+    hold(file) {
+      fs.closeSync(fs.openSync(file, 'a'));
+      return properLockfile.lockSync(file);
+    },
+    async wait(file) {
+      return properLockfile.lock(file, { retries: { retries: 1000, minTimeout: 1, maxTimeout: 10 } });
+    },
+    blocksInKernel: false,
+  },
+  'proper-lockfile (retries: 10)': {
+    hold(file) {
+      fs.closeSync(fs.openSync(file, 'a'));
+      return properLockfile.lockSync(file);
+    },
+    async wait(file) {
+      return properLockfile.lock(file, { retries: 10 });
+    },
+    blocksInKernel: false,
+    rounds: 8, // each handoff takes about a second
+  },
+};
