@@ -133,12 +133,10 @@ async function take(request: LockRequest): Promise<PidLock> {
   const { path, waitMs, signal } = request.settled;
   if (signal?.aborted === true) throw abortReason(signal);
   if (waitMs === 0) return runAsync(lockNow(native, request));
-  const started = performance.now();
   const handle = tryLock(native, request) ?? (await waitAsync(native, request, waitMs));
   if (handle !== null) return wrap(request, handle);
-  // Timed out: one last look, which also names the holder.
-  const remaining = Math.max(0, waitMs - (performance.now() - started));
-  request.settled.logger.debug(`gave up waiting for ${path} after ${Math.round(waitMs - remaining)} ms`);
+  // Timed out: one last try, which also names the holder.
+  request.settled.logger.debug(`gave up waiting for ${path} after ${waitMs} ms`);
   return runAsync(lockNow(native, request));
 }
 
