@@ -8,6 +8,25 @@ const require = createRequire(import.meta.url);
 const fsx = require('fs-native-extensions');
 const properLockfile = require('proper-lockfile');
 
+function fsxRelease(fd) {
+  return () => {
+    fsx.unlock(fd);
+    fs.closeSync(fd);
+  };
+}
+
+function properLockfilePeer(retries, rounds) {
+  return {
+    hold(file) {
+      fs.closeSync(fs.openSync(file, 'a'));
+      return properLockfile.lockSync(file);
+    },
+    wait: (file) => properLockfile.lock(file, { retries }),
+    blocksInKernel: false, // it polls
+    rounds,
+  };
+}
+
 /** hold(file) takes the lock at once and returns release(); wait(file, signal?) waits for it. */
 export const peers = {
   pidguard: {
@@ -25,40 +44,16 @@ export const peers = {
     hold(file) {
       const fd = fs.openSync(file, 'a+');
       if (!fsx.tryLock(fd)) throw new Error('fs-native-extensions: lock not free');
-      return () => {
-        fsx.unlock(fd);
-        fs.closeSync(fd);
-      };
+      return fsxRelease(fd);
     },
     async wait(file) {
       const fd = fs.openSync(file, 'a+');
       await fsx.waitForLock(fd);
-      return () => {
-        fsx.unlock(fd);
-        fs.closeSync(fd);
-      };
+      return fsxRelease(fd);
     },
     blocksInKernel: true,
   },
-  'proper-lockfile (retries 1000, 1-10 ms)': {
-    hold(file) {
-      fs.closeSync(fs.openSync(file, 'a'));
-      return properLockfile.lockSync(file);
-    },
-    async wait(file) {
-      return properLockfile.lock(file, { retries: { retries: 1000, minTimeout: 1, maxTimeout: 10 } });
-    },
-    blocksInKernel: false,
-  },
-  'proper-lockfile (retries: 10)': {
-    hold(file) {
-      fs.closeSync(fs.openSync(file, 'a'));
-      return properLockfile.lockSync(file);
-    },
-    async wait(file) {
-      return properLockfile.lock(file, { retries: 10 });
-    },
-    blocksInKernel: false,
-    rounds: 8, // each handoff takes about a second
-  },
+  'proper-lockfile (retries 1000, 1-10 ms)': properLockfilePeer({ retries: 1000, minTimeout: 1, maxTimeout: 10 }),
+  // Each handoff takes about a second: a few rounds tell enough.
+  'proper-lockfile (retries: 10)': properLockfilePeer(10, 8),
 };

@@ -36,7 +36,7 @@ struct waiter {
   uv_thread_t thread;
   pg_result result;
   pg_handle handle;
-  /* waitSync: the JS thread sleeps on `finished` */
+  /* waitSync: the JS thread sleeps on `finished` (made for every waiter, used by waitSync only) */
   uv_mutex_t mutex;
   uv_cond_t cond;
   int finished;
@@ -54,10 +54,8 @@ static void join_once(waiter *w) {
 
 static void free_waiter(waiter *w) {
   if (w->joined) pg_wait_end(&w->state);
-  if (w->tsfn == NULL) {
-    uv_cond_destroy(&w->cond);
-    uv_mutex_destroy(&w->mutex);
-  }
+  uv_cond_destroy(&w->cond);
+  uv_mutex_destroy(&w->mutex);
   free(w->path);
   free(w->text);
   free(w);
@@ -102,11 +100,21 @@ static waiter *new_waiter(napi_env env, napi_value *argv) {
     napi_throw_error(env, "ENOMEM", "out of memory");
     return NULL;
   }
+  if (uv_mutex_init(&w->mutex) != 0) {
+    free(w);
+    napi_throw_error(env, "ENOMEM", "could not make a mutex");
+    return NULL;
+  }
+  if (uv_cond_init(&w->cond) != 0) {
+    uv_mutex_destroy(&w->mutex);
+    free(w);
+    napi_throw_error(env, "ENOMEM", "could not make a condition variable");
+    return NULL;
+  }
   w->flags = flags;
   w->path = utf8_copy(env, argv[0]);
   if (w->path == NULL || !optional_utf8_copy(env, argv[2], &w->text)) {
-    free(w->path);
-    free(w);
+    free_waiter(w);
     return NULL;
   }
   return w;
@@ -193,28 +201,22 @@ static napi_value wait_async(napi_env env, napi_callback_info info) {
   if (napi_create_string_utf8(env, "pidguard.wait", NAPI_AUTO_LENGTH, &name) != napi_ok ||
       napi_create_threadsafe_function(env, argv[3], NULL, name, 0, 1, NULL, NULL, NULL, deliver, &w->tsfn) != napi_ok) {
     free(ticket);
-    w->tsfn = NULL;
-    uv_mutex_init(&w->mutex); /* free_waiter destroys them when there is no tsfn */
-    uv_cond_init(&w->cond);
     free_waiter(w);
     throw_napi_failure(env, napi_generic_failure);
     return NULL;
   }
   if (napi_create_external(env, ticket, finalize_ticket, NULL, &result) != napi_ok) {
-    napi_release_threadsafe_function(w->tsfn, napi_tsfn_abort);
     free(ticket);
-    free(w->path);
-    free(w->text);
-    free(w);
+    napi_release_threadsafe_function(w->tsfn, napi_tsfn_abort);
+    free_waiter(w);
     throw_napi_failure(env, napi_generic_failure);
     return NULL;
   }
+  /* From here the ticket belongs to its External; detach it before giving up the waiter. */
   if (napi_add_env_cleanup_hook(env, teardown_waiter, w) != napi_ok) {
     ticket->waiter = NULL;
     napi_release_threadsafe_function(w->tsfn, napi_tsfn_abort);
-    free(w->path);
-    free(w->text);
-    free(w);
+    free_waiter(w);
     throw_napi_failure(env, napi_generic_failure);
     return NULL;
   }
@@ -222,9 +224,7 @@ static napi_value wait_async(napi_env env, napi_callback_info info) {
     napi_remove_env_cleanup_hook(env, teardown_waiter, w);
     ticket->waiter = NULL;
     napi_release_threadsafe_function(w->tsfn, napi_tsfn_abort);
-    free(w->path);
-    free(w->text);
-    free(w);
+    free_waiter(w);
     napi_throw_error(env, "EAGAIN", "could not start a thread to wait for the lock");
     return NULL;
   }
@@ -268,13 +268,6 @@ static napi_value wait_sync(napi_env env, napi_callback_info info) {
   NAPI_CALL(env, napi_get_value_double(env, argv[3], &timeout_ms));
   w = new_waiter(env, argv);
   if (w == NULL) return NULL;
-  if (uv_mutex_init(&w->mutex) != 0 || uv_cond_init(&w->cond) != 0) {
-    free(w->path);
-    free(w->text);
-    free(w);
-    napi_throw_error(env, "ENOMEM", "could not make a condition variable");
-    return NULL;
-  }
   if (start_thread(w) != 0) {
     free_waiter(w);
     napi_throw_error(env, "EAGAIN", "could not start a thread to wait for the lock");
