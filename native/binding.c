@@ -14,6 +14,7 @@
  */
 #include "binding.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,6 +28,22 @@ void throw_napi_failure(napi_env env, napi_status status) {
     message = info->error_message;
   }
   napi_throw_error(env, "ERR_PIDGUARD_NAPI", message);
+}
+
+int get_args(napi_env env, napi_callback_info info, size_t count, napi_value *argv, const char *usage) {
+  size_t argc = count;
+  napi_status status = napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (status != napi_ok) {
+    throw_napi_failure(env, status);
+    return 0;
+  }
+  if (argc < count) {
+    char message[160];
+    snprintf(message, sizeof(message), "%s takes %u argument%s", usage, (unsigned)count, count == 1 ? "" : "s");
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", message);
+    return 0;
+  }
+  return 1;
 }
 
 typedef struct held_lock {
@@ -125,18 +142,13 @@ int optional_utf8_copy(napi_env env, napi_value value, char **out) {
 }
 
 static napi_value lock_file(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
   napi_value argv[3], result;
   int32_t flags = 0;
   char *path = NULL, *text = NULL;
   pg_handle handle;
   pg_result outcome;
 
-  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 3) {
-    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "lock(path, flags, text) takes 3 arguments");
-    return NULL;
-  }
+  if (!get_args(env, info, 3, argv, "lock(path, flags, text)")) return NULL;
   NAPI_CALL(env, napi_get_value_int32(env, argv[1], &flags));
   path = utf8_copy(env, argv[0]);
   if (path == NULL) return NULL;
@@ -162,18 +174,13 @@ static napi_value lock_file(napi_env env, napi_callback_info info) {
 }
 
 static napi_value unlock_file(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
   napi_value argv[2];
   void *data = NULL;
   bool remove = false;
   held_lock *held;
   pg_result outcome;
 
-  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 2) {
-    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "unlock(handle, remove) takes 2 arguments");
-    return NULL;
-  }
+  if (!get_args(env, info, 2, argv, "unlock(handle, remove)")) return NULL;
   NAPI_CALL(env, napi_get_value_external(env, argv[0], &data));
   NAPI_CALL(env, napi_get_value_bool(env, argv[1], &remove));
   held = (held_lock *)data;
@@ -186,17 +193,12 @@ static napi_value unlock_file(napi_env env, napi_callback_info info) {
 }
 
 static napi_value probe_file(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1], result;
   char *path;
   pg_probe_state state = PG_PROBE_MISSING;
   pg_result outcome;
 
-  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 1) {
-    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "probe(path) takes 1 argument");
-    return NULL;
-  }
+  if (!get_args(env, info, 1, argv, "probe(path)")) return NULL;
   path = utf8_copy(env, argv[0]);
   if (path == NULL) return NULL;
   outcome = pg_probe(path, &state);

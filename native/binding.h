@@ -25,6 +25,10 @@
 
 void throw_napi_failure(napi_env env, napi_status status);
 
+/* Fills argv with the call's first `count` arguments; 0, with a TypeError naming `usage` pending,
+ * when fewer were passed. */
+int get_args(napi_env env, napi_callback_info info, size_t count, napi_value *argv, const char *usage);
+
 /* A new NUL-terminated UTF-8 copy of a JS string (free() it); NULL with an exception pending. */
 char *utf8_copy(napi_env env, napi_value value);
 

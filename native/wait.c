@@ -178,16 +178,11 @@ static void finalize_ticket(napi_env env, void *data, void *hint) {
 }
 
 static napi_value wait_async(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
   napi_value argv[4], name, result;
   wait_ticket *ticket;
   waiter *w;
 
-  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 4) {
-    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "wait(path, flags, text, callback) takes 4 arguments");
-    return NULL;
-  }
+  if (!get_args(env, info, 4, argv, "wait(path, flags, text, callback)")) return NULL;
   w = new_waiter(env, argv);
   if (w == NULL) return NULL;
   ticket = (wait_ticket *)malloc(sizeof(*ticket));
@@ -232,16 +227,11 @@ static napi_value wait_async(napi_env env, napi_callback_info info) {
 }
 
 static napi_value cancel_wait(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
   void *data = NULL;
   wait_ticket *ticket;
 
-  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 1) {
-    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "cancelWait(ticket) takes 1 argument");
-    return NULL;
-  }
+  if (!get_args(env, info, 1, argv, "cancelWait(ticket)")) return NULL;
   NAPI_CALL(env, napi_get_value_external(env, argv[0], &data));
   ticket = (wait_ticket *)data;
   if (ticket->waiter != NULL) pg_wait_cancel(&ticket->waiter->state); /* else: already delivered */
@@ -251,7 +241,6 @@ static napi_value cancel_wait(napi_env env, napi_callback_info info) {
 /* ---- sync ---- */
 
 static napi_value wait_sync(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
   napi_value argv[4], result;
   double timeout_ms = -1;
   pg_result outcome;
@@ -260,11 +249,7 @@ static napi_value wait_sync(napi_env env, napi_callback_info info) {
   int flags;
   char *path;
 
-  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 4) {
-    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "waitSync(path, flags, text, timeoutMs) takes 4 arguments");
-    return NULL;
-  }
+  if (!get_args(env, info, 4, argv, "waitSync(path, flags, text, timeoutMs)")) return NULL;
   NAPI_CALL(env, napi_get_value_double(env, argv[3], &timeout_ms));
   w = new_waiter(env, argv);
   if (w == NULL) return NULL;

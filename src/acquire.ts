@@ -102,7 +102,13 @@ function waitAsync(native: Binding, { settled, flags, text }: LockRequest, waitM
       clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
       if (handle !== null && ending === 'abort') {
-        native.unlock(handle, text !== null); // granted just as the caller gave up: give it back
+        // Granted just as the caller gave up: give it back. This runs from the addon's callback,
+        // where a throw would be uncaught, so a failed removal is only reported.
+        try {
+          native.unlock(handle, text !== null);
+        } catch (unlockError) {
+          settled.logger.warn(`could not remove ${path} after an aborted wait: ${(withPath(unlockError, path) as Error).message}`);
+        }
         reject(abortReason(signal as AbortSignal));
       } else if (handle !== null) {
         resolve(handle); // granted, even if in the same moment as the timeout
@@ -128,8 +134,7 @@ function waitAsync(native: Binding, { settled, flags, text }: LockRequest, waitM
   });
 }
 
-async function take(request: LockRequest): Promise<PidLock> {
-  const native = binding();
+async function take(native: Binding, request: LockRequest): Promise<PidLock> {
   const { path, waitMs, signal } = request.settled;
   if (signal?.aborted === true) throw abortReason(signal);
   if (waitMs === 0) return runAsync(lockNow(native, request));
@@ -140,8 +145,7 @@ async function take(request: LockRequest): Promise<PidLock> {
   return runAsync(lockNow(native, request));
 }
 
-function takeSync(request: LockRequest): PidLock {
-  const native = binding();
+function takeSync(native: Binding, request: LockRequest): PidLock {
   const { path, waitMs } = request.settled;
   if (waitMs === 0) return runSync(lockNow(native, request));
   let handle = tryLock(native, request);
@@ -168,13 +172,15 @@ const environmentMode = (): string | undefined => process.env['PIDGUARD_MODE'];
  */
 export async function acquire(path: string, options?: AcquireOptions): Promise<PidLock> {
   const settled = settleOptions(path, options, environmentMode(), false);
-  return take(pidFileRequest(binding(), settled));
+  const native = binding();
+  return take(native, pidFileRequest(native, settled));
 }
 
 /** acquire(), blocking: for start-up code that must not go on without the lock. */
 export function acquireSync(path: string, options?: AcquireOptions): PidLock {
   const settled = settleOptions(path, options, environmentMode(), true);
-  return takeSync(pidFileRequest(binding(), settled));
+  const native = binding();
+  return takeSync(native, pidFileRequest(native, settled));
 }
 
 /**
@@ -183,11 +189,13 @@ export function acquireSync(path: string, options?: AcquireOptions): PidLock {
  */
 export async function lock(path: string, options?: LockOptions): Promise<PidLock> {
   const settled = settleOptions(path, options, environmentMode(), false);
-  return take(plainFileRequest(binding(), settled));
+  const native = binding();
+  return take(native, plainFileRequest(native, settled));
 }
 
 /** lock(), blocking. */
 export function lockSync(path: string, options?: LockOptions): PidLock {
   const settled = settleOptions(path, options, environmentMode(), true);
-  return takeSync(plainFileRequest(binding(), settled));
+  const native = binding();
+  return takeSync(native, plainFileRequest(native, settled));
 }
