@@ -5,6 +5,8 @@
  *   lock(path: string, flags: number, text: string | null): External | null   (null: contended)
  *   unlock(handle: External, remove: boolean): void        (throws after closing, on failure)
  *   probe(path: string): 0 | 1 | 2                         (missing, unlocked, locked)
+ *   rewrite(handle: External, text: string): void           (replaces a held PID file's text)
+ *   descriptor(handle: External): number                    (the POSIX descriptor, or -1)
  *   (and the waiting calls of wait.c)
  *
  * The module is context-aware (NAPI_MODULE_INIT), so worker threads can load it. A handle is an
@@ -192,6 +194,47 @@ static napi_value unlock_file(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* The held_lock behind a handle argument; NULL with an exception pending when it is released. */
+static held_lock *open_lock(napi_env env, napi_value value) {
+  void *data = NULL;
+  held_lock *held;
+  NAPI_CALL(env, napi_get_value_external(env, value, &data));
+  held = (held_lock *)data;
+  if (!held->open) {
+    napi_throw_error(env, "ERR_PIDGUARD_RELEASED", "the lock has been released");
+    return NULL;
+  }
+  return held;
+}
+
+static napi_value rewrite_file(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  held_lock *held;
+  char *text;
+  pg_result outcome;
+
+  if (!get_args(env, info, 2, argv, "rewrite(handle, text)")) return NULL;
+  held = open_lock(env, argv[0]);
+  if (held == NULL) return NULL;
+  text = utf8_copy(env, argv[1]);
+  if (text == NULL) return NULL;
+  outcome = pg_rewrite(held->handle, text, strlen(text));
+  free(text);
+  if (outcome.err != 0) return throw_result(env, outcome);
+  return NULL;
+}
+
+static napi_value descriptor_of(napi_env env, napi_callback_info info) {
+  napi_value argv[1], result;
+  held_lock *held;
+
+  if (!get_args(env, info, 1, argv, "descriptor(handle)")) return NULL;
+  held = open_lock(env, argv[0]);
+  if (held == NULL) return NULL;
+  NAPI_CALL(env, napi_create_int32(env, pg_descriptor(held->handle), &result));
+  return result;
+}
+
 static napi_value probe_file(napi_env env, napi_callback_info info) {
   napi_value argv[1], result;
   char *path;
@@ -226,6 +269,8 @@ NAPI_MODULE_INIT() {
   if (export_function(env, exports, "lock", lock_file) == NULL) return NULL;
   if (export_function(env, exports, "unlock", unlock_file) == NULL) return NULL;
   if (export_function(env, exports, "probe", probe_file) == NULL) return NULL;
+  if (export_function(env, exports, "rewrite", rewrite_file) == NULL) return NULL;
+  if (export_function(env, exports, "descriptor", descriptor_of) == NULL) return NULL;
   if (export_int(env, exports, "SHARED", PG_SHARED) == NULL) return NULL;
   if (export_int(env, exports, "CREATE", PG_CREATE) == NULL) return NULL;
   if (export_int(env, exports, "PIDFILE", PG_PIDFILE) == NULL) return NULL;

@@ -103,6 +103,18 @@ void pg_wait_end(pg_wait_state *state);
 pg_result pg_unlock(pg_handle handle, const char *path);
 
 /*
+ * Replaces the text of a held PID file (truncate, then write, as pg_lock does): for a holder that
+ * records another process's PID, such as the command it started.
+ */
+pg_result pg_rewrite(pg_handle handle, const char *text, size_t text_len);
+
+/*
+ * The held file as a POSIX file descriptor, for a child process to inherit so that the lock
+ * lasts as long as the child; -1 where a handle is not a descriptor (Windows).
+ */
+int pg_descriptor(pg_handle handle);
+
+/*
  * Tells whether an exclusive lock is held on `path` by briefly taking a shared one. This can make
  * a concurrent non-waiting exclusive acquirer fail, so Linux callers read /proc/locks instead.
  */

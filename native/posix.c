@@ -256,6 +256,16 @@ pg_result pg_unlock(pg_handle fd, const char *path) {
   return result;
 }
 
+pg_result pg_rewrite(pg_handle fd, const char *text, size_t text_len) {
+  struct stat held;
+  if (fstat(fd, &held) != 0) return failure(errno, "fstat");
+  return replace_text(fd, held.st_size, text, text_len);
+}
+
+int pg_descriptor(pg_handle fd) {
+  return fd;
+}
+
 pg_result pg_probe(const char *path, pg_probe_state *state) {
   int fd = open_nointr(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
   if (fd < 0) {

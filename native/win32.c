@@ -266,6 +266,15 @@ pg_result pg_unlock(pg_handle file, const char *path) {
   return result;
 }
 
+pg_result pg_rewrite(pg_handle file, const char *text, size_t text_len) {
+  return replace_text(file, text, text_len);
+}
+
+int pg_descriptor(pg_handle file) {
+  (void)file; /* a HANDLE; Node passes only CRT descriptors to a child */
+  return -1;
+}
+
 pg_result pg_probe(const char *path, pg_probe_state *state) {
   OVERLAPPED where = lock_range();
   wchar_t *wide = widen(path);

@@ -25,6 +25,10 @@ export interface Binding {
   /** Removes the locked path if `remove` and it still names the held file, then unlocks and closes. */
   unlock(handle: NativeHandle, remove: boolean): void;
   probe(path: string): ProbeState;
+  /** Replaces the text of a held PID file (truncate, then write). */
+  rewrite(handle: NativeHandle, text: string): void;
+  /** The held file's POSIX descriptor, for a child to inherit; -1 on Windows. */
+  descriptor(handle: NativeHandle): number;
   /** Waits on a thread of its own; `done` runs on this thread with the handle, or an error (ECANCELED once cancelled). */
   wait(path: string, flags: number, text: string | null, done: (error: NativeError | null, handle: NativeHandle | null) => void): WaitTicket;
   /** Ends a pending wait soon; nothing once it has been delivered. */

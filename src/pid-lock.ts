@@ -3,6 +3,7 @@ import { onExit } from 'signal-exit';
 import { withPath } from './errors';
 import type { Logger } from './logger';
 import { binding, type NativeHandle } from './native';
+import { formatPid } from './pid-text';
 
 const heldLocks = new Set<PidLock>();
 let exitHandlerInstalled = false;
@@ -79,6 +80,32 @@ export class PidLock implements Disposable, AsyncDisposable {
     } catch (error) {
       this.#logger.warn(`released ${this.path} but could not remove it: ${(withPath(error, this.path) as Error).message}`);
     }
+  }
+
+  /**
+   * @internal For `pidguard run`: records another PID in the held PID file, the command's, so
+   * that `kill $(cat file)` reaches the service itself.
+   */
+  recordPid(pid: number): void {
+    try {
+      binding().rewrite(this.#heldHandle(), formatPid(pid));
+    } catch (error) {
+      throw withPath(error, this.path);
+    }
+  }
+
+  /**
+   * @internal For `pidguard run`: the held file's descriptor, for the command to inherit so that
+   * the lock lasts as long as the command; null where handles are not descriptors (Windows).
+   */
+  descriptor(): number | null {
+    const fd = binding().descriptor(this.#heldHandle());
+    return fd < 0 ? null : fd;
+  }
+
+  #heldHandle(): NativeHandle {
+    if (this.#handle === null) throw new Error(`pidguard: the lock on ${this.path} has been released`);
+    return this.#handle;
   }
 
   [Symbol.dispose](): void {
