@@ -6,6 +6,7 @@ import { binding, type Binding, type NativeError, type NativeHandle } from './na
 import { settleOptions, type AcquireOptions, type LockOptions, type SettledOptions } from './options';
 import { PidLock } from './pid-lock';
 import { formatPid } from './pid-text';
+import { processExists } from './process-info';
 import { readPidFileSync } from './read-pid';
 import { runAsync, runSync, type Steps } from './steps';
 
@@ -27,14 +28,16 @@ function* findHolder(file: string): Steps<Holder> {
   for (;;) {
     const contents = readPidFileSync(file);
     if (contents.kind === 'missing') return { pid: null, released: true };
-    if (contents.kind === 'pid') return { pid: contents.pid, released: false };
+    // A PID whose process is gone was left by an earlier holder that was killed; the holder
+    // now is one that records no PID (flock(1), say), so ask the kernel instead.
+    if (contents.kind === 'pid' && processExists(contents.pid)) return { pid: contents.pid, released: false };
     // Empty: the holder is between its lock and its write, which takes microseconds unless it
     // is descheduled; give it a bounded grace.
     if (contents.kind === 'empty' && performance.now() < deadline) {
       yield PID_POLL_MS;
       continue;
     }
-    // Never written, or not a PID: where the kernel lists lock holders, it names the process.
+    // Never written, not a PID, or a dead one: where the kernel lists lock holders, it names the process.
     const holders = contents.dev === null || contents.ino === null ? null : readFlockHoldersSync(contents.dev, contents.ino);
     return { pid: exclusiveHolderPid(holders), released: false };
   }

@@ -45,6 +45,16 @@ test('a holder that locked but has not written its PID is named once the grace r
   assert.equal(fs.readFileSync(file, 'utf8'), '');
 });
 
+test('a PID left by a dead holder is not blamed: the kernel names the live one', { ...posixOnly, skip: process.platform !== 'linux' && 'needs /proc/locks' }, async (t) => {
+  const file = path.join(tempDir(t), 'stale.pid');
+  const gone = run('sh', ['-c', 'echo $$']); // a PID whose process has exited
+  const deadPid = Number(gone.stdout);
+  fs.writeFileSync(file, `${deadPid}\n`);
+  const { child } = await startHolder(t, 'flock', ['--exclusive', file, '-c', 'echo held; exec sleep 30']);
+  assert.throws(() => acquireSync(file), { code: 'ELOCKED', pid: child.pid });
+  assert.equal(fs.readFileSync(file, 'utf8'), `${deadPid}\n`, 'the file is not ours to touch');
+});
+
 test("Python's fcntl.flock sees pidguard's lock, and pidguard sees Python's", posixOnly, async (t) => {
   const file = path.join(tempDir(t), 'py.pid');
   const lock = acquireSync(file);
