@@ -1,0 +1,28 @@
+// Waiting until nobody holds a PID file's lock, for `stop` and `wait`.
+import { LockedError } from '../errors';
+import { inspect } from '../inspect';
+import { lock } from '../acquire';
+
+/**
+ * Resolves true once no exclusive holder has the lock on `file` (or the file is gone), false
+ * when `timeoutMs` ends first. Each round asks inspect() (which takes no lock on Linux) and, while
+ * the file is held, blocks in the kernel on a shared lock, which is granted the moment the holder
+ * lets go and is given back at once.
+ */
+export async function waitUntilFree(file: string, timeoutMs: number): Promise<boolean> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    const status = await inspect(file);
+    if (!status.locked) return true;
+    const left = deadline - performance.now();
+    if (left <= 0) return false;
+    try {
+      const shared = await lock(status.path, { shared: true, wait: left });
+      shared.release();
+    } catch (error) {
+      if (error instanceof LockedError) return false; // still held when the time ran out
+      // The holder removed the file as it released it; the next round looks again.
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+  }
+}

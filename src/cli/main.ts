@@ -1,0 +1,48 @@
+// The pidguard command: parse, dispatch, and turn every failure into one line and an exit status.
+import fs from 'node:fs';
+import path from 'node:path';
+import { parseCommandLine, UsageError, type Command } from './args';
+import { EXIT, HELP, usageMessage } from './messages';
+import { run } from './run';
+import { status } from './status';
+import { stop, wait } from './stop';
+
+function version(): string {
+  const manifest = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string };
+  return manifest.version;
+}
+
+function dispatch(command: Command): Promise<number> | number {
+  switch (command.name) {
+    case 'help':
+      process.stdout.write(HELP);
+      return 0;
+    case 'version':
+      process.stdout.write(`pidguard ${version()}\n`);
+      return 0;
+    case 'run':
+      return run(command);
+    case 'status':
+      return status(command);
+    case 'stop':
+      return stop(command);
+    case 'wait':
+      return wait(command);
+  }
+}
+
+/** Runs the command line `argv` (without node and the script) and resolves with the exit status. */
+export async function main(argv: readonly string[]): Promise<number> {
+  try {
+    return await dispatch(parseCommandLine(argv));
+  } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(usageMessage(error.message));
+      return EXIT.usage;
+    }
+    // pidguard's errors carry their code and path in the message: "EACCES: permission denied,
+    // open '/run/app.pid'". One line, no stack: these are the operator's problems, not bugs.
+    process.stderr.write(`pidguard: ${error instanceof Error ? error.message : String(error)}\n`);
+    return EXIT.failure;
+  }
+}

@@ -1,0 +1,65 @@
+// What the pidguard command prints, and the exit statuses it uses. Pure.
+import { stopCommand } from '../errors';
+
+/** Exit statuses of pidguard itself (a command run by `pidguard run` exits with its own). */
+export const EXIT = {
+  /** run: the lock is held (the default of -E); status: not held; stop and wait: timed out. */
+  no: 1,
+  /** A mistake in the command line (sysexits' EX_USAGE). */
+  usage: 64,
+  /** The PID file could not be opened, locked or read: the line printed says why (EX_OSERR). */
+  failure: 71,
+  /** run: the command was found but could not be executed (the shells' convention). */
+  cannotExecute: 126,
+  /** run: the command was not found. */
+  notFound: 127,
+} as const;
+
+/** The lines a refused `run` prints: which file, who holds it, and how to stop that. */
+export function conflictMessage(path: string, pid: number | null, commandLine: string | null, platform: NodeJS.Platform = process.platform): string {
+  if (pid === null) return `pidguard: ${path} is locked by a process that has not recorded its PID in it\n`;
+  const what = commandLine === null ? '' : `: ${commandLine}`;
+  return (
+    `pidguard: ${path} is locked: already running as PID ${pid}${what}\n` +
+    `pidguard: to stop it: ${stopCommand(pid, platform)}  (or: pidguard stop ${path})\n`
+  );
+}
+
+export function usageMessage(problem: string): string {
+  return `pidguard: ${problem}\nTry 'pidguard --help'.\n`;
+}
+
+export const HELP = `Usage:
+  pidguard run [options] <pidfile> -- <command> [args...]
+  pidguard status [--json] <pidfile>
+  pidguard stop [-s <signal>] [-t <seconds>] <pidfile>
+  pidguard wait [-t <seconds>] <pidfile>
+
+One copy of a service per PID file. The lock is a kernel lock (flock(2)) on the PID file, so
+exactly one of any number of copies started at once runs, and the lock ends when its holder dies.
+
+run      Take the lock, run the command, record its PID in the file, forward SIGINT, SIGTERM,
+         SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 to it, and exit with its status (128+N when it
+         died of signal N). When the lock is held, print who holds it and exit 1.
+  -w, --wait <seconds|forever>    wait that long for the lock (default: do not wait)
+  -E, --conflict-exit-code <n>    exit status when the lock is held (default: 1)
+      --pid self                  record pidguard's own PID instead of the command's
+      --no-inherit                do not pass the locked descriptor to the command; by default
+                                  the command inherits it (as fd 3, PIDGUARD_LOCK_FD=3), so the
+                                  lock lasts as long as the command even if pidguard is killed
+status   Print the holder's PID and exit 0 when the lock is held; exit 1 when it is not.
+      --json                      print the whole status as JSON
+stop     Signal the holder and wait until the lock is free; exit 1 when nothing holds it or
+         it is still held when the timeout ends.
+  -s, --signal <name|number>      the signal to send (default: TERM)
+  -t, --timeout <seconds|forever> how long to wait for the lock to be freed (default: 10)
+wait     Wait until the lock is free; exit 1 if the timeout ends first.
+  -t, --timeout <seconds|forever> how long to wait (default: forever)
+
+  -h, --help                      show this help
+  -V, --version                   show the version
+
+Exit statuses of pidguard itself: 1 as described above, 64 for a mistake in the command line,
+71 when the PID file cannot be used (the message says why), 126 and 127 when the command cannot
+be executed or is not found.
+`;

@@ -1,0 +1,103 @@
+// Running the pidguard command as users do: the installed executable, from bash.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import readline from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { root, run, tempDir } from './helpers.mjs';
+
+/**
+ * A directory to work in, with `pidguard` on PATH as npm installs it (a link to bin/pidguard.js),
+ * and the PID file path the tests use.
+ */
+export function cliSetup(t) {
+  const dir = tempDir(t);
+  const binDir = path.join(dir, 'bin');
+  fs.mkdirSync(binDir);
+  fs.symlinkSync(path.join(root, 'bin', 'pidguard.js'), path.join(binDir, 'pidguard'));
+  const env = { ...process.env, PATH: `${binDir}${path.delimiter}${process.env.PATH}` };
+  delete env.NODE_DEBUG;
+  return { dir, env, pidfile: path.join(dir, 'app.pid') };
+}
+
+/** Runs a bash script in the setup's directory to completion. */
+export function sh(setup, script, options = {}) {
+  return run('bash', ['-c', script], { cwd: setup.dir, env: setup.env, ...options });
+}
+
+/**
+ * Starts a bash script in a process group of its own (killed whole when `t` ends) and gives its
+ * output a line at a time: `nextLine()` is the barrier the tests wait on.
+ */
+export function startScript(t, setup, script) {
+  const child = spawn('bash', ['-c', script], {
+    cwd: setup.dir,
+    env: setup.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  t.after(() => {
+    try {
+      process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+    child.stdout.destroy();
+    child.stderr.destroy();
+  });
+  let stderr = '';
+  child.stderr.on('data', (data) => {
+    stderr += data;
+  });
+  const queued = [];
+  const waiting = [];
+  readline.createInterface({ input: child.stdout }).on('line', (line) => {
+    const waiter = waiting.shift();
+    if (waiter) waiter.resolve(line);
+    else queued.push(line);
+  });
+  const exited = new Promise((resolve) => {
+    child.once('exit', (code, signal) => {
+      resolve({ code, signal });
+      // Nothing more will come: fail whoever still waits for a line.
+      setImmediate(() => {
+        for (const waiter of waiting.splice(0)) waiter.reject(new Error(`script exited (${code ?? signal}) before printing; stderr: ${stderr}`));
+      });
+    });
+  });
+  return {
+    child,
+    exited,
+    stderr: () => stderr,
+    nextLine() {
+      if (queued.length > 0) return Promise.resolve(queued.shift());
+      return new Promise((resolve, reject) => waiting.push({ resolve, reject }));
+    },
+  };
+}
+
+/**
+ * Resolves once the kernel lists a process blocked waiting for a flock on `file` (a "->" line of
+ * /proc/locks for its inode): proof that a waiter is waiting, not a guess that it has had time to.
+ */
+export async function blockedOn(file, timeoutMs = 15_000) {
+  const { ino } = fs.statSync(file);
+  const deadline = Date.now() + timeoutMs;
+  const pattern = new RegExp(`->\\s+FLOCK\\s.*:${ino}\\s`);
+  while (Date.now() < deadline) {
+    if (fs.readFileSync('/proc/locks', 'utf8').split('\n').some((line) => pattern.test(line))) return;
+    await sleep(10);
+  }
+  throw new Error(`nobody blocked on ${file} within ${timeoutMs} ms`);
+}
+
+/** Resolves once `file` holds `count` lines. */
+export async function linesIn(file, count, timeoutMs = 60_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const lines = fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n').filter(Boolean) : [];
+    if (lines.length >= count) return lines;
+    if (Date.now() > deadline) throw new Error(`${file} has ${lines.length} of ${count} lines after ${timeoutMs} ms`);
+    await sleep(20);
+  }
+}
