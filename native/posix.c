@@ -101,6 +101,27 @@ static pg_result replace_text(int fd, off_t size, const char *text, size_t len) 
   return ok();
 }
 
+/* Opens for locking; with O_CREAT, tells (in *created) whether this call made the file, so that
+ * a file made only to find that locks are refused is not left behind. */
+static int open_for_lock(const char *path, int oflag, int *created) {
+  *created = 0;
+  if (oflag & O_CREAT) {
+    int fd = open_nointr(path, oflag | O_EXCL);
+    if (fd >= 0) {
+      *created = 1;
+      return fd;
+    }
+    if (errno != EEXIST) return -1;
+  }
+  return open_nointr(path, oflag);
+}
+
+/* The file system offers no flock here (an NFS mount without a lock manager, some FUSE and SMB
+ * mounts): the caller may fall back to PID-file semantics. */
+static int locks_unsupported(int err) {
+  return err == ENOLCK || err == EOPNOTSUPP || err == ENOTSUP || err == ENOSYS;
+}
+
 /* Takes the lock on fd: at once (state NULL), or waiting until it is granted or cancelled.
  * Returns 0, PG_ELOCKED, PG_ECANCELED or an errno. */
 static int take_lock(int fd, int operation, pg_wait_state *state) {
@@ -137,13 +158,16 @@ static pg_result lock_path(const char *path, int flags, const char *text, size_t
    * Waiting: each reopen follows a grant, so keep going until granted or cancelled. */
   for (attempt = 0; state != NULL || attempt < PG_MAX_REOPEN; attempt++) {
     struct stat held;
-    int fd, names, err;
+    int fd, names, err, created;
 
-    fd = open_nointr(path, oflag);
+    fd = open_for_lock(path, oflag, &created);
     if (fd < 0) return failure(errno, "open");
 
     err = take_lock(fd, operation, state);
     if (err != 0) {
+      /* Nobody can hold a lock on a file system without locks, so the empty file we just made
+       * is nobody's: remove it rather than leave it for a fallback to puzzle over. */
+      if (created && locks_unsupported(err) && fstat(fd, &held) == 0 && path_names(path, &held) == 1) unlink(path);
       close(fd);
       return failure(err, "flock");
     }
