@@ -65,3 +65,33 @@ export function invalidArgument(message: string): TypeError & { code: string } {
   error.code = 'ERR_INVALID_ARG_VALUE';
   return error;
 }
+
+/**
+ * A node:fs error met on the way to `path` (on a temporary file beside it, say) restated for
+ * `path` itself, in the same shape as withPath's: "EACCES: permission denied, open '/run/app.pid'".
+ */
+export function fsErrorFor(error: unknown, path: string): unknown {
+  const cause = error as NodeJS.ErrnoException;
+  if (!(error instanceof Error) || typeof cause.code !== 'string' || typeof cause.syscall !== 'string') return error;
+  const description = /^\w+: (.*?), \w+/.exec(cause.message)?.[1] ?? cause.message;
+  const wrapped = new Error(`${cause.code}: ${description}, ${cause.syscall} '${path}'`) as LockSystemError;
+  wrapped.code = cause.code;
+  if (cause.errno !== undefined) wrapped.errno = cause.errno;
+  wrapped.syscall = cause.syscall;
+  wrapped.path = path;
+  return wrapped;
+}
+
+/** An error of pidguard's own about `path`, in the shape of the system's. */
+export function pathError(code: string, description: string, syscall: string, path: string): LockSystemError {
+  const error = new Error(`${code}: ${description}, ${syscall} '${path}'${HINTS[code] ?? ''}`) as LockSystemError;
+  error.code = code;
+  error.syscall = syscall;
+  error.path = path;
+  return error;
+}
+
+/** What an aborted call rejects with: the signal's reason, or an AbortError as fetch() gives. */
+export function abortReason(signal: AbortSignal): unknown {
+  return signal.reason ?? new DOMException('This operation was aborted', 'AbortError');
+}

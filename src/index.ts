@@ -5,4 +5,5 @@ export { PidLock } from './pid-lock';
 export { LockedError, type LockSystemError } from './errors';
 export type { AcquireOptions, InspectOptions, LockMode, LockOptions } from './options';
 export type { LockStatus } from './status';
+export type { HeldMode } from './holding';
 export type { Logger } from './logger';

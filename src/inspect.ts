@@ -1,10 +1,13 @@
-// Looking at a PID file without taking it: readPid, inspect and inspectSync.
+// Looking at a PID file without taking it: readPid, inspect and inspectSync, in either mode.
+import { withPath } from './errors';
 import { readFlockHolders, readFlockHoldersSync } from './kernel-locks';
 import { binding, ProbeState } from './native';
-import { checkPath, settleMode, type InspectOptions } from './options';
+import { checkPath, settleMode, type InspectOptions, type LockMode } from './options';
+import { judgeFile } from './pidfile-lock';
+import { readCommandLine, readProcessFacts } from './process-info';
+import type { FlockHolder } from './proc-locks';
 import { readPidFile, readPidFileSync, type PidFileContents } from './read-pid';
-import { withPath } from './errors';
-import { describeStatus, type LockStatus } from './status';
+import { describeStatus, type LockStatus, type ProcessView } from './status';
 
 /** The PID recorded in the file at `path`; null when there is no file or it holds no valid PID. */
 export function readPid(path: string): number | null {
@@ -21,26 +24,68 @@ function probe(path: string): boolean {
   }
 }
 
-function hasIdentity(contents: PidFileContents): contents is PidFileContents & { dev: bigint; ino: bigint } {
+type Identified = PidFileContents & { dev: bigint; ino: bigint };
+
+function hasIdentity(contents: PidFileContents): contents is Identified {
   return contents.kind !== 'missing' && contents.dev !== null && contents.ino !== null;
+}
+
+function lookUp(pid: number): ProcessView {
+  return { facts: readProcessFacts(pid), commandLine: readCommandLine(pid) };
+}
+
+function addonLoads(): boolean {
+  try {
+    binding();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Mode 'auto' looks as acquire() would lock: the kernel's lock, unless the addon cannot load, or
+ * the file holds a live PID without a kernel lock on a file system that refuses locks (which only
+ * a probe can tell, so only then is one made).
+ */
+function fallbackApplies(mode: LockMode, file: string, contents: PidFileContents, kernelLocked: () => boolean): boolean {
+  if (mode === 'pidfile') return true;
+  if (mode === 'kernel') return false;
+  if (!addonLoads()) return true;
+  if (contents.kind !== 'pid' || kernelLocked() || judgeFile(contents, 0).kind !== 'held') return false;
+  try {
+    binding().probe(file);
+    return false;
+  } catch (error) {
+    return ['ENOLCK', 'EOPNOTSUPP', 'ENOTSUP', 'ENOSYS'].includes((error as { code?: string }).code ?? '');
+  }
+}
+
+function status(file: string, mode: LockMode, contents: PidFileContents, holders: FlockHolder[] | null): LockStatus {
+  const probedLocked = hasIdentity(contents) && holders === null && mode !== 'pidfile' && addonLoads() ? probe(file) : null;
+  const kernelLocked = (): boolean => (holders?.some((holder) => holder.exclusive) ?? false) || probedLocked === true;
+  if (fallbackApplies(mode, file, contents, kernelLocked)) {
+    // No verdict on no file, nor on a symlink or a directory (read as 'other' with no identity).
+    const verdict = contents.kind !== 'missing' && contents.dev !== null ? judgeFile(contents, 0) : null;
+    return describeStatus({ path: file, contents, lookUp, mode: 'pidfile', verdict });
+  }
+  return describeStatus({ path: file, contents, lookUp, mode: 'kernel', holders, probedLocked });
 }
 
 /** Whether the PID file at `path` is locked, and by which PID; takes no lock on Linux. */
 export function inspectSync(path: string, options?: InspectOptions): LockStatus {
   const file = checkPath(path);
-  settleMode(options?.mode, process.env['PIDGUARD_MODE']);
+  const mode = settleMode(options?.mode, process.env['PIDGUARD_MODE']);
   const contents = readPidFileSync(file);
-  const holders = hasIdentity(contents) ? readFlockHoldersSync(contents.dev, contents.ino) : null;
-  const probedLocked = hasIdentity(contents) && holders === null ? probe(file) : null;
-  return describeStatus({ path: file, contents, holders, probedLocked });
+  const holders = hasIdentity(contents) && mode !== 'pidfile' ? readFlockHoldersSync(contents.dev, contents.ino) : null;
+  return status(file, mode, contents, holders);
 }
 
 /** inspectSync(), reading with non-blocking I/O: for health-check endpoints. */
 export async function inspect(path: string, options?: InspectOptions): Promise<LockStatus> {
   const file = checkPath(path);
-  settleMode(options?.mode, process.env['PIDGUARD_MODE']);
+  const mode = settleMode(options?.mode, process.env['PIDGUARD_MODE']);
   const contents = await readPidFile(file);
-  const holders = hasIdentity(contents) ? await readFlockHolders(contents.dev, contents.ino) : null;
-  const probedLocked = hasIdentity(contents) && holders === null ? probe(file) : null;
-  return describeStatus({ path: file, contents, holders, probedLocked });
+  const holders = hasIdentity(contents) && mode !== 'pidfile' ? await readFlockHolders(contents.dev, contents.ino) : null;
+  return status(file, mode, contents, holders);
 }

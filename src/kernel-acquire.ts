@@ -1,9 +1,10 @@
-// Taking a lock: at once, or waiting on a native thread; and, when another holder keeps it, that
-// holder's PID for the "already running" error.
-import { LockedError, withPath } from './errors';
+// Taking a kernel lock: at once, or waiting on a native thread; and, when another holder keeps
+// it, that holder's PID for the "already running" error.
+import { abortReason, LockedError, withPath } from './errors';
 import { exclusiveHolderPid, readFlockHoldersSync } from './kernel-locks';
 import { binding, type Binding, type NativeError, type NativeHandle } from './native';
-import { settleOptions, type AcquireOptions, type LockOptions, type SettledOptions } from './options';
+import type { SettledOptions } from './options';
+import { KernelHolding } from './kernel-holding';
 import { PidLock } from './pid-lock';
 import { formatPid } from './pid-text';
 import { processExists } from './process-info';
@@ -51,20 +52,22 @@ interface LockRequest {
   text: string | null;
 }
 
-function pidFileRequest(native: Binding, settled: SettledOptions): LockRequest {
+/** A PID file (created, and written unless shared) or any other file (left as it is). */
+export type FileKind = 'pidfile' | 'plain';
+
+function request(native: Binding, settled: SettledOptions, kind: FileKind): LockRequest {
+  if (kind === 'plain') {
+    const flags = (settled.create ? native.CREATE : 0) | (settled.shared ? native.SHARED : 0);
+    return { settled, flags, text: null };
+  }
   const flags = native.CREATE | (settled.shared ? native.SHARED : native.PIDFILE);
   return { settled, flags, text: settled.shared ? null : formatPid(process.pid) };
 }
 
-function plainFileRequest(native: Binding, settled: SettledOptions): LockRequest {
-  const flags = (settled.create ? native.CREATE : 0) | (settled.shared ? native.SHARED : 0);
-  return { settled, flags, text: null };
-}
-
-function wrap({ settled, text }: LockRequest, handle: NativeHandle): PidLock {
+function wrap(native: Binding, { settled, text }: LockRequest, handle: NativeHandle): PidLock {
   const { path, shared, logger } = settled;
   logger.debug(`locked ${path}${shared ? ' (shared)' : ''} as PID ${process.pid}`);
-  return new PidLock(handle, path, shared, text !== null, logger);
+  return new PidLock(new KernelHolding(native, handle, path, text !== null), path, 'kernel', shared, logger);
 }
 
 function tryLock(native: Binding, { settled: { path }, flags, text }: LockRequest): NativeHandle | null {
@@ -80,16 +83,12 @@ function* lockNow(native: Binding, request: LockRequest): Steps<PidLock> {
   const { path, logger } = request.settled;
   for (let round = 1; ; round += 1) {
     const handle = tryLock(native, request);
-    if (handle !== null) return wrap(request, handle);
+    if (handle !== null) return wrap(native, request, handle);
     const holder = yield* findHolder(path);
     if (holder.released && round < MAX_ROUNDS) continue;
     logger.debug(`${path} is held by PID ${holder.pid ?? 'unknown'}`);
     throw new LockedError(path, holder.pid);
   }
-}
-
-function abortReason(signal: AbortSignal): unknown {
-  return signal.reason ?? new DOMException('This operation was aborted', 'AbortError');
 }
 
 /**
@@ -142,7 +141,7 @@ async function take(native: Binding, request: LockRequest): Promise<PidLock> {
   if (signal?.aborted === true) throw abortReason(signal);
   if (waitMs === 0) return runAsync(lockNow(native, request));
   const handle = tryLock(native, request) ?? (await waitAsync(native, request, waitMs));
-  if (handle !== null) return wrap(request, handle);
+  if (handle !== null) return wrap(native, request, handle);
   // Timed out: one last try, which also names the holder.
   request.settled.logger.debug(`gave up waiting for ${path} after ${waitMs} ms`);
   return runAsync(lockNow(native, request));
@@ -159,46 +158,17 @@ function takeSync(native: Binding, request: LockRequest): PidLock {
       throw withPath(error, path);
     }
   }
-  if (handle !== null) return wrap(request, handle);
+  if (handle !== null) return wrap(native, request, handle);
   request.settled.logger.debug(`gave up waiting for ${path} after ${waitMs} ms`);
   return runSync(lockNow(native, request));
 }
 
-const environmentMode = (): string | undefined => process.env['PIDGUARD_MODE'];
-
-/**
- * Takes the lock on the PID file at `path` and records this process's PID in it (an exclusive
- * lock; a shared one records nothing). Rejects with LockedError (code ELOCKED, with the holder's
- * PID) when another holder has it and the wait, if any, ran out; with the signal's reason when
- * aborted; and with an error carrying the code and path (ENOENT, EACCES, EISDIR, ELOOP, EROFS,
- * ENOSPC, ...) when the file cannot be locked at all.
- */
-export async function acquire(path: string, options?: AcquireOptions): Promise<PidLock> {
-  const settled = settleOptions(path, options, environmentMode(), false);
-  const native = binding();
-  return take(native, pidFileRequest(native, settled));
+/** Takes the kernel lock: at once, or waiting as the options say. */
+export function takeKernelLock(native: Binding, settled: SettledOptions, kind: FileKind): Promise<PidLock> {
+  return take(native, request(native, settled, kind));
 }
 
-/** acquire(), blocking: for start-up code that must not go on without the lock. */
-export function acquireSync(path: string, options?: AcquireOptions): PidLock {
-  const settled = settleOptions(path, options, environmentMode(), true);
-  const native = binding();
-  return takeSync(native, pidFileRequest(native, settled));
-}
-
-/**
- * Takes the same kernel lock on any file, a data file say, without writing, truncating or
- * removing it. A missing file is an ENOENT error unless `create` is set.
- */
-export async function lock(path: string, options?: LockOptions): Promise<PidLock> {
-  const settled = settleOptions(path, options, environmentMode(), false);
-  const native = binding();
-  return take(native, plainFileRequest(native, settled));
-}
-
-/** lock(), blocking. */
-export function lockSync(path: string, options?: LockOptions): PidLock {
-  const settled = settleOptions(path, options, environmentMode(), true);
-  const native = binding();
-  return takeSync(native, plainFileRequest(native, settled));
+/** takeKernelLock, blocking. */
+export function takeKernelLockSync(native: Binding, settled: SettledOptions, kind: FileKind): PidLock {
+  return takeSync(native, request(native, settled, kind));
 }

@@ -21,6 +21,12 @@ export interface AcquireOptions {
   mode?: LockMode;
   /** Where to report what happens; util.debuglog('pidguard') when not given. */
   logger?: Logger;
+  /**
+   * Availability before exclusion: when the lock cannot be taken for any reason but another
+   * holder (EACCES, EROFS, ENOSPC, ...), resolve with a handle whose `held` is false, and warn
+   * through the logger, rather than fail. Contention still fails with LockedError. Default false.
+   */
+  failOpen?: boolean;
 }
 
 export interface LockOptions extends AcquireOptions {
@@ -34,13 +40,14 @@ export interface InspectOptions {
 
 export interface SettledOptions {
   path: string;
-  mode: 'kernel';
+  mode: LockMode;
   logger: Logger;
   /** How long to wait, in ms: 0 for not at all, Infinity for as long as it takes. */
   waitMs: number;
   signal: AbortSignal | undefined;
   shared: boolean;
   create: boolean;
+  failOpen: boolean;
 }
 
 const MODES: readonly LockMode[] = ['auto', 'kernel', 'pidfile'];
@@ -54,18 +61,13 @@ export function checkPath(file: unknown): string {
   return path.resolve(file);
 }
 
-export function settleMode(requested: unknown, environment: string | undefined): 'kernel' {
+export function settleMode(requested: unknown, environment: string | undefined): LockMode {
   const mode = requested ?? (environment === undefined || environment === '' ? 'auto' : environment);
   if (!MODES.includes(mode as LockMode)) {
     const source = requested === undefined ? 'PIDGUARD_MODE' : 'options.mode';
     throw invalidArgument(`${source} must be one of ${MODES.join(', ')}, got ${describe(mode)}`);
   }
-  if (mode === 'pidfile') {
-    const error = new Error("mode 'pidfile' (the stale-PID fallback) is not implemented yet") as Error & { code: string };
-    error.code = 'ENOTSUP';
-    throw error;
-  }
-  return 'kernel';
+  return mode as LockMode;
 }
 
 export function settleWait(wait: unknown): number {
@@ -103,6 +105,7 @@ export function settleOptions(file: unknown, options: LockOptions | undefined, e
     signal,
     shared: settleBoolean(options?.shared, 'shared'),
     create: settleBoolean(options?.create, 'create'),
+    failOpen: settleBoolean(options?.failOpen, 'failOpen'),
   };
 }
 

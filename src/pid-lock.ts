@@ -1,9 +1,7 @@
 // The handle of a held lock, and the cleanup that gives up every held lock when the process ends.
 import { onExit } from 'signal-exit';
-import { withPath } from './errors';
+import type { Holding, HeldMode } from './holding';
 import type { Logger } from './logger';
-import { binding, type NativeHandle } from './native';
-import { formatPid } from './pid-text';
 
 const heldLocks = new Set<PidLock>();
 let exitHandlerInstalled = false;
@@ -39,29 +37,30 @@ export class PidLock implements Disposable, AsyncDisposable {
   readonly path: string;
   /** The holder's PID: this process's. Recorded in the file for an exclusive PID-file lock. */
   readonly pid: number;
-  /** Which kind of lock is held. */
-  readonly mode: 'kernel';
+  /** Which kind of lock is held: `kernel` (flock, LockFileEx) or `pidfile` (the stale-PID fallback). */
+  readonly mode: HeldMode;
   /** A shared (reader) lock rather than an exclusive one. */
   readonly shared: boolean;
-  #handle: NativeHandle | null;
-  readonly #removeOnRelease: boolean;
+  #holding: Holding | null;
   readonly #logger: Logger;
 
-  /** Made by acquire(), lock() and their Sync forms; not for constructing directly. */
-  constructor(handle: NativeHandle, path: string, shared: boolean, removeOnRelease: boolean, logger: Logger) {
-    this.#handle = handle;
+  /**
+   * Made by acquire(), lock() and their Sync forms; not for constructing directly. A null holding
+   * is the unheld handle that `failOpen` gives when the lock could not be taken.
+   */
+  constructor(holding: Holding | null, path: string, mode: HeldMode, shared: boolean, logger: Logger) {
+    this.#holding = holding;
     this.path = path;
     this.pid = process.pid;
-    this.mode = 'kernel';
+    this.mode = mode;
     this.shared = shared;
-    this.#removeOnRelease = removeOnRelease;
     this.#logger = logger;
-    track(this);
+    if (holding !== null) track(this);
   }
 
-  /** True until release(). */
+  /** True until release(); false from the start for a `failOpen` handle whose lock was not taken. */
   get held(): boolean {
-    return this.#handle !== null;
+    return this.#holding !== null;
   }
 
   /**
@@ -70,15 +69,15 @@ export class PidLock implements Disposable, AsyncDisposable {
    * warning (the next holder overwrites it).
    */
   release(): void {
-    const handle = this.#handle;
-    if (handle === null) return;
-    this.#handle = null;
+    const holding = this.#holding;
+    if (holding === null) return;
+    this.#holding = null;
     untrack(this);
     try {
-      binding().unlock(handle, this.#removeOnRelease);
+      holding.release();
       this.#logger.debug(`released ${this.path}`);
     } catch (error) {
-      this.#logger.warn(`released ${this.path} but could not remove it: ${(withPath(error, this.path) as Error).message}`);
+      this.#logger.warn(`released ${this.path} but could not remove it: ${(error as Error).message}`);
     }
   }
 
@@ -87,25 +86,20 @@ export class PidLock implements Disposable, AsyncDisposable {
    * that `kill $(cat file)` reaches the service itself.
    */
   recordPid(pid: number): void {
-    try {
-      binding().rewrite(this.#heldHandle(), formatPid(pid));
-    } catch (error) {
-      throw withPath(error, this.path);
-    }
+    this.#held().recordPid(pid);
   }
 
   /**
    * @internal For `pidguard run`: the held file's descriptor, for the command to inherit so that
-   * the lock lasts as long as the command; null where handles are not descriptors (Windows).
+   * the lock lasts as long as the command; null where there is none to share.
    */
   descriptor(): number | null {
-    const fd = binding().descriptor(this.#heldHandle());
-    return fd < 0 ? null : fd;
+    return this.#held().descriptor();
   }
 
-  #heldHandle(): NativeHandle {
-    if (this.#handle === null) throw new Error(`pidguard: the lock on ${this.path} has been released`);
-    return this.#handle;
+  #held(): Holding {
+    if (this.#holding === null) throw new Error(`pidguard: the lock on ${this.path} is not held`);
+    return this.#holding;
   }
 
   [Symbol.dispose](): void {

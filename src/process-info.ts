@@ -1,6 +1,7 @@
 // What the platform tells about another process, for messages that say what is running.
 import fs from 'node:fs';
 import { formatCommandLine } from './command-line';
+import { bootTimeMs, parseProcStat, parseUptime, startTimeMs } from './proc-stat';
 
 /**
  * Whether a process with this PID exists, as far as this process can tell: EPERM from a signal-0
@@ -32,4 +33,50 @@ export function readCommandLine(pid: number): string | null {
   const args = raw.split('\0');
   if (args.at(-1) === '') args.pop();
   return args.length === 0 ? null : formatCommandLine(args);
+}
+
+/** What the stale-PID fallback needs to know of the process a PID file names. */
+export interface ProcessFacts {
+  /** A process with this PID exists (a zombie counts as not existing: it has ended). */
+  exists: boolean;
+  /** When it started, in ms on Date.now()'s clock; null where the platform does not tell (all but Linux). */
+  startedAtMs: number | null;
+}
+
+function readProcText(file: string): string | null {
+  try {
+    return fs.readFileSync(file, 'latin1');
+  } catch {
+    return null;
+  }
+}
+
+/** Past this much drift from a fresh estimate, the wall clock was set: estimate boot time anew. */
+const CLOCK_STEP_MS = 100;
+let bootMs: number | null = null;
+
+/**
+ * When the machine booted, on Date.now()'s clock. Each estimate is off by up to 10 ms (/proc/uptime
+ * has two decimals), so one is kept, and replaced only when the wall clock has been stepped: the
+ * same process then reports the same start time every time it is asked.
+ */
+function bootTime(uptimeSeconds: number, nowMs: number): number {
+  const fresh = bootTimeMs(uptimeSeconds, nowMs);
+  if (bootMs === null || Math.abs(fresh - bootMs) > CLOCK_STEP_MS) bootMs = fresh;
+  return bootMs;
+}
+
+/** Whether process `pid` exists and when it started, as far as this platform tells. */
+export function readProcessFacts(pid: number): ProcessFacts {
+  if (!processExists(pid)) return { exists: false, startedAtMs: null };
+  if (process.platform !== 'linux') return { exists: true, startedAtMs: null };
+  const statText = readProcText(`/proc/${pid}/stat`);
+  const uptimeText = readProcText('/proc/uptime');
+  const now = Date.now();
+  const stat = statText === null ? null : parseProcStat(statText);
+  const uptime = uptimeText === null ? null : parseUptime(uptimeText);
+  // Gone between the two looks, or /proc hides it (hidepid): it exists, start unknown.
+  if (stat === null || uptime === null) return { exists: statText !== null || processExists(pid), startedAtMs: null };
+  if (stat.state === 'Z') return { exists: false, startedAtMs: null };
+  return { exists: true, startedAtMs: startTimeMs(stat, bootTime(uptime, now)) };
 }

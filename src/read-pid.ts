@@ -5,9 +5,9 @@ import { MAX_PID_TEXT_BYTES, parsePid } from './pid-text';
 /** What a PID file holds, with the file's identity for a /proc/locks lookup. */
 export type PidFileContents =
   | { kind: 'missing' }
-  | { kind: 'pid'; pid: number; dev: bigint; ino: bigint }
-  | { kind: 'empty'; dev: bigint; ino: bigint }
-  | { kind: 'other'; dev: bigint | null; ino: bigint | null };
+  | { kind: 'pid'; pid: number; dev: bigint; ino: bigint; mtimeMs: number }
+  | { kind: 'empty'; dev: bigint; ino: bigint; mtimeMs: number }
+  | { kind: 'other'; dev: bigint | null; ino: bigint | null; mtimeMs: number | null };
 
 // O_NONBLOCK: a FIFO planted at the path must not hang the reader. O_NOFOLLOW does not exist on
 // Windows, where links are refused by the lock call instead.
@@ -17,16 +17,18 @@ const READ_FLAGS = fs.constants.O_RDONLY | (fs.constants.O_NOFOLLOW ?? 0) | (fs.
 function notAPidFile(error: unknown): PidFileContents | null {
   const code = (error as NodeJS.ErrnoException).code;
   if (code === 'ENOENT' || code === 'ENOTDIR') return { kind: 'missing' };
-  if (code === 'ELOOP' || code === 'EISDIR') return { kind: 'other', dev: null, ino: null };
+  if (code === 'ELOOP' || code === 'EISDIR') return { kind: 'other', dev: null, ino: null, mtimeMs: null };
   return null;
 }
 
 function classify(stat: fs.BigIntStats, bytes: Uint8Array): PidFileContents {
   const { dev, ino } = stat;
-  if (!stat.isFile() || bytes.length > MAX_PID_TEXT_BYTES) return { kind: 'other', dev, ino };
-  if (bytes.length === 0) return { kind: 'empty', dev, ino };
+  // When the file was last written, by the file system's clock, for the stale-PID fallback.
+  const mtimeMs = Number(stat.mtimeNs) / 1e6;
+  if (!stat.isFile() || bytes.length > MAX_PID_TEXT_BYTES) return { kind: 'other', dev, ino, mtimeMs };
+  if (bytes.length === 0) return { kind: 'empty', dev, ino, mtimeMs };
   const pid = parsePid(bytes);
-  return pid === null ? { kind: 'other', dev, ino } : { kind: 'pid', pid, dev, ino };
+  return pid === null ? { kind: 'other', dev, ino, mtimeMs } : { kind: 'pid', pid, dev, ino, mtimeMs };
 }
 
 export function readPidFileSync(file: string): PidFileContents {

@@ -1,0 +1,62 @@
+// The short-lived guard around the fallback's check-and-replace: proper-lockfile's lock, a
+// directory made with mkdir(2) beside the PID file, which every file system makes atomically,
+// NFS included. It is never the lock itself: it is held for a few system calls at a time.
+import properLockfile from 'proper-lockfile';
+import { fsErrorFor, LockedError } from './errors';
+import type { Logger } from './logger';
+import type { Steps } from './steps';
+
+/**
+ * A guard older than this was left by a process that died holding it, and is broken. Long, so
+ * that a guard holder merely descheduled in its few system calls is never taken for dead.
+ */
+export const GUARD_STALE_MS = 10_000;
+/** How long to try for the guard: past GUARD_STALE_MS, so that a dead holder's guard is broken first. */
+const GUARD_WAIT_MS = GUARD_STALE_MS + 5_000;
+const GUARD_POLL_MS = 2;
+
+export type ReleaseGuard = () => void;
+
+/** Where the guard of `file` lives: proper-lockfile's default, `<file>.lock`. */
+export const guardPath = (file: string): string => `${file}.lock`;
+
+function tryGuard(file: string, logger: Logger): ReleaseGuard | null {
+  try {
+    return properLockfile.lockSync(file, {
+      realpath: false,
+      stale: GUARD_STALE_MS,
+      // Held for microseconds; if it ever outlives its refresh, say so rather than throw from a timer.
+      onCompromised: (error) => logger.warn(`the guard of ${file} was compromised: ${error.message}`),
+    });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ELOCKED') return null;
+    throw fsErrorFor(error, guardPath(file));
+  }
+}
+
+/** Takes the guard of `file`, trying for at most `waitMs`; null when another kept it that long. */
+export function* takeGuard(file: string, logger: Logger, waitMs: number = GUARD_WAIT_MS): Steps<ReleaseGuard | null> {
+  const deadline = performance.now() + waitMs;
+  for (;;) {
+    const release = tryGuard(file, logger);
+    if (release !== null) return release;
+    if (performance.now() >= deadline) return null;
+    yield GUARD_POLL_MS;
+  }
+}
+
+/** takeGuard, failing with LockedError when the guard cannot be had. */
+export function* requireGuard(file: string, logger: Logger): Steps<ReleaseGuard> {
+  const release = yield* takeGuard(file, logger);
+  if (release === null) throw new LockedError(file, null);
+  return release;
+}
+
+/** Gives the guard back; a failure (the directory already gone) changes nothing for the caller. */
+export function dropGuard(release: ReleaseGuard, file: string, logger: Logger): void {
+  try {
+    release();
+  } catch (error) {
+    logger.warn(`could not remove the guard ${guardPath(file)}: ${(error as Error).message}`);
+  }
+}

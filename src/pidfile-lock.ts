@@ -1,0 +1,312 @@
+// The stale-PID fallback: where no kernel lock is to be had, the PID file is its own lock.
+//
+// Taking it: write "<pid>\n" to a new file beside it, then link(2) that file to the PID file's
+// name, which fails if the name exists: the PID file appears whole, with its PID, or not at all
+// (link is also the create that NFS has always made atomic). A file in the way is judged
+// (holder-verdict.ts); a stale one is replaced with rename(2), under a short guard
+// (guard.ts) and after a second look, so that of many processes finding it at once exactly one
+// replaces it. Giving it up removes it, under the guard, only if it is still the file written.
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { abortReason, fsErrorFor, LockedError, pathError } from './errors';
+import { dropGuard, requireGuard, takeGuard } from './guard';
+import { judge, type Verdict } from './holder-verdict';
+import type { Holding } from './holding';
+import type { Logger } from './logger';
+import { formatPid } from './pid-text';
+import { readProcessFacts } from './process-info';
+import { readPidFileSync, type PidFileContents } from './read-pid';
+import { runSync, type Steps } from './steps';
+
+const NOFOLLOW = fs.constants.O_NOFOLLOW ?? 0;
+const DRAFT_FLAGS = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | NOFOLLOW;
+
+/** Polling, the one way to wait without a kernel lock: from this interval, doubling up to the next. */
+const FIRST_POLL_MS = 10;
+const MAX_POLL_MS = 200;
+/** A settling (empty, young) file is looked at again this often until it is written or stale. */
+const SETTLE_POLL_MS = 10;
+/** Times in a row the file may change under us before we call it contention. */
+const MAX_CHURN = 64;
+/** How long a release tries for the guard before removing its own file without it. */
+const RELEASE_GUARD_WAIT_MS = 1000;
+
+/** link(2) refused by the file system itself (no hard links there): create exclusively instead. */
+const NO_HARD_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EMLINK', 'EXDEV']);
+
+/**
+ * Which file the PID file is, as read through its path: the device and the time it was written.
+ * Not the inode number, which FUSE file systems may renumber while a file is in use; nobody
+ * writes to a PID file once placed, so its mtime stays what it was, and with the PID it holds it
+ * tells our file from any other.
+ */
+interface Identity {
+  dev: bigint;
+  mtimeMs: number;
+}
+
+const sameIdentity = (a: Identity, b: Identity): boolean => a.dev === b.dev && a.mtimeMs === b.mtimeMs;
+
+/** The identity of the file now at `file`, if it holds `pid`; null if it is something else. */
+function placedIdentity(file: string, pid: number): Identity | null {
+  const contents = readPidFileSync(file);
+  return contents.kind === 'pid' && contents.pid === pid ? { dev: contents.dev, mtimeMs: contents.mtimeMs } : null;
+}
+
+/** A PID file written in full under a name of its own beside the real one. */
+interface Draft {
+  path: string;
+  /** The file system's clock less ours, measured on this file: an NFS server keeps its own time. */
+  clockOffsetMs: number;
+}
+
+function draftPath(file: string): string {
+  return path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(6).toString('hex')}.pidguard`);
+}
+
+function writeDraft(file: string, text: string): Draft {
+  const draft = draftPath(file);
+  const before = Date.now();
+  let fd: number;
+  try {
+    fd = fs.openSync(draft, DRAFT_FLAGS, 0o644);
+  } catch (error) {
+    throw fsErrorFor(error, file);
+  }
+  try {
+    fs.writeSync(fd, text);
+    const stat = fs.fstatSync(fd, { bigint: true });
+    const after = Date.now();
+    const clockOffsetMs = Number(stat.mtimeNs) / 1e6 - (before + after) / 2;
+    return { path: draft, clockOffsetMs };
+  } catch (error) {
+    removeQuietly(draft);
+    throw fsErrorFor(error, file);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function removeQuietly(file: string): void {
+  try {
+    fs.unlinkSync(file);
+  } catch {
+    // already gone (renamed into place), or nothing more can be done
+  }
+}
+
+/** Refuses what pidguard never replaces or removes: a symlink (its target must survive), a directory, a FIFO or device. */
+function refuseNonRegular(file: string, stat: fs.BigIntStats): void {
+  if (stat.isSymbolicLink()) throw pathError('ELOOP', 'too many symbolic links encountered', 'open', file);
+  if (stat.isDirectory()) throw pathError('EISDIR', 'illegal operation on a directory', 'open', file);
+  if (!stat.isFile()) throw pathError('EINVAL', 'not a regular file', 'open', file);
+}
+
+function lstatOrNull(file: string): fs.BigIntStats | null {
+  try {
+    return fs.lstatSync(file, { bigint: true });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw fsErrorFor(error, file);
+  }
+}
+
+/** Puts the draft at `file` if nothing is there: true, or false when something is. */
+function placeDraft(draft: Draft, file: string, text: string): boolean {
+  try {
+    fs.linkSync(draft.path, file);
+    return true;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? '';
+    if (code === 'EEXIST') return false;
+    if (!NO_HARD_LINKS.has(code)) throw fsErrorFor(error, file);
+  }
+  return createExclusive(file, text);
+}
+
+/**
+ * Where the file system has no hard links: create the PID file exclusively and write it. It is
+ * empty for the moment between the two, which others treat as settling (EMPTY_GRACE_MS).
+ */
+function createExclusive(file: string, text: string): boolean {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, DRAFT_FLAGS, 0o644);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw fsErrorFor(error, file);
+  }
+  try {
+    fs.writeSync(fd, text);
+    return true;
+  } catch (error) {
+    removeQuietly(file); // ours, and holding no PID: never leave it behind
+    throw fsErrorFor(error, file);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function sameContents(a: PidFileContents, b: PidFileContents): boolean {
+  if (a.kind === 'missing' || b.kind === 'missing' || a.dev === null || b.dev === null) return false;
+  return a.kind === b.kind && a.dev === b.dev && a.ino === b.ino && a.mtimeMs === b.mtimeMs &&
+    (a.kind !== 'pid' || (b.kind === 'pid' && a.pid === b.pid));
+}
+
+/** The verdict on whatever file is at the path, by this process's reckoning of the file system's clock. */
+export function judgeFile(contents: Exclude<PidFileContents, { kind: 'missing' }>, clockOffsetMs: number): Verdict {
+  const holder = contents.kind === 'pid' ? readProcessFacts(contents.pid) : null;
+  return judge({ contents, holder, clockOffsetMs, nowMs: Date.now() });
+}
+
+type Attempt =
+  | { kind: 'held'; identity: Identity }
+  | { kind: 'busy'; pid: number | null }
+  | { kind: 'settling' }
+  | { kind: 'changed' };
+
+/** Replaces a stale file with the draft, under the guard and only if it is still that file. */
+function* takeOver(file: string, draft: Draft, seen: PidFileContents, why: string, logger: Logger): Steps<Attempt> {
+  const release = yield* requireGuard(file, logger);
+  try {
+    const stat = lstatOrNull(file);
+    if (stat === null) return { kind: 'changed' };
+    refuseNonRegular(file, stat);
+    if (!sameContents(readPidFileSync(file), seen)) return { kind: 'changed' };
+    try {
+      fs.renameSync(draft.path, file);
+    } catch (error) {
+      throw fsErrorFor(error, file);
+    }
+    logger.info(`took over ${file}: ${why}`);
+    const identity = placedIdentity(file, process.pid);
+    return identity === null ? { kind: 'changed' } : { kind: 'held', identity };
+  } finally {
+    dropGuard(release, file, logger);
+  }
+}
+
+function* attempt(file: string, text: string, logger: Logger): Steps<Attempt> {
+  const draft = writeDraft(file, text);
+  try {
+    if (placeDraft(draft, file, text)) {
+      const identity = placedIdentity(file, process.pid);
+      return identity === null ? { kind: 'changed' } : { kind: 'held', identity };
+    }
+    const stat = lstatOrNull(file);
+    if (stat === null) return { kind: 'changed' }; // released in between
+    refuseNonRegular(file, stat);
+    const seen = readPidFileSync(file);
+    if (seen.kind === 'missing') return { kind: 'changed' };
+    const verdict = judgeFile(seen, draft.clockOffsetMs);
+    if (verdict.kind === 'held') return { kind: 'busy', pid: verdict.pid };
+    if (verdict.kind === 'settling') return { kind: 'settling' };
+    return yield* takeOver(file, draft, seen, verdict.why, logger);
+  } finally {
+    removeQuietly(draft.path); // a second name after link, gone after rename, else unused
+  }
+}
+
+export interface PidFileRequest {
+  path: string;
+  logger: Logger;
+  waitMs: number;
+  signal: AbortSignal | undefined;
+}
+
+/** Takes the PID file at `path` as its own lock, waiting (by polling) as `waitMs` says. */
+export function* takePidFile({ path: file, logger, waitMs, signal }: PidFileRequest): Steps<PidFileHolding> {
+  const text = formatPid(process.pid);
+  const deadline = performance.now() + waitMs;
+  let pause = FIRST_POLL_MS;
+  let churn = 0;
+  for (;;) {
+    if (signal?.aborted === true) throw abortReason(signal);
+    const outcome = yield* attempt(file, text, logger);
+    switch (outcome.kind) {
+      case 'held':
+        logger.debug(`locked ${file} as PID ${process.pid} (pidfile mode)`);
+        return new PidFileHolding(file, outcome.identity, process.pid, logger);
+      case 'changed':
+        churn += 1;
+        if (churn >= MAX_CHURN) throw new LockedError(file, null);
+        continue;
+      case 'settling':
+        yield SETTLE_POLL_MS;
+        continue;
+      case 'busy':
+        churn = 0;
+        if (performance.now() >= deadline) {
+          logger.debug(`${file} is held by PID ${outcome.pid ?? 'unknown'}`);
+          throw new LockedError(file, outcome.pid);
+        }
+        yield Math.min(pause, Math.max(1, deadline - performance.now()));
+        pause = Math.min(pause * 2, MAX_POLL_MS);
+    }
+  }
+}
+
+/** A held fallback lock: the PID file at `path`, as long as it is the file written. */
+export class PidFileHolding implements Holding {
+  readonly mode = 'pidfile' as const;
+  readonly #path: string;
+  readonly #logger: Logger;
+  #identity: Identity;
+  #pid: number;
+
+  constructor(file: string, identity: Identity, pid: number, logger: Logger) {
+    this.#path = file;
+    this.#identity = identity;
+    this.#pid = pid;
+    this.#logger = logger;
+  }
+
+  /** Whether the path still names the file written, with the PID written in it. */
+  #stillOurs(): boolean {
+    const placed = placedIdentity(this.#path, this.#pid);
+    return placed !== null && sameIdentity(placed, this.#identity);
+  }
+
+  release(): void {
+    const file = this.#path;
+    // Nobody takes over a live holder's file, so the guard here only closes the window against a
+    // takeover that misjudged us; past a short try, remove our own file without it.
+    const guard = runSync(takeGuard(file, this.#logger, RELEASE_GUARD_WAIT_MS));
+    if (guard === null) this.#logger.warn(`releasing ${file} without its guard, which another process holds`);
+    try {
+      if (this.#stillOurs()) fs.unlinkSync(file);
+      else this.#logger.warn(`${file} is no longer the file this process wrote; left in place`);
+    } catch (error) {
+      throw fsErrorFor(error, file);
+    } finally {
+      if (guard !== null) dropGuard(guard, file, this.#logger);
+    }
+  }
+
+  recordPid(pid: number): void {
+    const file = this.#path;
+    const draft = writeDraft(file, formatPid(pid));
+    try {
+      const guard = runSync(requireGuard(file, this.#logger));
+      try {
+        if (!this.#stillOurs()) throw pathError('ESTALE', 'the PID file was replaced by another process', 'rename', file);
+        fs.renameSync(draft.path, file);
+        const identity = placedIdentity(file, pid);
+        if (identity === null) throw pathError('ESTALE', 'the PID file was replaced by another process', 'rename', file);
+        this.#identity = identity;
+        this.#pid = pid;
+      } finally {
+        dropGuard(guard, file, this.#logger);
+      }
+    } catch (error) {
+      throw fsErrorFor(error, file);
+    } finally {
+      removeQuietly(draft.path);
+    }
+  }
+
+  descriptor(): null {
+    return null; // nothing to inherit: the file and the live PID in it are the lock
+  }
+}
