@@ -101,3 +101,18 @@ export async function linesIn(file, count, timeoutMs = 60_000) {
     await sleep(20);
   }
 }
+
+/**
+ * Resolves once `file` holds exactly `text`. pidguard run records the command's PID just after
+ * starting it, so the command itself may look before that: this waits for the record, bounded.
+ */
+export async function fileHolds(file, text, timeoutMs = 15_000) {
+  const deadline = Date.now() + timeoutMs;
+  let seen;
+  while (Date.now() < deadline) {
+    seen = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : null;
+    if (seen === text) return;
+    await sleep(5);
+  }
+  throw new Error(`${file} holds ${JSON.stringify(seen)}, not ${JSON.stringify(text)}, after ${timeoutMs} ms`);
+}

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { blockedOn, cliSetup, linesIn, sh, startScript } from './cli-helpers.mjs';
+import { blockedOn, cliSetup, fileHolds, linesIn, sh, startScript } from './cli-helpers.mjs';
 import { flockCanTake, startHolder } from './helpers.mjs';
 
 const linux = { skip: process.platform !== 'linux' && 'needs bash, flock(1) and /proc/locks', timeout: 60_000 };
@@ -107,8 +107,11 @@ test('status: exit 1 when not running, the PID and exit 0 when running, the whol
   assert.equal(held.stdout, `${commandPid}\n`);
   const json = sh(setup, 'pidguard status --json app.pid');
   assert.equal(json.status, 0);
-  assert.deepEqual(JSON.parse(json.stdout), {
+  const reported = JSON.parse(json.stdout);
+  assert.ok(Date.parse(reported.startedAt) > Date.now() - 60_000, reported.startedAt);
+  assert.deepEqual({ ...reported, startedAt: undefined }, {
     path: setup.pidfile, locked: true, pid: commandPid, recordedPid: commandPid, exists: true, mode: 'kernel', checkedBy: 'proc-locks',
+    alive: true, startedAt: undefined, commandLine: 'sleep 60',
   });
 
   process.kill(-service.child.pid, 'SIGKILL'); // wrapper and command, as a crash would
@@ -118,6 +121,7 @@ test('status: exit 1 when not running, the PID and exit 0 when running, the whol
   assert.equal(stale.status, 1);
   assert.deepEqual(JSON.parse(stale.stdout), {
     path: setup.pidfile, locked: false, pid: null, recordedPid: commandPid, exists: true, mode: 'kernel', checkedBy: 'proc-locks',
+    alive: false, startedAt: null, commandLine: null,
   });
 });
 
@@ -209,7 +213,7 @@ test('the command inherits the lock: a SIGKILLed wrapper leaves it held by the c
   const [commandPid, lockFd, fd3] = (await service.nextLine()).split(' ');
   assert.equal(lockFd, '3');
   assert.equal(fd3, setup.pidfile);
-  assert.equal(fs.readFileSync(setup.pidfile, 'utf8'), `${commandPid}\n`);
+  await fileHolds(setup.pidfile, `${commandPid}\n`);
 
   process.kill(service.child.pid, 'SIGKILL');
   await service.exited;
@@ -232,7 +236,7 @@ test('--no-inherit: the command gets no lock descriptor, and the lock ends with 
   const [commandPid, lockFd, fd3] = (await service.nextLine()).split(' ');
   assert.equal(lockFd, 'unset');
   assert.notEqual(fd3, setup.pidfile);
-  assert.equal(fs.readFileSync(setup.pidfile, 'utf8'), `${commandPid}\n`);
+  await fileHolds(setup.pidfile, `${commandPid}\n`);
   process.kill(service.child.pid, 'SIGKILL');
   await service.exited;
   assert.equal(flockCanTake(setup.pidfile), true, 'the lock died with the wrapper');
@@ -262,5 +266,23 @@ test('flock(1) and pidguard run exclude each other; run -w waits for flock(1) to
   assert.match(await patient.nextLine(), /^ran \d+$/);
   assert.equal(await patient.nextLine(), 'flock-refused 1', 'flock(1) cannot take what pidguard holds');
   assert.deepEqual(await patient.exited, { code: 0, signal: null });
+  assert.equal(fs.existsSync(path.join(setup.dir, 'ran')), false);
+});
+
+test('with PIDGUARD_MODE=pidfile: run refuses a second copy, status reports, stop ends the first', linux, async (t) => {
+  const setup = cliSetup(t);
+  setup.env.PIDGUARD_MODE = 'pidfile';
+  const service = startScript(t, setup, `exec pidguard run app.pid -- bash -c 'echo $$; exec sleep 60'`);
+  const commandPid = await service.nextLine();
+  await fileHolds(setup.pidfile, `${commandPid}\n`);
+  const refused = sh(setup, 'pidguard run app.pid -- touch ran');
+  assert.equal(refused.status, 1);
+  assert.match(refused.stderr, new RegExp(`already running as PID ${commandPid}: sleep 60`));
+  const status = JSON.parse(sh(setup, 'pidguard status --json app.pid').stdout);
+  assert.equal(status.mode, 'pidfile');
+  assert.equal(status.pid, Number(commandPid));
+  assert.equal(sh(setup, 'pidguard stop app.pid').status, 0);
+  assert.deepEqual(await service.exited, { code: 128 + 15, signal: null });
+  assert.equal(fs.existsSync(setup.pidfile), false);
   assert.equal(fs.existsSync(path.join(setup.dir, 'ran')), false);
 });

@@ -1,13 +1,17 @@
 // Waiting until nobody holds a PID file's lock, for `stop` and `wait`.
+import { setTimeout as delay } from 'node:timers/promises';
 import { LockedError } from '../errors';
 import { inspect } from '../inspect';
 import { lock } from '../acquire';
+
+/** How often to look again at a fallback (mode 'pidfile') holder, which has no lock to wait on. */
+const FALLBACK_POLL_MS = 25;
 
 /**
  * Resolves true once no exclusive holder has the lock on `file` (or the file is gone), false
  * when `timeoutMs` ends first. Each round asks inspect() (which takes no lock on Linux) and, while
  * the file is held, blocks in the kernel on a shared lock, which is granted the moment the holder
- * lets go and is given back at once.
+ * lets go and is given back at once. A fallback holder has no kernel lock: it is polled.
  */
 export async function waitUntilFree(file: string, timeoutMs: number): Promise<boolean> {
   const deadline = performance.now() + timeoutMs;
@@ -16,6 +20,10 @@ export async function waitUntilFree(file: string, timeoutMs: number): Promise<bo
     if (!status.locked) return true;
     const left = deadline - performance.now();
     if (left <= 0) return false;
+    if (status.mode === 'pidfile') {
+      await delay(Math.min(left, FALLBACK_POLL_MS));
+      continue;
+    }
     try {
       const shared = await lock(status.path, { shared: true, wait: left });
       shared.release();
