@@ -221,6 +221,7 @@ export function* takePidFile({ path: file, logger, waitMs, signal }: PidFileRequ
   const deadline = performance.now() + waitMs;
   let pause = FIRST_POLL_MS;
   let churn = 0;
+  let settling = false;
   for (;;) {
     if (signal?.aborted === true) throw abortReason(signal);
     const outcome = yield* attempt(file, text, logger);
@@ -233,6 +234,8 @@ export function* takePidFile({ path: file, logger, waitMs, signal }: PidFileRequ
         if (churn >= MAX_CHURN) throw new LockedError(file, null);
         continue;
       case 'settling':
+        if (!settling) logger.debug(`${file} is empty and was written moments ago: settling, waiting for its holder's PID`);
+        settling = true;
         yield SETTLE_POLL_MS;
         continue;
       case 'busy':

@@ -4,24 +4,25 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { acquire, acquireSync, inspectSync, LockedError, PidLock, readPid } from 'pidguard';
-import { flockCanTake, run, tempDir } from './helpers.mjs';
+import { run, tempDir } from './helpers.mjs';
+import { lockIsFree, mode } from './mode.mjs';
 
-test('acquireSync writes "<pid>\\n", holds the kernel lock, and release removes the file', (t) => {
+test('acquireSync writes "<pid>\\n", holds the lock, and release removes the file', (t) => {
   const file = path.join(tempDir(t), 'app.pid');
   const lock = acquireSync(file);
   assert.ok(lock instanceof PidLock);
   assert.equal(lock.path, file);
   assert.equal(lock.pid, process.pid);
-  assert.equal(lock.mode, 'kernel');
+  assert.equal(lock.mode, mode);
   assert.equal(lock.held, true);
   assert.equal(fs.readFileSync(file, 'utf8'), `${process.pid}\n`);
   assert.equal(readPid(file), process.pid);
-  assert.equal(flockCanTake(file), false);
+  assert.equal(lockIsFree(file), false);
 
   lock.release();
   assert.equal(lock.held, false);
   assert.equal(fs.existsSync(file), false);
-  assert.equal(flockCanTake(file), true);
+  assert.equal(lockIsFree(file), true);
 });
 
 test('acquire resolves to a held lock, and the path is made absolute', async (t) => {
@@ -42,7 +43,7 @@ test('release is idempotent and never removes a file it no longer holds', (t) =>
   lock.release();
   assert.equal(next.held, true);
   assert.equal(readPid(file), process.pid);
-  assert.equal(flockCanTake(file), false);
+  assert.equal(lockIsFree(file), false);
   next.release();
 });
 
@@ -71,8 +72,8 @@ test('a second acquire in the same process is refused, naming this process', asy
     return true;
   });
   await assert.rejects(acquire(file), { code: 'ELOCKED', pid: process.pid });
-  // The refusals opened and closed descriptors of the file; with flock the lock survives that.
-  assert.equal(flockCanTake(file), false);
+  // The refusals opened and closed descriptors of the file; the lock survives that.
+  assert.equal(lockIsFree(file), false);
   assert.equal(readPid(file), process.pid);
 });
 
@@ -131,7 +132,8 @@ test('a logger option receives what happens', (t) => {
   const lines = [];
   const logger = { debug: (m) => lines.push(m), info: (m) => lines.push(m), warn: (m) => lines.push(m), error: (m) => lines.push(m) };
   acquireSync(file, { logger }).release();
-  assert.deepEqual(lines, [`locked ${file} as PID ${process.pid}`, `released ${file}`]);
+  const how = mode === 'pidfile' ? ' (pidfile mode)' : '';
+  assert.deepEqual(lines, [`locked ${file} as PID ${process.pid}${how}`, `released ${file}`]);
 });
 
 test('inspectSync reports a held, a free and a stale PID file', (t) => {
@@ -139,14 +141,25 @@ test('inspectSync reports a held, a free and a stale PID file', (t) => {
   const file = path.join(dir, 'app.pid');
   assert.deepEqual(
     { ...inspectSync(file), checkedBy: undefined },
-    { path: file, locked: false, pid: null, recordedPid: null, exists: false, mode: 'kernel', checkedBy: undefined },
+    {
+      path: file, locked: false, pid: null, recordedPid: null, exists: false, mode, checkedBy: undefined,
+      alive: null, startedAt: null, commandLine: null,
+    },
   );
   const lock = acquireSync(file);
   const held = inspectSync(file);
   assert.equal(held.locked, true);
   assert.equal(held.pid, process.pid);
   assert.equal(held.recordedPid, process.pid);
-  assert.equal(held.checkedBy, process.platform === 'linux' ? 'proc-locks' : 'probe');
+  assert.equal(held.mode, mode);
+  assert.equal(held.checkedBy, mode === 'pidfile' ? 'pid' : process.platform === 'linux' ? 'proc-locks' : 'probe');
+  assert.equal(held.alive, true);
+  if (process.platform === 'linux') {
+    assert.equal(held.commandLine, [process.execPath, ...process.execArgv, ...process.argv.slice(1)].join(' '));
+    // /proc counts in 10 ms ticks, and this process started before this test did.
+    const started = held.startedAt.getTime();
+    assert.ok(Math.abs(started - (performance.timeOrigin)) < 1000, `started at ${held.startedAt.toISOString()}`);
+  }
   lock.release();
   fs.writeFileSync(file, '424242\n');
   const stale = inspectSync(file);
@@ -154,4 +167,6 @@ test('inspectSync reports a held, a free and a stale PID file', (t) => {
   assert.equal(stale.pid, null);
   assert.equal(stale.recordedPid, 424242);
   assert.equal(stale.exists, true);
+  assert.equal(stale.alive, false);
+  assert.equal(stale.commandLine, null);
 });

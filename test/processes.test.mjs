@@ -6,7 +6,8 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { test } from 'node:test';
 import { acquireSync, readPid } from 'pidguard';
-import { flockCanTake, here, startAgents, tempDir } from './helpers.mjs';
+import { here, startAgents, tempDir } from './helpers.mjs';
+import { lockIsFree } from './mode.mjs';
 
 const TIMEOUT = { timeout: 60_000 };
 
@@ -86,7 +87,7 @@ test('a holder SIGKILLed after spawning a long-lived child does not leave the lo
   holder.kill('SIGKILL');
   await holder.exited;
   process.kill(childPid, 0); // the child lives on
-  assert.equal(flockCanTake(file), true);
+  assert.equal(lockIsFree(file), true);
   const lock = acquireSync(file);
   lock.release();
 });
@@ -98,7 +99,7 @@ test('a holder that opens and closes other descriptors of its own file still hol
   const touched = await holder.ask({ op: 'touch', path: file });
   assert.equal(touched.text, `${holder.pid}\n`);
   assert.equal(touched.readPid, holder.pid);
-  assert.equal(flockCanTake(file), false);
+  assert.equal(lockIsFree(file), false);
   assert.throws(() => acquireSync(file), { code: 'ELOCKED', pid: holder.pid });
 });
 
