@@ -1,7 +1,7 @@
 // The short-lived guard around the fallback's check-and-replace: proper-lockfile's lock, a
 // directory made with mkdir(2) beside the PID file, which every file system makes atomically,
 // NFS included. It is never the lock itself: it is held for a few system calls at a time.
-import properLockfile from 'proper-lockfile';
+import type * as ProperLockfile from 'proper-lockfile';
 import { fsErrorFor, LockedError } from './errors';
 import type { Logger } from './logger';
 import type { Steps } from './steps';
@@ -17,12 +17,23 @@ const GUARD_POLL_MS = 2;
 
 export type ReleaseGuard = () => void;
 
+let properLockfile: typeof ProperLockfile | undefined;
+
+/**
+ * proper-lockfile, loaded on first use: it brings graceful-fs, which patches fs and costs about
+ * as much to load as the rest of pidguard, and only the fallback needs it.
+ */
+function guardLibrary(): typeof ProperLockfile {
+  properLockfile ??= require('proper-lockfile') as typeof ProperLockfile;
+  return properLockfile;
+}
+
 /** Where the guard of `file` lives: proper-lockfile's default, `<file>.lock`. */
 export const guardPath = (file: string): string => `${file}.lock`;
 
 function tryGuard(file: string, logger: Logger): ReleaseGuard | null {
   try {
-    return properLockfile.lockSync(file, {
+    return guardLibrary().lockSync(file, {
       realpath: false,
       stale: GUARD_STALE_MS,
       // Held for microseconds; if it ever outlives its refresh, say so rather than throw from a timer.

@@ -9,7 +9,12 @@ export interface Logger {
   error(message: string, ...details: unknown[]): void;
 }
 
-const debug = debuglog('pidguard');
+// Made on first use: creating a debuglog reads NODE_DEBUG and costs more than it seems at require().
+let debugFunction: ((message: string, ...details: unknown[]) => void) | undefined;
+const debug = (message: string, ...details: unknown[]): void => {
+  debugFunction ??= debuglog('pidguard');
+  debugFunction(message, ...details);
+};
 
 /** Prints with NODE_DEBUG=pidguard, and is silent otherwise: a library should not write to stderr unasked. */
 export const defaultLogger: Logger = {

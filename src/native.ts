@@ -1,6 +1,5 @@
 // The one place the C addon is loaded (prebuilt, or built at install by node-gyp-build) and typed.
 import path from 'node:path';
-import nodeGypBuild from 'node-gyp-build';
 
 /** An open, locked file held by the addon; opaque to JavaScript. */
 export type NativeHandle = { readonly __nativeHandle: unique symbol };
@@ -46,6 +45,7 @@ let loaded: Binding | undefined;
 export function binding(): Binding {
   if (loaded === undefined) {
     try {
+      const nodeGypBuild = require('node-gyp-build') as typeof import('node-gyp-build');
       loaded = nodeGypBuild(path.join(__dirname, '..')) as Binding;
     } catch (cause) {
       const error = new Error(

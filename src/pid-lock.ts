@@ -1,5 +1,4 @@
 // The handle of a held lock, and the cleanup that gives up every held lock when the process ends.
-import { onExit } from 'signal-exit';
 import type { Holding, HeldMode } from './holding';
 import type { Logger } from './logger';
 
@@ -14,10 +13,11 @@ function releaseAll(): void {
 // signal do what it would have done (or leaves it to the application's own listeners, if any).
 // It is hooked when the first lock is taken and stays hooked: hooking and unhooking around every
 // lock costs some 70 signal-mask and signal-handler system calls, more than the lock itself.
+// signal-exit is loaded then too, not at require(): it is a third of pidguard's load time.
 function track(lock: PidLock): void {
   heldLocks.add(lock);
   if (!exitHandlerInstalled) {
-    onExit(releaseAll);
+    (require('signal-exit') as typeof import('signal-exit')).onExit(releaseAll);
     exitHandlerInstalled = true;
   }
 }

@@ -6,8 +6,8 @@
 // (holder-verdict.ts); a stale one is replaced with rename(2), under a short guard
 // (guard.ts) and after a second look, so that of many processes finding it at once exactly one
 // replaces it. Giving it up removes it, under the guard, only if it is still the file written.
-import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { abortReason, fsErrorFor, LockedError, pathError } from './errors';
 import { dropGuard, requireGuard, takeGuard } from './guard';
@@ -61,8 +61,15 @@ interface Draft {
   clockOffsetMs: number;
 }
 
+let drafts = 0;
+
+/**
+ * A name for a draft that no other writer uses: host, PID and a counter, as NFS-safe lock files
+ * have always been named, since the directory may be shared between hosts.
+ */
 function draftPath(file: string): string {
-  return path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(6).toString('hex')}.pidguard`);
+  drafts += 1;
+  return path.join(path.dirname(file), `.${path.basename(file)}.${os.hostname()}.${process.pid}.${drafts}.pidguard`);
 }
 
 function writeDraft(file: string, text: string): Draft {
