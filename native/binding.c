@@ -7,6 +7,7 @@
  *   probe(path: string): 0 | 1 | 2                         (missing, unlocked, locked)
  *   rewrite(handle: External, text: string): void           (replaces a held PID file's text)
  *   descriptor(handle: External): number                    (the POSIX descriptor, or -1)
+ *   verify(handle: External): boolean                       (the path still names the held file)
  *   (and the waiting calls of wait.c)
  *
  * The module is context-aware (NAPI_MODULE_INIT), so worker threads can load it. A handle is an
@@ -16,6 +17,7 @@
  */
 #include "binding.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -235,6 +237,23 @@ static napi_value descriptor_of(napi_env env, napi_callback_info info) {
   return result;
 }
 
+static napi_value verify_lock(napi_env env, napi_callback_info info) {
+  napi_value argv[1], result;
+  held_lock *held;
+  int names;
+
+  if (!get_args(env, info, 1, argv, "verify(handle)")) return NULL;
+  held = open_lock(env, argv[0]);
+  if (held == NULL) return NULL;
+  names = pg_verify(held->handle, held->path);
+  if (names < 0) {
+    pg_result failed = {errno, "lstat"};
+    return throw_result(env, failed);
+  }
+  NAPI_CALL(env, napi_get_boolean(env, names == 1, &result));
+  return result;
+}
+
 static napi_value probe_file(napi_env env, napi_callback_info info) {
   napi_value argv[1], result;
   char *path;
@@ -271,6 +290,7 @@ NAPI_MODULE_INIT() {
   if (export_function(env, exports, "probe", probe_file) == NULL) return NULL;
   if (export_function(env, exports, "rewrite", rewrite_file) == NULL) return NULL;
   if (export_function(env, exports, "descriptor", descriptor_of) == NULL) return NULL;
+  if (export_function(env, exports, "verify", verify_lock) == NULL) return NULL;
   if (export_int(env, exports, "SHARED", PG_SHARED) == NULL) return NULL;
   if (export_int(env, exports, "CREATE", PG_CREATE) == NULL) return NULL;
   if (export_int(env, exports, "PIDFILE", PG_PIDFILE) == NULL) return NULL;

@@ -109,6 +109,12 @@ pg_result pg_unlock(pg_handle handle, const char *path);
 pg_result pg_rewrite(pg_handle handle, const char *text, size_t text_len);
 
 /*
+ * Whether `path` still names the file held (1), or names another file or nothing (0): a holder
+ * whose PID file was removed or replaced behind its back has lost it. -1 when it cannot be told.
+ */
+int pg_verify(pg_handle handle, const char *path);
+
+/*
  * The held file as a POSIX file descriptor, for a child process to inherit so that the lock
  * lasts as long as the child; -1 where a handle is not a descriptor (Windows).
  */

@@ -286,6 +286,12 @@ pg_result pg_rewrite(pg_handle fd, const char *text, size_t text_len) {
   return replace_text(fd, held.st_size, text, text_len);
 }
 
+int pg_verify(pg_handle fd, const char *path) {
+  struct stat held;
+  if (fstat(fd, &held) != 0) return -1;
+  return path_names(path, &held);
+}
+
 int pg_descriptor(pg_handle fd) {
   return fd;
 }

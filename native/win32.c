@@ -270,6 +270,18 @@ pg_result pg_rewrite(pg_handle file, const char *text, size_t text_len) {
   return replace_text(file, text, text_len);
 }
 
+int pg_verify(pg_handle file, const char *path) {
+  BY_HANDLE_FILE_INFORMATION held;
+  wchar_t *wide;
+  int names;
+  if (!GetFileInformationByHandle(file, &held)) return -1;
+  wide = widen(path);
+  if (wide == NULL) return -1;
+  names = path_names(wide, &held);
+  free(wide);
+  return names;
+}
+
 int pg_descriptor(pg_handle file) {
   (void)file; /* a HANDLE; Node passes only CRT descriptors to a child */
   return -1;

@@ -11,6 +11,8 @@ export interface Holding {
    * still the one held). The lock is given up even when this throws: the throw is about removal.
    */
   release(): void;
+  /** Whether the path still names the file held: false once it was removed or replaced. */
+  verify(): boolean;
   /** Records another process's PID in the held PID file. */
   recordPid(pid: number): void;
   /** The descriptor a child may inherit to share the lock; null when there is none to share. */

@@ -26,6 +26,14 @@ export class KernelHolding implements Holding {
     }
   }
 
+  verify(): boolean {
+    try {
+      return this.#native.verify(this.#handle);
+    } catch (error) {
+      throw withPath(error, this.#path);
+    }
+  }
+
   recordPid(pid: number): void {
     try {
       this.#native.rewrite(this.#handle, formatPid(pid));

@@ -26,6 +26,8 @@ export interface Binding {
   probe(path: string): ProbeState;
   /** Replaces the text of a held PID file (truncate, then write). */
   rewrite(handle: NativeHandle, text: string): void;
+  /** Whether the locked path still names the held file. */
+  verify(handle: NativeHandle): boolean;
   /** The held file's POSIX descriptor, for a child to inherit; -1 on Windows. */
   descriptor(handle: NativeHandle): number;
   /** Waits on a thread of its own; `done` runs on this thread with the handle, or an error (ECANCELED once cancelled). */

@@ -1,4 +1,6 @@
 // The handle of a held lock, and the cleanup that gives up every held lock when the process ends.
+import { EventEmitter } from 'node:events';
+import { invalidArgument, pathError } from './errors';
 import type { Holding, HeldMode } from './holding';
 import type { Logger } from './logger';
 
@@ -32,7 +34,7 @@ function untrack(lock: PidLock): void {
  * unlocks and closes it; shared locks and plain file locks leave the file where it is.
  * A lock never released is released the same way when the process exits.
  */
-export class PidLock implements Disposable, AsyncDisposable {
+export class PidLock extends EventEmitter implements Disposable, AsyncDisposable {
   /** The absolute path of the locked file. */
   readonly path: string;
   /** The holder's PID: this process's. Recorded in the file for an exclusive PID-file lock. */
@@ -43,12 +45,14 @@ export class PidLock implements Disposable, AsyncDisposable {
   readonly shared: boolean;
   #holding: Holding | null;
   readonly #logger: Logger;
+  #watchTimer: NodeJS.Timeout | null = null;
 
   /**
    * Made by acquire(), lock() and their Sync forms; not for constructing directly. A null holding
    * is the unheld handle that `failOpen` gives when the lock could not be taken.
    */
   constructor(holding: Holding | null, path: string, mode: HeldMode, shared: boolean, logger: Logger) {
+    super();
     this.#holding = holding;
     this.path = path;
     this.pid = process.pid;
@@ -68,7 +72,52 @@ export class PidLock implements Disposable, AsyncDisposable {
    * whatever happens, and a PID file that could not be removed is reported to the logger as a
    * warning (the next holder overwrites it).
    */
+  /**
+   * Whether this process still holds the file at `path`: false once released, and false when the
+   * file was removed or replaced behind its back (a cleanup script, an operator's `rm`), after
+   * which a new process can take the path while this one runs. Throws, with the code and path,
+   * only when it cannot be told (EACCES on the directory, say).
+   */
+  verify(): boolean {
+    return this.#holding?.verify() ?? false;
+  }
+
+  /**
+   * Checks verify() every `intervalMs` (default 1000) until release, and emits 'lost' (with an
+   * ELOST error naming the path) the first time it fails, so that a service can stop or re-take
+   * its lock. The timer does not keep the process alive. Returns this lock.
+   */
+  watch(intervalMs = 1000): this {
+    if (typeof intervalMs !== 'number' || !(intervalMs > 0) || !Number.isFinite(intervalMs)) {
+      throw invalidArgument(`watch interval must be a positive number of milliseconds, got ${String(intervalMs)}`);
+    }
+    this.#stopWatching();
+    if (this.#holding === null) return this;
+    this.#watchTimer = setInterval(() => this.#check(), intervalMs);
+    this.#watchTimer.unref();
+    return this;
+  }
+
+  #check(): void {
+    let held: boolean;
+    try {
+      held = this.verify();
+    } catch (error) {
+      this.#logger.warn(`could not verify ${this.path}: ${(error as Error).message}`);
+      return; // perhaps passing; look again next time
+    }
+    if (held || this.#holding === null) return;
+    this.#stopWatching();
+    this.emit('lost', pathError('ELOST', 'the PID file was removed or replaced; this process no longer holds it', 'lstat', this.path));
+  }
+
+  #stopWatching(): void {
+    if (this.#watchTimer !== null) clearInterval(this.#watchTimer);
+    this.#watchTimer = null;
+  }
+
   release(): void {
+    this.#stopWatching();
     const holding = this.#holding;
     if (holding === null) return;
     this.#holding = null;

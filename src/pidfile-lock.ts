@@ -278,6 +278,10 @@ export class PidFileHolding implements Holding {
     return placed !== null && sameIdentity(placed, this.#identity);
   }
 
+  verify(): boolean {
+    return this.#stillOurs();
+  }
+
   release(): void {
     const file = this.#path;
     // Nobody takes over a live holder's file, so the guard here only closes the window against a

@@ -170,3 +170,33 @@ test('inspectSync reports a held, a free and a stale PID file', (t) => {
   assert.equal(stale.alive, false);
   assert.equal(stale.commandLine, null);
 });
+
+test("verify() and watch(): a PID file removed or replaced while held is lost, and release spares the new file", async (t) => {
+  const dir = tempDir(t);
+  const file = path.join(dir, 'app.pid');
+  const first = acquireSync(file);
+  assert.equal(first.verify(), true);
+  const lost = new Promise((resolve) => first.watch(10).once('lost', resolve));
+  fs.rmSync(file); // a cleanup script, say
+  const error = await lost;
+  assert.equal(error.code, 'ELOST');
+  assert.equal(error.path, file);
+  assert.equal(first.verify(), false);
+
+  // The path is free for anyone now; the lost holder's release must leave the new file alone.
+  const second = acquireSync(file);
+  assert.equal(second.verify(), true);
+  first.release();
+  assert.equal(readPid(file), process.pid);
+  assert.equal(second.verify(), true);
+  assert.equal(lockIsFree(file), false);
+
+  // Replaced by a rename over it: lost too, and the replacement survives the release.
+  fs.writeFileSync(path.join(dir, 'other'), 'not yours\n');
+  fs.renameSync(path.join(dir, 'other'), file);
+  assert.equal(second.verify(), false);
+  second.release();
+  assert.equal(fs.readFileSync(file, 'utf8'), 'not yours\n');
+  assert.equal(second.verify(), false, 'false once released');
+  assert.throws(() => second.watch(0), { code: 'ERR_INVALID_ARG_VALUE' });
+});
