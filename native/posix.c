@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -35,6 +36,22 @@
 #else
 #define PG_WAKE_SIGNAL SIGURG
 #endif
+
+/* Fault injection for the torture suite (torture/steps.mjs): when the environment variable
+ * PIDGUARD_FAILPOINT names a step, the process stops itself there with SIGSTOP, so that the suite
+ * can SIGKILL it at exactly that point of acquire or release. Read once; unset, it costs a load
+ * and a branch per step. */
+static const char *failpoint_step;
+static pthread_once_t failpoint_once = PTHREAD_ONCE_INIT;
+
+static void read_failpoint(void) {
+  failpoint_step = getenv("PIDGUARD_FAILPOINT");
+}
+
+static void failpoint(const char *step) {
+  pthread_once(&failpoint_once, read_failpoint);
+  if (failpoint_step != NULL && strcmp(failpoint_step, step) == 0) raise(SIGSTOP);
+}
 
 static pg_result ok(void) {
   pg_result r = {0, NULL};
@@ -90,6 +107,7 @@ static pg_result replace_text(int fd, off_t size, const char *text, size_t len) 
   while (size > 0 && ftruncate(fd, 0) != 0) {
     if (errno != EINTR) return failure(errno, "ftruncate");
   }
+  failpoint("before-write");
   while (done < len) {
     ssize_t n = pwrite(fd, text + done, len - done, (off_t)done);
     if (n < 0) {
@@ -162,6 +180,7 @@ static pg_result lock_path(const char *path, int flags, const char *text, size_t
 
     fd = open_for_lock(path, oflag, &created);
     if (fd < 0) return failure(errno, "open");
+    failpoint("after-open");
 
     err = take_lock(fd, operation, state);
     if (err != 0) {
@@ -171,6 +190,7 @@ static pg_result lock_path(const char *path, int flags, const char *text, size_t
       close(fd);
       return failure(err, "flock");
     }
+    failpoint("after-lock");
 
     if (fstat(fd, &held) != 0) {
       err = errno;
@@ -271,8 +291,10 @@ pg_result pg_unlock(pg_handle fd, const char *path) {
       result = failure(errno, "fstat");
     } else if ((names = path_names(path, &held)) < 0) {
       result = failure(errno, "lstat");
-    } else if (names == 1 && unlink(path) != 0) {
-      result = failure(errno, "unlink");
+    } else if (names == 1) {
+      failpoint("before-unlink");
+      if (unlink(path) != 0) result = failure(errno, "unlink");
+      failpoint("before-unlock");
     }
     /* names == 0: the path was removed or now names another holder's file; leave it alone. */
   }
