@@ -7,7 +7,7 @@ import type { SettledOptions } from './options';
 import { KernelHolding } from './kernel-holding';
 import { PidLock } from './pid-lock';
 import { formatPid } from './pid-text';
-import { processExists } from './process-info';
+import { processRunning } from './process-info';
 import { readPidFileSync } from './read-pid';
 import { runAsync, runSync, type Steps } from './steps';
 
@@ -31,16 +31,19 @@ function* findHolder(file: string): Steps<Holder> {
     if (contents.kind === 'missing') return { pid: null, released: true };
     // A PID whose process is gone was left by an earlier holder that was killed; the holder
     // now is one that records no PID (flock(1), say), so ask the kernel instead.
-    if (contents.kind === 'pid' && processExists(contents.pid)) return { pid: contents.pid, released: false };
+    if (contents.kind === 'pid' && processRunning(contents.pid)) return { pid: contents.pid, released: false };
     // Empty: the holder is between its lock and its write, which takes microseconds unless it
     // is descheduled; give it a bounded grace.
     if (contents.kind === 'empty' && performance.now() < deadline) {
       yield PID_POLL_MS;
       continue;
     }
-    // Never written, not a PID, or a dead one: where the kernel lists lock holders, it names the process.
+    // Never written, not a PID, or a dead one: where the kernel lists lock holders, it names the
+    // process. If it lists none, the holder died or let go while we looked (one SIGKILLed between
+    // its create and its write leaves just such an empty file): try the lock again.
     const holders = contents.dev === null || contents.ino === null ? null : readFlockHoldersSync(contents.dev, contents.ino);
-    return { pid: exclusiveHolderPid(holders), released: false };
+    const pid = exclusiveHolderPid(holders);
+    return { pid, released: holders !== null && pid === null };
   }
 }
 

@@ -18,6 +18,17 @@ export function processExists(pid: number): boolean {
 }
 
 /**
+ * Whether process `pid` is running: it exists and, where /proc tells, is not a zombie (a process
+ * that has died and released its locks, waiting for its parent to reap it).
+ */
+export function processRunning(pid: number): boolean {
+  if (!processExists(pid)) return false;
+  if (process.platform !== 'linux') return true;
+  const statText = readProcText(`/proc/${pid}/stat`);
+  return statText === null || parseProcStat(statText)?.state !== 'Z';
+}
+
+/**
  * The command line of process `pid`, as a shell would show it, where the platform tells it
  * (Linux: /proc/<pid>/cmdline); null elsewhere, or when the process is gone or hides it.
  */
