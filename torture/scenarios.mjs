@@ -1,0 +1,32 @@
+// Every torture scenario, with its full size; `npm run torture` runs them all, in both modes where
+// both apply, and `npm test` runs them small (test/torture.test.mjs).
+import { children } from './children.mjs';
+import { churn } from './churn.mjs';
+import { hostile } from './hostile.mjs';
+import { resources } from './resources.mjs';
+import { killAtEachStep } from './steps.mjs';
+import { storm } from './storm.mjs';
+
+const BOTH = ['kernel', 'pidfile'];
+
+/** name, modes, the full size, a short size for npm test, and the run. */
+export const scenarios = [
+  { name: 'storm with random SIGKILLs', modes: BOTH, full: { workers: 32, rounds: 300 }, short: { workers: 8, rounds: 15 }, run: storm },
+  { name: 'unlink race: processes looping acquire/release', modes: BOTH, full: { processes: 16, holds: 1000 }, short: { processes: 8, holds: 40 }, run: churn },
+  { name: 'SIGKILL at each step of acquire and release', modes: ['kernel'], full: { repeats: 10 }, short: { repeats: 1 }, run: killAtEachStep },
+  { name: 'children forked while the lock is taken and released', modes: BOTH, full: { cycles: 3000 }, short: { cycles: 200 }, run: children },
+  { name: 'hostile PID file contents', modes: BOTH, full: { files: 3000 }, short: { files: 150 }, run: hostile },
+  { name: 'resources over many cycles', modes: BOTH, full: { cycles: 20_000 }, short: { cycles: 2000 }, run: resources },
+];
+
+/**
+ * The size to run: `short`, `full`, or a number scaling the full size (TORTURE_SCALE=0.5 halves
+ * every count; workers and processes are never scaled below 2).
+ */
+export function sizeFor(scenario, scale) {
+  if (scale === 'short') return scenario.short;
+  if (scale === 'full') return scenario.full;
+  const factor = Number(scale);
+  if (!(factor > 0)) throw new Error(`TORTURE_SCALE must be short, full or a positive number, got ${scale}`);
+  return Object.fromEntries(Object.entries(scenario.full).map(([key, value]) => [key, Math.max(2, Math.round(value * factor))]));
+}
