@@ -15,7 +15,7 @@ import { judge, type Verdict } from './holder-verdict';
 import type { Holding } from './holding';
 import type { Logger } from './logger';
 import { formatPid } from './pid-text';
-import { readProcessFacts } from './process-info';
+import { processRunning, readProcessFacts } from './process-info';
 import { readPidFileSync, type PidFileContents } from './read-pid';
 import { runSync, type Steps } from './steps';
 
@@ -92,6 +92,29 @@ function writeDraft(file: string, text: string): Draft {
     throw fsErrorFor(error, file);
   } finally {
     fs.closeSync(fd);
+  }
+}
+
+/**
+ * Removes the drafts that processes of this host left when they died between writing one and
+ * placing it (a SIGKILL in that instant): nobody else cleans them up. Drafts of running
+ * processes, and of other hosts, are left alone.
+ */
+function removeDeadDrafts(file: string, logger: Logger): void {
+  const dir = path.dirname(file);
+  const prefix = `.${path.basename(file)}.${os.hostname()}.`;
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (!name.startsWith(prefix) || !name.endsWith('.pidguard')) continue;
+    const pid = Number(name.slice(prefix.length).split('.')[0]);
+    if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid || processRunning(pid)) continue;
+    removeQuietly(path.join(dir, name));
+    logger.debug(`removed ${name}, left by PID ${pid}, which died`);
   }
 }
 
@@ -187,6 +210,7 @@ function* takeOver(file: string, draft: Draft, seen: PidFileContents, why: strin
       throw fsErrorFor(error, file);
     }
     logger.info(`took over ${file}: ${why}`);
+    removeDeadDrafts(file, logger); // a takeover follows a crash, which may have left one
     const identity = placedIdentity(file, process.pid);
     return identity === null ? { kind: 'changed' } : { kind: 'held', identity };
   } finally {

@@ -259,3 +259,18 @@ test('failOpen: a lock that cannot be taken gives an unheld handle and a warning
   assert.throws(() => acquireSync(file, { ...pidfile, failOpen: true }), { code: 'ELOCKED' });
   held.release();
 });
+
+test('a takeover removes the drafts of processes that died mid-acquire, and only those', TIMEOUT, async (t) => {
+  const dir = tempDir(t);
+  const file = path.join(dir, 'app.pid');
+  const { child: sleeper } = await startHolder(t, 'sh', ['-c', 'echo up; exec sleep 60']);
+  const draft = (pid) => path.join(dir, `.app.pid.${os.hostname()}.${pid}.1.pidguard`);
+  const dead = deadPid();
+  fs.writeFileSync(draft(dead), `${dead}\n`);
+  fs.writeFileSync(draft(sleeper.pid), `${sleeper.pid}\n`);
+  fs.writeFileSync(path.join(dir, `.app.pid.another-host.${dead}.1.pidguard`), `${dead}\n`);
+  fs.writeFileSync(file, `${dead}\n`); // the stale PID file its death left
+  const held = acquireSync(file, pidfile);
+  assert.deepEqual(fs.readdirSync(dir).sort(), [`.app.pid.${os.hostname()}.${sleeper.pid}.1.pidguard`, '.app.pid.another-host.' + dead + '.1.pidguard', 'app.pid'].sort());
+  held.release();
+});
