@@ -21,8 +21,10 @@ async function assertRefused(file, code) {
     assert.ok(error.message.includes(file), error.message);
     return true;
   };
+  const descriptors = openDescriptorCount();
   assert.throws(() => acquireSync(file), check);
   await assert.rejects(acquire(file), check);
+  assert.equal(openDescriptorCount(), descriptors, 'no descriptor left open');
 }
 
 /** Mounts a tmpfs of `size` at a new directory, unmounted when `t` ends; null where mounting is not allowed. */
