@@ -11,28 +11,36 @@ import { summarize } from './stats.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
-function start(script, name, file) {
-  const child = spawn(process.execPath, [path.join(here, script), name, file], { stdio: ['pipe', 'pipe', 'inherit'] });
+/** A Node script of bench/ run with (name, file), or `command` in a process group of its own. */
+function start(script, name, file, command) {
+  const child = command === undefined
+    ? spawn(process.execPath, [path.join(here, script), name, file], { stdio: ['pipe', 'pipe', 'inherit'] })
+    : spawn(command[0], command.slice(1), { stdio: ['ignore', 'pipe', 'inherit'], detached: true });
   const lines = readline.createInterface({ input: child.stdout })[Symbol.asyncIterator]();
   return { child, next: async () => (await lines.next()).value };
 }
 
-/** Handoff latencies in ms, `rounds` of them. */
-export async function handoff(name, file, rounds) {
+/**
+ * `count` rounds of: a hold taken by `takeHold()`, the waiter (another process) set waiting, the
+ * hold ended by `letGo()` with the clock read just before, and the waiter's clock when it holds.
+ * Latencies in ms.
+ */
+async function rounds(name, file, count, takeHold) {
   const peer = peers[name];
   const waiter = start('waiter.mjs', name, file);
   await waiter.next(); // ready
   const samples = [];
   try {
-    for (let round = 0; round < rounds; round += 1) {
-      const release = peer.hold(file);
+    for (let round = 0; round < count; round += 1) {
+      const { letGo, cleanup } = await takeHold();
       waiter.child.stdin.write('go\n');
       await waiter.next(); // waiting
       await untilWaiting(peer, file);
-      const releasedAt = process.hrtime.bigint();
-      await release();
+      const letGoAt = process.hrtime.bigint();
+      await letGo();
       const heldAt = BigInt(await waiter.next());
-      samples.push(Number(heldAt - releasedAt) / 1e6);
+      samples.push(Number(heldAt - letGoAt) / 1e6);
+      cleanup?.();
     }
   } finally {
     waiter.child.stdin.end();
@@ -40,41 +48,25 @@ export async function handoff(name, file, rounds) {
   return summarize(samples);
 }
 
-/**
- * A holder process: a Node process holding the lock with the named library, or with
- * `cProcess`, flock(1) (a small C process; -o keeps the lock from the shell it runs).
- */
-function startHolder(name, file, cProcess) {
-  if (!cProcess) return start('holder.mjs', name, file);
-  const child = spawn('flock', ['-o', file, '-c', 'echo held; exec sleep 1000'], { stdio: ['ignore', 'pipe', 'inherit'], detached: true });
-  const lines = readline.createInterface({ input: child.stdout })[Symbol.asyncIterator]();
-  return { child, next: async () => (await lines.next()).value, group: child.pid };
+/** Handoff latencies in ms: this process holds, and releases. */
+export function handoff(name, file, count) {
+  return rounds(name, file, count, () => ({ letGo: peers[name].hold(file) }));
 }
 
 /**
- * Crash-recovery latencies in ms: a holder process SIGKILLed until the waiter holds. The waiter
- * uses the named library; the holder too, or flock(1) with `cProcess`.
+ * Crash-recovery latencies in ms: a holder process SIGKILLed until the waiter holds. The holder
+ * is a Node process using the named library, or with `cProcess` flock(1), a small C process (-o
+ * keeps the lock from the shell it runs, which is killed after the round).
  */
-export async function crashRecovery(name, file, rounds, cProcess = false) {
-  const peer = peers[name];
-  const waiter = start('waiter.mjs', name, file);
-  await waiter.next(); // ready
-  const samples = [];
-  try {
-    for (let round = 0; round < rounds; round += 1) {
-      const holder = startHolder(name, file, cProcess);
-      if ((await holder.next()) !== 'held') throw new Error(`${name}: the holder did not take the lock`);
-      waiter.child.stdin.write('go\n');
-      await waiter.next(); // waiting
-      await untilWaiting(peer, file);
-      const killedAt = process.hrtime.bigint();
-      holder.child.kill('SIGKILL');
-      const heldAt = BigInt(await waiter.next());
-      samples.push(Number(heldAt - killedAt) / 1e6);
-      if (holder.group !== undefined) process.kill(-holder.group, 'SIGKILL'); // the shell flock(1) ran
-    }
-  } finally {
-    waiter.child.stdin.end();
-  }
-  return summarize(samples);
+export function crashRecovery(name, file, count, cProcess = false) {
+  return rounds(name, file, count, async () => {
+    const holder = cProcess
+      ? start(null, name, file, ['flock', '-o', file, '-c', 'echo held; exec sleep 1000'])
+      : start('holder.mjs', name, file);
+    if ((await holder.next()) !== 'held') throw new Error(`${name}: the holder did not take the lock`);
+    return {
+      letGo: () => holder.child.kill('SIGKILL'),
+      cleanup: cProcess ? () => process.kill(-holder.child.pid, 'SIGKILL') : undefined,
+    };
+  });
 }

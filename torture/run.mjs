@@ -11,7 +11,7 @@ console.log(`pidguard torture, ${new Date().toISOString().slice(0, 10)}: ${os.cp
   `Linux ${os.release()}, Node ${process.version}, ${os.tmpdir()}, scale ${scale}\n`);
 for (const scenario of scenarios) {
   for (const mode of scenario.modes) {
-    const size = sizeFor(scenario, scale);
+    const size = sizeFor(scenario, scale, mode);
     const t0 = Date.now();
     const report = await scenario.run({ ...size, mode });
     const seconds = ((Date.now() - t0) / 1000).toFixed(1);

@@ -3,6 +3,7 @@
 // or is SIGKILLed too. The O_APPEND journal, written by the holders themselves and by this
 // controller when it has seen a process die, must show never two holders, and every refusal must
 // name a process that held the lock in that round.
+import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { check, child, here, journalWriter, random, readJournal, scratch } from './lib.mjs';
@@ -101,7 +102,10 @@ export async function storm({ workers: count, rounds, mode }) {
   }
   try {
     const story = checkJournal(readJournal(journalFile));
-    return { ...story, midAcquireKills, holderKills };
+    // What crashes left beside the PID file: fallback drafts of processes killed since the last
+    // takeover (a takeover removes those of dead processes), or a guard waiting out its stale time.
+    const leftovers = fs.readdirSync(dir).filter((name) => !['journal', 'storm.pid'].includes(name));
+    return { ...story, midAcquireKills, holderKills, leftovers: leftovers.length };
   } finally {
     cleanup();
   }
