@@ -40,7 +40,14 @@ function tryGuard(file: string, logger: Logger): ReleaseGuard | null {
       onCompromised: (error) => logger.warn(`the guard of ${file} was compromised: ${error.message}`),
     });
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ELOCKED') return null;
+    const { code, syscall } = error as NodeJS.ErrnoException;
+    if (code === 'ELOCKED') return null;
+    // proper-lockfile breaks a stale guard with stat, rmdir and mkdir, which two processes can
+    // interleave: one's fresh guard is then removed under it, and its next call on it (stat,
+    // utimes) fails. The guard is not ours: try again. ENOENT from mkdir itself means the
+    // directory is missing, which is the caller's error. (The version claim in pidfile-lock.ts
+    // keeps takeovers exclusive even when both believe they hold the guard.)
+    if (code === 'ENOENT' && syscall !== 'mkdir') return null;
     throw fsErrorFor(error, guardPath(file));
   }
 }

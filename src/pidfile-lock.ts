@@ -196,18 +196,55 @@ type Attempt =
   | { kind: 'settling' }
   | { kind: 'changed' };
 
-/** Replaces a stale file with the draft, under the guard and only if it is still that file. */
-function* takeOver(file: string, draft: Draft, seen: PidFileContents, why: string, logger: Logger): Steps<Attempt> {
+/** The name of the `level`th claim on one version of the PID file (device, inode and mtime). */
+function claimPath(file: string, seen: Identified, level: number): string {
+  const version = `${seen.dev}-${seen.ino}-${Math.round(seen.mtimeMs * 1000)}`;
+  return path.join(path.dirname(file), `.${path.basename(file)}.takeover.${version}.${level}`);
+}
+
+type Identified = Exclude<PidFileContents, { kind: 'missing' }> & { dev: bigint; ino: bigint; mtimeMs: number };
+
+/**
+ * The right to replace one stale version of the PID file: a hard link of our draft (so that it
+ * holds our PID) made under a name that only that version has, which link(2) lets exactly one
+ * process create. A claimer that died before replacing leaves its claim; the next level may be
+ * claimed only once the one before is judged dead by its PID, never by time, so two live claimers
+ * of one version cannot both go on. The guard serialises takeovers already; this keeps them
+ * exclusive even where the guard is broken as stale by two processes at once.
+ * Returns the level claimed, or null when a live process holds the claim.
+ */
+function claimVersion(file: string, draft: Draft, text: string, seen: Identified): number | null {
+  for (let level = 1; ; level += 1) {
+    const claim = claimPath(file, seen, level);
+    if (placeDraft(draft, claim, text)) return level;
+    const claimed = readPidFileSync(claim);
+    if (claimed.kind === 'missing') return null; // cleared by a claimer that finished: look again
+    if (judgeFile(claimed, draft.clockOffsetMs).kind !== 'stale') return null;
+  }
+}
+
+function dropClaims(file: string, seen: Identified, upTo: number): void {
+  for (let level = 1; level <= upTo; level += 1) removeQuietly(claimPath(file, seen, level));
+}
+
+/** Replaces a stale file with the draft, under the guard, with the version's claim, and only if it is still that file. */
+function* takeOver(file: string, draft: Draft, text: string, seen: Identified, why: string, logger: Logger): Steps<Attempt> {
   const release = yield* requireGuard(file, logger);
   try {
-    const stat = lstatOrNull(file);
-    if (stat === null) return { kind: 'changed' };
-    refuseNonRegular(file, stat);
-    if (!sameContents(readPidFileSync(file), seen)) return { kind: 'changed' };
+    const level = claimVersion(file, draft, text, seen);
+    if (level === null) return { kind: 'settling' }; // another process is taking it over now
     try {
-      fs.renameSync(draft.path, file);
-    } catch (error) {
-      throw fsErrorFor(error, file);
+      const stat = lstatOrNull(file);
+      if (stat === null) return { kind: 'changed' };
+      refuseNonRegular(file, stat);
+      if (!sameContents(readPidFileSync(file), seen)) return { kind: 'changed' };
+      try {
+        fs.renameSync(draft.path, file);
+      } catch (error) {
+        throw fsErrorFor(error, file);
+      }
+    } finally {
+      dropClaims(file, seen, level);
     }
     logger.info(`took over ${file}: ${why}`);
     removeDeadDrafts(file, logger); // a takeover follows a crash, which may have left one
@@ -229,11 +266,11 @@ function* attempt(file: string, text: string, logger: Logger): Steps<Attempt> {
     if (stat === null) return { kind: 'changed' }; // released in between
     refuseNonRegular(file, stat);
     const seen = readPidFileSync(file);
-    if (seen.kind === 'missing') return { kind: 'changed' };
+    if (seen.kind === 'missing' || seen.dev === null || seen.ino === null || seen.mtimeMs === null) return { kind: 'changed' };
     const verdict = judgeFile(seen, draft.clockOffsetMs);
     if (verdict.kind === 'held') return { kind: 'busy', pid: verdict.pid };
     if (verdict.kind === 'settling') return { kind: 'settling' };
-    return yield* takeOver(file, draft, seen, verdict.why, logger);
+    return yield* takeOver(file, draft, text, { ...seen, dev: seen.dev, ino: seen.ino, mtimeMs: seen.mtimeMs }, verdict.why, logger);
   } finally {
     removeQuietly(draft.path); // a second name after link, gone after rename, else unused
   }
@@ -265,7 +302,7 @@ export function* takePidFile({ path: file, logger, waitMs, signal }: PidFileRequ
         if (churn >= MAX_CHURN) throw new LockedError(file, null);
         continue;
       case 'settling':
-        if (!settling) logger.debug(`${file} is empty and was written moments ago: settling, waiting for its holder's PID`);
+        if (!settling) logger.debug(`${file} is settling: empty and just written (its holder is writing its PID), or being taken over; waiting`);
         settling = true;
         yield SETTLE_POLL_MS;
         continue;
