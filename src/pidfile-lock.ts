@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { abortReason, fsErrorFor, LockedError, pathError } from './errors';
 import { dropGuard, requireGuard, takeGuard } from './guard';
-import { judge, type Verdict } from './holder-verdict';
+import { EMPTY_GRACE_MS, judge, type Verdict } from './holder-verdict';
 import type { Holding } from './holding';
 import type { Logger } from './logger';
 import { formatPid } from './pid-text';
@@ -27,6 +27,8 @@ const FIRST_POLL_MS = 10;
 const MAX_POLL_MS = 200;
 /** A settling (empty, young) file is looked at again this often until it is written or stale. */
 const SETTLE_POLL_MS = 10;
+/** Past this, settling is contention: twice the grace an empty file gets. */
+const SETTLE_LIMIT_MS = 2 * EMPTY_GRACE_MS;
 /** Times in a row the file may change under us before we call it contention. */
 const MAX_CHURN = 64;
 /** How long a release tries for the guard before removing its own file without it. */
@@ -289,7 +291,7 @@ export function* takePidFile({ path: file, logger, waitMs, signal }: PidFileRequ
   const deadline = performance.now() + waitMs;
   let pause = FIRST_POLL_MS;
   let churn = 0;
-  let settling = false;
+  let settlingSince: number | null = null;
   for (;;) {
     if (signal?.aborted === true) throw abortReason(signal);
     const outcome = yield* attempt(file, text, logger);
@@ -302,12 +304,18 @@ export function* takePidFile({ path: file, logger, waitMs, signal }: PidFileRequ
         if (churn >= MAX_CHURN) throw new LockedError(file, null);
         continue;
       case 'settling':
-        if (!settling) logger.debug(`${file} is settling: empty and just written (its holder is writing its PID), or being taken over; waiting`);
-        settling = true;
+        if (settlingSince === null) {
+          logger.debug(`${file} is settling: empty and just written (its holder is writing its PID), or being taken over; waiting`);
+          settlingSince = performance.now();
+        }
+        // An empty file turns stale within EMPTY_GRACE_MS; only a takeover whose live claimer is
+        // stuck (stopped, say) settles longer: contention, once any wait is over.
+        if (performance.now() - settlingSince > SETTLE_LIMIT_MS && performance.now() >= deadline) throw new LockedError(file, null);
         yield SETTLE_POLL_MS;
         continue;
       case 'busy':
         churn = 0;
+        settlingSince = null;
         if (performance.now() >= deadline) {
           logger.debug(`${file} is held by PID ${outcome.pid ?? 'unknown'}`);
           throw new LockedError(file, outcome.pid);
