@@ -74,6 +74,9 @@ function draftPath(file: string): string {
   return path.join(path.dirname(file), `.${path.basename(file)}.${os.hostname()}.${process.pid}.${drafts}.pidguard`);
 }
 
+/** The last clock offset measured in each directory: file systems keep their clocks' offsets. */
+const clockOffsets = new Map<string, number>();
+
 function writeDraft(file: string, text: string): Draft {
   const draft = draftPath(file);
   const before = Date.now();
@@ -88,6 +91,7 @@ function writeDraft(file: string, text: string): Draft {
     const stat = fs.fstatSync(fd, { bigint: true });
     const after = Date.now();
     const clockOffsetMs = Number(stat.mtimeNs) / 1e6 - (before + after) / 2;
+    clockOffsets.set(path.dirname(file), clockOffsetMs);
     return { path: draft, clockOffsetMs };
   } catch (error) {
     removeQuietly(draft);
@@ -257,7 +261,27 @@ function* takeOver(file: string, draft: Draft, text: string, seen: Identified, w
   }
 }
 
+/**
+ * A look before writing anything: a file whose holder is alive (or that is settling) refuses us
+ * as it is, so a refused attempt need not create and remove a draft, which on NFS costs round
+ * trips. Needs the directory's clock offset from an earlier draft; null when a draft is needed.
+ */
+function quickRefusal(file: string): Attempt | null {
+  const offset = clockOffsets.get(path.dirname(file));
+  if (offset === undefined) return null;
+  const stat = lstatOrNull(file);
+  if (stat === null) return null;
+  refuseNonRegular(file, stat);
+  const seen = readPidFileSync(file);
+  if (seen.kind === 'missing') return null;
+  const verdict = judgeFile(seen, offset);
+  if (verdict.kind === 'held') return { kind: 'busy', pid: verdict.pid };
+  return verdict.kind === 'settling' ? { kind: 'settling' } : null;
+}
+
 function* attempt(file: string, text: string, logger: Logger): Steps<Attempt> {
+  const refused = quickRefusal(file);
+  if (refused !== null) return refused;
   const draft = writeDraft(file, text);
   try {
     if (placeDraft(draft, file, text)) {
