@@ -1,7 +1,7 @@
 // acquire, acquireSync, lock and lockSync: which kind of lock to take (the kernel's, or the
 // stale-PID fallback where there is none), and failing open when asked to.
 import path from 'node:path';
-import { pathError } from './errors';
+import { pathError, refusesLocks } from './errors';
 import type { HeldMode } from './holding';
 import { takeKernelLock, takeKernelLockSync, type FileKind } from './kernel-acquire';
 import { binding, type Binding } from './native';
@@ -9,9 +9,6 @@ import { settleOptions, type AcquireOptions, type LockOptions, type SettledOptio
 import { PidLock } from './pid-lock';
 import { takePidFile, type PidFileHolding } from './pidfile-lock';
 import { runAsync, runSync } from './steps';
-
-/** The codes by which a file system says it has no locks to give: mode 'auto' falls back on them. */
-const NO_LOCKS = new Set(['ENOLCK', 'EOPNOTSUPP', 'ENOTSUP', 'ENOSYS']);
 
 const warned = new Set<string>();
 
@@ -44,8 +41,8 @@ function kernelBinding(settled: SettledOptions, kind: FileKind): Binding | null 
 
 /** Whether a kernel lock's failure sends mode 'auto' to the fallback: the file system refused locks. */
 function fallsBack(settled: SettledOptions, kind: FileKind, error: unknown): boolean {
-  const code = codeOf(error);
-  if (settled.mode !== 'auto' || !hasFallback(settled, kind) || code === undefined || !NO_LOCKS.has(code)) return false;
+  if (settled.mode !== 'auto' || !hasFallback(settled, kind) || !refusesLocks(error)) return false;
+  const code = codeOf(error) ?? 'unknown';
   warnOnce(settled, `fs:${path.dirname(settled.path)}`,
     `${path.dirname(settled.path)}: the file system refuses locks (${code}); using PID files with stale-PID detection there`);
   return true;

@@ -95,3 +95,12 @@ export function pathError(code: string, description: string, syscall: string, pa
 export function abortReason(signal: AbortSignal): unknown {
   return signal.reason ?? new DOMException('This operation was aborted', 'AbortError');
 }
+
+/**
+ * Whether an error says the file system has no locks to give (an NFS mount without a lock
+ * manager, some FUSE and SMB mounts): the cue for mode 'auto' to use the stale-PID fallback.
+ */
+export function refusesLocks(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === 'ENOLCK' || code === 'EOPNOTSUPP' || code === 'ENOTSUP' || code === 'ENOSYS';
+}

@@ -1,5 +1,5 @@
 // Looking at a PID file without taking it: readPid, inspect and inspectSync, in either mode.
-import { withPath } from './errors';
+import { refusesLocks, withPath } from './errors';
 import { readFlockHolders, readFlockHoldersSync } from './kernel-locks';
 import { binding, ProbeState } from './native';
 import { checkPath, settleMode, type InspectOptions, type LockMode } from './options';
@@ -57,7 +57,7 @@ function fallbackApplies(mode: LockMode, file: string, contents: PidFileContents
     binding().probe(file);
     return false;
   } catch (error) {
-    return ['ENOLCK', 'EOPNOTSUPP', 'ENOTSUP', 'ENOSYS'].includes((error as { code?: string }).code ?? '');
+    return refusesLocks(error);
   }
 }
 
