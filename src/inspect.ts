@@ -30,8 +30,17 @@ function hasIdentity(contents: PidFileContents): contents is Identified {
   return contents.kind !== 'missing' && contents.dev !== null && contents.ino !== null;
 }
 
-function lookUp(pid: number): ProcessView {
-  return { facts: readProcessFacts(pid), commandLine: readCommandLine(pid) };
+/** Looks each PID up in /proc once per inspect, however often the report asks about it. */
+function processLookUp(): (pid: number) => ProcessView {
+  const seen = new Map<number, ProcessView>();
+  return (pid) => {
+    let view = seen.get(pid);
+    if (view === undefined) {
+      view = { facts: readProcessFacts(pid), commandLine: readCommandLine(pid) };
+      seen.set(pid, view);
+    }
+    return view;
+  };
 }
 
 function addonLoads(): boolean {
@@ -62,6 +71,7 @@ function fallbackApplies(mode: LockMode, file: string, contents: PidFileContents
 }
 
 function status(file: string, mode: LockMode, contents: PidFileContents, holders: FlockHolder[] | null): LockStatus {
+  const lookUp = processLookUp();
   const probedLocked = hasIdentity(contents) && holders === null && mode !== 'pidfile' && addonLoads() ? probe(file) : null;
   const kernelLocked = (): boolean => (holders?.some((holder) => holder.exclusive) ?? false) || probedLocked === true;
   if (fallbackApplies(mode, file, contents, kernelLocked)) {
