@@ -22,7 +22,8 @@ typedef int pg_handle; /* a file descriptor */
  * (pg_wait_begin); any other thread may then call pg_wait_cancel.
  * POSIX: the waiter's pthread, which pg_wait_cancel interrupts with PG_WAKE_SIGNAL (a handler
  * without SA_RESTART, so the blocking flock returns EINTR), as flock(1) does for its timeout.
- * Windows: the waiter's thread handle, for CancelSynchronousIo.
+ * Windows: the waiter's thread handle, for CancelSynchronousIo. A waiter granted the lock after
+ * a cancel gives it back at once, before writing anything, since nobody may wait for it.
  */
 typedef struct pg_wait_state {
   volatile int cancelled; /* set once by pg_wait_cancel; read by the waiter */
@@ -86,10 +87,13 @@ pg_result pg_lock_wait(const char *path, int flags, const char *text, size_t tex
                        pg_handle *out);
 
 /*
- * Ends a wait in pg_lock_wait from another thread. Returns once the waiter has left any blocking
- * call: it no longer touches the file, though it may still be finishing (the caller joins it).
+ * Ends a wait in pg_lock_wait from another thread. Returns 1 once the waiter has left any
+ * blocking call: it no longer touches the file, though it may still be finishing (the caller
+ * joins it). Returns 0 when the blocking call could not be interrupted (Wine, or a Windows
+ * driver without cancellation): the waiter then stays blocked until the kernel grants the lock,
+ * gives it straight back and returns PG_ECANCELED, so the caller must not wait for it.
  */
-void pg_wait_cancel(pg_wait_state *state);
+int pg_wait_cancel(pg_wait_state *state);
 
 /*
  * Frees what pg_wait_begin took, once the waiting thread has been joined.

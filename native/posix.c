@@ -270,7 +270,7 @@ void pg_wait_end(pg_wait_state *state) {
   (void)state; /* a pthread_t needs no closing */
 }
 
-void pg_wait_cancel(pg_wait_state *state) {
+int pg_wait_cancel(pg_wait_state *state) {
   const struct timespec pause = {0, 200000}; /* 0.2 ms between kicks */
   __atomic_store_n(&state->cancelled, 1, __ATOMIC_SEQ_CST);
   /* A kick can land just before the waiter enters flock, where it changes nothing; so kick
@@ -279,6 +279,7 @@ void pg_wait_cancel(pg_wait_state *state) {
     pthread_kill(state->thread, PG_WAKE_SIGNAL);
     nanosleep(&pause, NULL);
   }
+  return 1; /* flock always returns EINTR to a handler without SA_RESTART */
 }
 
 pg_result pg_unlock(pg_handle fd, const char *path) {

@@ -12,12 +12,16 @@
  * pending timer does. When the environment is torn down (process exit, worker.terminate()) an
  * env cleanup hook cancels and joins every pending wait, so no thread, descriptor or lock is
  * left behind.
+ *
+ * Where the blocking call cannot be interrupted (Windows drivers without cancellation, and Wine,
+ * whose LockFileEx ignores CancelSynchronousIo), a cancelled wait ends at once for its caller,
+ * and its thread lingers until the kernel grants the lock, which it gives straight back.
  */
 #include "binding.h"
+#include "thread.h"
 
 #include <stdlib.h>
 #include <string.h>
-#include <uv.h>
 
 #define WAIT_THREAD_STACK (256 * 1024)
 
@@ -28,18 +32,23 @@ typedef struct wait_ticket {
   waiter *waiter;
 } wait_ticket;
 
+/* Who owns a waiter once its wait ends. Normally the JavaScript side, which joins the thread.
+ * A wait that pg_wait_cancel could not interrupt is handed to its own thread instead (ORPHANED),
+ * which gives back whatever it is granted and frees the waiter; the two sides settle which case
+ * it is with one compare-and-swap on `phase`. */
+enum { WAITING = 0, FINISHED = 1, ORPHANED = 2 };
+
 struct waiter {
   char *path;
   char *text;
   int flags;
   pg_wait_state state;
-  uv_thread_t thread;
+  pg_thread thread;
   pg_result result;
   pg_handle handle;
-  /* waitSync: the JS thread sleeps on `finished` (made for every waiter, used by waitSync only) */
-  uv_mutex_t mutex;
-  uv_cond_t cond;
-  int finished;
+  volatile int phase;
+  /* waitSync: the JS thread sleeps on `finished` */
+  pg_event *finished;
   /* wait: the result goes back through `tsfn` */
   napi_threadsafe_function tsfn;
   wait_ticket *ticket;
@@ -48,14 +57,14 @@ struct waiter {
 };
 
 static void join_once(waiter *w) {
-  if (!w->joined) uv_thread_join(&w->thread);
+  if (!w->joined) pg_thread_join(&w->thread);
   w->joined = 1;
 }
 
+/* Only once the thread is joined, or by the thread itself when orphaned. */
 static void free_waiter(waiter *w) {
-  if (w->joined) pg_wait_end(&w->state);
-  uv_cond_destroy(&w->cond);
-  uv_mutex_destroy(&w->mutex);
+  pg_wait_end(&w->state);
+  pg_event_free(w->finished);
   free(w->path);
   free(w->text);
   free(w);
@@ -70,21 +79,30 @@ static void wait_thread(void *data) {
   waiter *w = (waiter *)data;
   pg_wait_begin(&w->state);
   w->result = pg_lock_wait(w->path, w->flags, w->text, w->text ? strlen(w->text) : 0, &w->state, &w->handle);
+  if (pg_compare_exchange(&w->phase, WAITING, FINISHED) == ORPHANED) {
+    abandon_lock(w); /* the core gives back a lock granted after a cancel; this is the backstop */
+    free_waiter(w);
+    return;
+  }
   if (w->tsfn != NULL) {
     w->delivered = napi_call_threadsafe_function(w->tsfn, w, napi_tsfn_blocking) == napi_ok;
   } else {
-    uv_mutex_lock(&w->mutex);
-    w->finished = 1;
-    uv_cond_signal(&w->cond);
-    uv_mutex_unlock(&w->mutex);
+    pg_event_set(w->finished);
   }
 }
 
+/* After pg_wait_cancel could not interrupt the wait: hands the waiter to its thread. Returns 1
+ * when it did (the caller must not touch the waiter again), 0 when the thread finished first
+ * (join it and take the result as usual). */
+static int orphan(waiter *w) {
+  pg_thread thread = w->thread;
+  if (pg_compare_exchange(&w->phase, WAITING, ORPHANED) != WAITING) return 0;
+  pg_thread_detach(&thread);
+  return 1;
+}
+
 static int start_thread(waiter *w) {
-  uv_thread_options_t options;
-  options.flags = UV_THREAD_HAS_STACK_SIZE;
-  options.stack_size = WAIT_THREAD_STACK;
-  return uv_thread_create_ex(&w->thread, &options, wait_thread, w);
+  return pg_thread_start(&w->thread, wait_thread, w, WAIT_THREAD_STACK);
 }
 
 /* A waiter with copies of the arguments and a zeroed wait state; NULL with an exception pending. */
@@ -100,17 +118,6 @@ static waiter *new_waiter(napi_env env, napi_value *argv) {
     napi_throw_error(env, "ENOMEM", "out of memory");
     return NULL;
   }
-  if (uv_mutex_init(&w->mutex) != 0) {
-    free(w);
-    napi_throw_error(env, "ENOMEM", "could not make a mutex");
-    return NULL;
-  }
-  if (uv_cond_init(&w->cond) != 0) {
-    uv_mutex_destroy(&w->mutex);
-    free(w);
-    napi_throw_error(env, "ENOMEM", "could not make a condition variable");
-    return NULL;
-  }
   w->flags = flags;
   w->path = utf8_copy(env, argv[0]);
   if (w->path == NULL || !optional_utf8_copy(env, argv[2], &w->text)) {
@@ -124,13 +131,28 @@ static waiter *new_waiter(napi_env env, napi_value *argv) {
 
 static void teardown_waiter(void *data);
 
-/* On the JS thread, once the wait thread has a result; env is NULL when the environment is being
+/* Tells the callback that its wait was cancelled, for a waiter handed to its thread. */
+static void deliver_cancelled(napi_env env, napi_value callback) {
+  pg_result cancelled = {PG_ECANCELED, "flock"};
+  napi_value argv[2], undefined;
+  if (napi_get_null(env, &argv[1]) != napi_ok || napi_get_undefined(env, &undefined) != napi_ok) return;
+  argv[0] = result_error(env, cancelled);
+  if (argv[0] == NULL) return;
+  napi_call_function(env, undefined, callback, 2, argv, NULL);
+}
+
+/* On the JS thread, once the wait thread has a result (data: the waiter), or once a wait that
+ * could not be interrupted was given up (data: NULL). env is NULL when the environment is being
  * torn down with the result still queued, and then the lock is given up. */
 static void deliver(napi_env env, napi_value callback, void *context, void *data) {
   waiter *w = (waiter *)data;
   napi_value argv[2], undefined;
   (void)context;
 
+  if (w == NULL) {
+    if (env != NULL) deliver_cancelled(env, callback);
+    return;
+  }
   join_once(w);
   if (env == NULL) {
     abandon_lock(w);
@@ -159,7 +181,13 @@ static void deliver(napi_env env, napi_value callback, void *context, void *data
 /* Environment teardown with the wait pending: end it, and clean up what will not be delivered. */
 static void teardown_waiter(void *data) {
   waiter *w = (waiter *)data;
-  pg_wait_cancel(&w->state);
+  wait_ticket *ticket = w->ticket;
+  napi_threadsafe_function tsfn = w->tsfn;
+  if (!pg_wait_cancel(&w->state) && orphan(w)) {
+    if (ticket != NULL) ticket->waiter = NULL;
+    napi_release_threadsafe_function(tsfn, napi_tsfn_abort);
+    return;
+  }
   join_once(w);
   if (w->ticket != NULL) w->ticket->waiter = NULL;
   /* Queued: deliver() runs with env NULL as the thread-safe function closes, and cleans up. */
@@ -229,12 +257,23 @@ static napi_value wait_async(napi_env env, napi_callback_info info) {
 static napi_value cancel_wait(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   void *data = NULL;
+  napi_threadsafe_function tsfn;
   wait_ticket *ticket;
+  waiter *w;
 
   if (!get_args(env, info, 1, argv, "cancelWait(ticket)")) return NULL;
   NAPI_CALL(env, napi_get_value_external(env, argv[0], &data));
   ticket = (wait_ticket *)data;
-  if (ticket->waiter != NULL) pg_wait_cancel(&ticket->waiter->state); /* else: already delivered */
+  w = ticket->waiter;
+  if (w == NULL) return NULL;                    /* already delivered */
+  if (pg_wait_cancel(&w->state)) return NULL;    /* the thread delivers ECANCELED */
+  tsfn = w->tsfn;
+  if (!orphan(w)) return NULL;                   /* it finished first: its result is on the way */
+  /* The thread now owns the waiter; answer the callback in its place. */
+  ticket->waiter = NULL;
+  napi_remove_env_cleanup_hook(env, teardown_waiter, w);
+  NAPI_CALL(env, napi_call_threadsafe_function(tsfn, NULL, napi_tsfn_nonblocking));
+  NAPI_CALL(env, napi_release_threadsafe_function(tsfn, napi_tsfn_release));
   return NULL;
 }
 
@@ -253,25 +292,24 @@ static napi_value wait_sync(napi_env env, napi_callback_info info) {
   NAPI_CALL(env, napi_get_value_double(env, argv[3], &timeout_ms));
   w = new_waiter(env, argv);
   if (w == NULL) return NULL;
+  w->finished = pg_event_new();
+  if (w->finished == NULL) {
+    free_waiter(w);
+    napi_throw_error(env, "ENOMEM", "could not make an event");
+    return NULL;
+  }
   if (start_thread(w) != 0) {
     free_waiter(w);
     napi_throw_error(env, "EAGAIN", "could not start a thread to wait for the lock");
     return NULL;
   }
 
-  uv_mutex_lock(&w->mutex);
-  if (timeout_ms < 0) {
-    while (!w->finished) uv_cond_wait(&w->cond, &w->mutex);
-  } else {
-    uint64_t deadline = uv_hrtime() + (uint64_t)(timeout_ms * 1e6);
-    while (!w->finished) {
-      uint64_t now = uv_hrtime();
-      if (now >= deadline || uv_cond_timedwait(&w->cond, &w->mutex, deadline - now) == UV_ETIMEDOUT) break;
-    }
+  if (!pg_event_wait(w->finished, timeout_ms) && !pg_wait_cancel(&w->state) && orphan(w)) {
+    /* Timed out on a wait that could not be interrupted: its thread gives up what it gets. */
+    NAPI_CALL(env, napi_get_null(env, &result));
+    return result;
   }
-  uv_mutex_unlock(&w->mutex);
-  /* Timed out: end the wait. It may have been granted in the meantime; then the lock is ours. */
-  pg_wait_cancel(&w->state);
+  /* Done, or timed out and cancelled. A wait granted in the meantime leaves the lock ours. */
   join_once(w);
 
   outcome = w->result;

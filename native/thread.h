@@ -1,0 +1,45 @@
+/*
+ * The little threading wait.c needs, one file per platform behind this header (thread_posix.c:
+ * pthreads; thread_win32.c: Win32 threads and events), so that the addon needs no libuv header:
+ * Node's include directory has none for Windows, and a cross build for win32 has only
+ * node-api-headers.
+ */
+#ifndef PIDGUARD_THREAD_H
+#define PIDGUARD_THREAD_H
+
+#include <stddef.h>
+
+#ifdef _WIN32
+typedef void *pg_thread; /* a HANDLE from _beginthreadex */
+#else
+#include <pthread.h>
+typedef pthread_t pg_thread;
+#endif
+
+/* A one-shot signal: set once by one thread, awaited by another (with a time limit or none). */
+typedef struct pg_event pg_event;
+
+/* Starts fn(arg) on a new thread with a stack of `stack_size` bytes. 0, or nonzero on failure. */
+int pg_thread_start(pg_thread *thread, void (*fn)(void *), void *arg, size_t stack_size);
+
+/* Waits for the thread to finish and frees what it held. */
+void pg_thread_join(pg_thread *thread);
+
+/* Lets the thread finish on its own and free what it held; it is never joined. */
+void pg_thread_detach(pg_thread *thread);
+
+/* A new, unset event; NULL when out of memory. */
+pg_event *pg_event_new(void);
+
+void pg_event_set(pg_event *event);
+
+/* Waits until the event is set (1) or `timeout_ms` has passed (0); a negative timeout waits
+ * for as long as it takes. */
+int pg_event_wait(pg_event *event, double timeout_ms);
+
+void pg_event_free(pg_event *event);
+
+/* Atomically stores `value` in *target if it holds `expected`; returns what it held before. */
+int pg_compare_exchange(volatile int *target, int expected, int value);
+
+#endif
