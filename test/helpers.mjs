@@ -10,10 +10,29 @@ export const here = path.dirname(fileURLToPath(import.meta.url));
 export const root = path.resolve(here, '..');
 export const agentScript = path.join(here, 'fixtures', 'agent.mjs');
 
-/** A fresh directory under the system's temporary directory, removed when `t` ends. */
+export const onWindows = process.platform === 'win32';
+
+/** Directories that could not be removed yet (on Windows, a file still open in them). */
+const leftovers = new Set();
+process.once('exit', () => {
+  for (const dir of leftovers) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+/**
+ * A fresh directory under the system's temporary directory, removed when `t` ends, or at exit
+ * if a file in it is still open then (Windows keeps a removed file's name until its last handle
+ * closes, and a test's later `after` hooks may release it).
+ */
 export function tempDir(t) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pidguard-test-'));
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  t.after(() => {
+    try {
+      fs.rmSync(dir, { recursive: true, force: true });
+    } catch (error) {
+      if (!onWindows) throw error;
+      leftovers.add(dir);
+    }
+  });
   return dir;
 }
 
@@ -82,10 +101,26 @@ export function run(command, args, options = {}) {
   return result;
 }
 
-/** Whether flock(1) could take the lock on `file` right now (true) or found it held (false). */
-export function flockCanTake(file) {
-  const { status } = run('flock', ['--nonblock', '--conflict-exit-code', '99', file, 'true']);
-  if (status !== 0 && status !== 99) throw new Error(`flock(1) exited ${status}`);
+/**
+ * The Windows counterpart of flock(1) for the tests: test/fixtures/win32-lockprobe.c, built by
+ * scripts/windows/test.mjs, which passes its path in PIDGUARD_LOCKPROBE.
+ */
+function lockProbe() {
+  const probe = process.env.PIDGUARD_LOCKPROBE;
+  if (!probe) throw new Error('PIDGUARD_LOCKPROBE is not set: run the Windows tests with npm run test:windows');
+  return probe;
+}
+
+/**
+ * Whether another process could take the lock on `file` right now (true) or found it held
+ * (false), asked of flock(1) (or, on Windows, of a LockFileEx probe). Either creates the file
+ * when it is missing. `shared`: a shared lock instead of an exclusive one.
+ */
+export function flockCanTake(file, { shared = false } = {}) {
+  const { status } = onWindows
+    ? run(lockProbe(), [...(shared ? ['--shared'] : []), file])
+    : run('flock', [...(shared ? ['--shared'] : []), '--nonblock', '--conflict-exit-code', '99', file, 'true']);
+  if (status !== 0 && status !== 99) throw new Error(`the lock probe exited ${status}`);
   return status === 0;
 }
 
@@ -110,7 +145,11 @@ export async function startHolder(t, command, args) {
   return { child, output };
 }
 
-/** The number of open descriptors of this process. */
+/**
+ * The number of open descriptors of this process, from /proc; null where there is none to read
+ * (Windows, where a leak shows instead as a file that cannot be removed or relocked).
+ */
 export function openDescriptorCount() {
+  if (!fs.existsSync('/proc/self/fd')) return null;
   return fs.readdirSync('/proc/self/fd').length;
 }

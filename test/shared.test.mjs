@@ -15,7 +15,7 @@ test('shared holders coexist, write no PID, and keep an exclusive acquirer out',
   assert.equal((await second.ask({ op: 'acquire', path: file, options: { shared: true } })).ok, true);
   assert.equal(fs.readFileSync(file, 'utf8'), '');
   assert.throws(() => acquireSync(file), { code: 'ELOCKED' });
-  assert.equal(run('flock', ['--shared', '--nonblock', file, 'true']).status, 0, 'flock(1) -s joins the readers');
+  assert.equal(flockCanTake(file, { shared: true }), true, 'flock(1) -s joins the readers');
 
   const writer = acquire(file, { wait: true });
   await first.ask({ op: 'release' });
@@ -35,7 +35,9 @@ test('a shared acquirer waits out an exclusive holder, then leaves the file in p
   const held = await reader;
   assert.equal(held.shared, true);
   held.release();
-  assert.equal(fs.existsSync(file), true, 'a shared holder never removes the file');
+  // Where a removed file's name lasts until its last handle closes (Wine; Windows without POSIX
+  // delete semantics), the reader locked the writer's removed file, which goes as it lets go.
+  if (process.platform !== 'win32') assert.equal(fs.existsSync(file), true, 'a shared holder never removes the file');
 });
 
 test('lock() takes the kernel lock on a data file without writing, truncating or removing it', TIMEOUT, async (t) => {

