@@ -1,0 +1,78 @@
+// `npm run test:pack`: packs pidguard as it would be published (prepack builds the prebuilds for
+// linux-x64 and win32-x64), installs the tarball into a fresh directory with every compiler off
+// PATH, and uses it: on Linux with this Node, and under Wine with the Windows node.exe. Both must
+// load their prebuild (nothing compiled at install) and take, refuse and release a real lock.
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { root, runNode, setupWine } from '../windows/wine.mjs';
+
+const npmCli = process.env.npm_execpath ?? '/usr/lib/node_modules/npm/bin/npm-cli.js';
+const work = fs.mkdtempSync(path.join(os.tmpdir(), 'pidguard-pack-'));
+const npm = (args, options) => execFileSync(process.execPath, [npmCli, ...args], { encoding: 'utf8', ...options });
+
+try {
+  console.log('# npm pack (prepack builds both prebuilds)');
+  const packed = npm(['pack', '--silent', '--pack-destination', work], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+  const tarball = path.join(work, packed.trim().split('\n').at(-1)); // the name comes last, after prepack's output
+  const listing = execFileSync('tar', ['-tzf', tarball], { encoding: 'utf8' });
+  assert.match(listing, /^package\/prebuilds\/linux-x64\/pidguard\.glibc\.node$/m);
+  assert.match(listing, /^package\/prebuilds\/win32-x64\/pidguard\.node$/m);
+
+  // A PATH with node and sh only: no cc, gcc, g++, make or python3 for node-gyp to find.
+  const bin = path.join(work, 'bin');
+  fs.mkdirSync(bin);
+  fs.symlinkSync(process.execPath, path.join(bin, 'node'));
+  fs.symlinkSync('/bin/sh', path.join(bin, 'sh'));
+  const env = { ...process.env, PATH: bin };
+  for (const key of Object.keys(env)) if (key.startsWith('npm_')) delete env[key];
+  const found = spawnSync('/bin/sh', ['-c', 'command -v cc gcc g++ make python3 python'], { env, encoding: 'utf8' }).stdout.trim();
+  assert.equal(found, '', `compilers should be hidden, found: ${found}`);
+
+  const app = path.join(work, 'app');
+  fs.mkdirSync(app);
+  fs.writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true }));
+  console.log('# npm install <tarball> with no compiler on PATH');
+  npm(['install', '--no-audit', '--no-fund', '--foreground-scripts', tarball], { cwd: app, env, stdio: 'inherit' });
+  fs.copyFileSync(path.join(root, 'scripts', 'pack', 'smoke.cjs'), path.join(app, 'smoke.cjs'));
+
+  const linux = JSON.parse(execFileSync(process.execPath, ['smoke.cjs'], { cwd: app, env, encoding: 'utf8' }));
+  console.log('linux:', JSON.stringify(linux));
+  assert.deepEqual(linux, {
+    platform: 'linux', addon: 'prebuilds/linux-x64/pidguard.glibc.node', built: false, recorded: true,
+    refusal: { code: 'ELOCKED', pid: linux.holder }, holder: linux.holder, removed: true,
+  });
+
+  // Where install scripts are not allowed (npm --ignore-scripts, or npm's allowScripts), the
+  // prebuild is all there is: the package must work without its install step.
+  const bare = path.join(work, 'bare');
+  fs.mkdirSync(bare);
+  fs.writeFileSync(path.join(bare, 'package.json'), JSON.stringify({ name: 'bare', version: '1.0.0', private: true }));
+  console.log('# npm install --ignore-scripts <tarball>');
+  npm(['install', '--no-audit', '--no-fund', '--ignore-scripts', tarball], { cwd: bare, env, stdio: 'inherit' });
+  fs.copyFileSync(path.join(root, 'scripts', 'pack', 'smoke.cjs'), path.join(bare, 'smoke.cjs'));
+  const unscripted = JSON.parse(execFileSync(process.execPath, ['smoke.cjs'], { cwd: bare, env, encoding: 'utf8' }));
+  console.log('linux, no install scripts:', JSON.stringify(unscripted));
+  assert.equal(unscripted.addon, 'prebuilds/linux-x64/pidguard.glibc.node');
+  assert.deepEqual(unscripted.refusal, { code: 'ELOCKED', pid: unscripted.holder });
+  assert.equal(unscripted.removed, true);
+
+  console.log('# under Wine: the install step\'s check, then the same use');
+  setupWine();
+  const packageDir = path.join(app, 'node_modules', 'pidguard');
+  const check = await runNode([path.join(app, 'node_modules', 'node-gyp-build', 'build-test.js')], { cwd: packageDir });
+  assert.equal(check.status, 0, `node-gyp-build-test under Wine: ${check.stderr}`);
+  const ran = await runNode(['smoke.cjs'], { cwd: app });
+  assert.equal(ran.status, 0, ran.stderr);
+  const windows = JSON.parse(ran.stdout);
+  console.log('win32:', JSON.stringify(windows));
+  assert.deepEqual(windows, {
+    platform: 'win32', addon: 'prebuilds/win32-x64/pidguard.node', built: false, recorded: true,
+    refusal: { code: 'ELOCKED', pid: windows.holder }, holder: windows.holder, removed: true,
+  });
+  console.log('# ok: the packed tarball installs without a compiler and works on linux-x64 and, under Wine, win32-x64');
+} finally {
+  fs.rmSync(work, { recursive: true, force: true });
+}
