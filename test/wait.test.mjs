@@ -92,6 +92,28 @@ test('a timed wait ends with LockedError naming the holder', TIMEOUT, async (t) 
   assert.equal(fs.readFileSync(file, 'utf8'), `${holder.pid}\n`);
 });
 
+test('a wait that timed out never takes the lock afterwards', TIMEOUT, async (t) => {
+  // Where the blocked lock call cannot be interrupted (Wine), a timed-out wait's thread stays
+  // queued in the kernel; when granted it must give the lock straight back.
+  const file = path.join(tempDir(t), 'gave-up.pid');
+  const [holder, waiter] = await startAgents(t, 2);
+  await holder.ask({ op: 'acquire', path: file });
+  const sync = await waiter.ask({ op: 'acquire', path: file, options: { wait: 100 } });
+  assert.deepEqual([sync.ok, sync.code, sync.pid], [false, 'ELOCKED', holder.pid]);
+  assert.deepEqual(await waiter.ask({ op: 'acquireAsync', path: file, options: { wait: 100 } }), { waiting: true });
+  const async = await waiter.next();
+  assert.deepEqual([async.ok, async.code, async.pid], [false, 'ELOCKED', holder.pid]);
+  await holder.ask({ op: 'release' });
+  for (let round = 0; round < 3; round += 1) {
+    const lock = await acquire(file, { wait: 10_000 });
+    assert.equal(fs.readFileSync(file, 'utf8'), `${process.pid}\n`);
+    lock.release();
+  }
+  const { status } = await waiter.ask({ op: 'inspect', path: file });
+  assert.notEqual(status.pid, waiter.pid);
+  assert.equal(waiter.child.exitCode, null, 'the waiter lives on, holding nothing');
+});
+
 test('an abort ends a wait with the signal\'s reason; an aborted signal fails at once', TIMEOUT, async (t) => {
   const file = path.join(tempDir(t), 'abort.pid');
   const [holder] = await startAgents(t, 1);
