@@ -350,6 +350,23 @@ export function* takePidFile({ path: file, logger, waitMs, signal }: PidFileRequ
   }
 }
 
+/**
+ * Removes our placed PID file. On Windows a file removed while another process has it open keeps
+ * its name until the last handle closes (without POSIX delete semantics: FAT, SMB, Wine), and
+ * under contention some contender always has it open to read the PID, so the name would never go
+ * and the path would name a holder that let go. Renamed first to a draft name of ours, the path
+ * is free at once; were we to die in between, the next takeover removes it as a dead draft.
+ */
+function removePlaced(file: string): void {
+  if (process.platform !== 'win32') {
+    fs.unlinkSync(file);
+    return;
+  }
+  const tombstone = draftPath(file);
+  fs.renameSync(file, tombstone);
+  removeQuietly(tombstone);
+}
+
 /** A held fallback lock: the PID file at `path`, as long as it is the file written. */
 export class PidFileHolding implements Holding {
   readonly mode = 'pidfile' as const;
@@ -382,7 +399,7 @@ export class PidFileHolding implements Holding {
     const guard = runSync(takeGuard(file, this.#logger, RELEASE_GUARD_WAIT_MS));
     if (guard === null) this.#logger.warn(`releasing ${file} without its guard, which another process holds`);
     try {
-      if (this.#stillOurs()) fs.unlinkSync(file);
+      if (this.#stillOurs()) removePlaced(file);
       else this.#logger.warn(`${file} is no longer the file this process wrote; left in place`);
     } catch (error) {
       throw fsErrorFor(error, file);
