@@ -8,6 +8,7 @@
  *   rewrite(handle: External, text: string): void           (replaces a held PID file's text)
  *   descriptor(handle: External): number                    (the POSIX descriptor, or -1)
  *   verify(handle: External): boolean                       (the path still names the held file)
+ *   processStartTime(pid: number): number | null           (ms since 1970; null where not told)
  *   (and the waiting calls of wait.c)
  *
  * The module is context-aware (NAPI_MODULE_INIT), so worker threads can load it. A handle is an
@@ -254,6 +255,25 @@ static napi_value verify_lock(napi_env env, napi_callback_info info) {
   return result;
 }
 
+static napi_value process_start_time(napi_env env, napi_callback_info info) {
+  napi_value argv[1], result;
+  int32_t pid = 0;
+  double started_ms = 0;
+
+  if (!get_args(env, info, 1, argv, "processStartTime(pid)")) return NULL;
+  if (napi_get_value_int32(env, argv[0], &pid) != napi_ok) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "pid must be a number");
+    return NULL;
+  }
+  /* Gone, hidden or not told: all mean "unknown" to the caller. */
+  if (pg_process_start_time(pid, &started_ms) != 0) {
+    NAPI_CALL(env, napi_get_null(env, &result));
+    return result;
+  }
+  NAPI_CALL(env, napi_create_double(env, started_ms, &result));
+  return result;
+}
+
 static napi_value probe_file(napi_env env, napi_callback_info info) {
   napi_value argv[1], result;
   char *path;
@@ -291,6 +311,7 @@ NAPI_MODULE_INIT() {
   if (export_function(env, exports, "rewrite", rewrite_file) == NULL) return NULL;
   if (export_function(env, exports, "descriptor", descriptor_of) == NULL) return NULL;
   if (export_function(env, exports, "verify", verify_lock) == NULL) return NULL;
+  if (export_function(env, exports, "processStartTime", process_start_time) == NULL) return NULL;
   if (export_int(env, exports, "SHARED", PG_SHARED) == NULL) return NULL;
   if (export_int(env, exports, "CREATE", PG_CREATE) == NULL) return NULL;
   if (export_int(env, exports, "PIDFILE", PG_PIDFILE) == NULL) return NULL;

@@ -130,6 +130,14 @@ int pg_descriptor(pg_handle handle);
  */
 pg_result pg_probe(const char *path, pg_probe_state *state);
 
+/*
+ * When process `pid` started, in milliseconds since 1970 (Windows: GetProcessTimes), for the
+ * stale-PID fallback to tell a reused PID from its holder. 0 on success; else an error number:
+ * no such process, access denied, or ENOSYS where the core does not tell (POSIX, where Linux
+ * callers read /proc instead).
+ */
+int pg_process_start_time(int pid, double *started_ms);
+
 /* The error's code as Node spells it ("ENOENT", "ELOCKED", ...). */
 const char *pg_error_code(int err);
 

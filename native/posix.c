@@ -319,6 +319,12 @@ int pg_descriptor(pg_handle fd) {
   return fd;
 }
 
+int pg_process_start_time(int pid, double *started_ms) {
+  (void)pid;
+  (void)started_ms;
+  return ENOSYS; /* Linux callers read /proc/<pid>/stat; no other POSIX system is tested here */
+}
+
 pg_result pg_probe(const char *path, pg_probe_state *state) {
   int fd = open_nointr(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
   if (fd < 0) {

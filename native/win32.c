@@ -306,6 +306,28 @@ int pg_descriptor(pg_handle file) {
   return -1;
 }
 
+/* FILETIME counts 100 ns intervals since 1601; this many of them lie before 1970. */
+#define PG_FILETIME_UNIX_EPOCH 116444736000000000ULL
+
+int pg_process_start_time(int pid, double *started_ms) {
+  FILETIME created, exited, kernel, user;
+  ULARGE_INTEGER ticks;
+  HANDLE process;
+  if (pid <= 0) return ERROR_INVALID_PARAMETER;
+  process = OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, FALSE, (DWORD)pid);
+  if (process == NULL) return (int)GetLastError();
+  if (!GetProcessTimes(process, &created, &exited, &kernel, &user)) {
+    int err = (int)GetLastError();
+    CloseHandle(process);
+    return err;
+  }
+  CloseHandle(process);
+  ticks.LowPart = created.dwLowDateTime;
+  ticks.HighPart = created.dwHighDateTime;
+  *started_ms = (double)(ticks.QuadPart - PG_FILETIME_UNIX_EPOCH) / 10000.0;
+  return 0;
+}
+
 pg_result pg_probe(const char *path, pg_probe_state *state) {
   OVERLAPPED where = lock_range();
   wchar_t *wide = widen(path);

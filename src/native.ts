@@ -30,6 +30,8 @@ export interface Binding {
   verify(handle: NativeHandle): boolean;
   /** The held file's POSIX descriptor, for a child to inherit; -1 on Windows. */
   descriptor(handle: NativeHandle): number;
+  /** When process `pid` started, in ms since 1970 (Windows: GetProcessTimes); null where not told or gone. */
+  processStartTime(pid: number): number | null;
   /** Waits on a thread of its own; `done` runs on this thread with the handle, or an error (ECANCELED once cancelled). */
   wait(path: string, flags: number, text: string | null, done: (error: NativeError | null, handle: NativeHandle | null) => void): WaitTicket;
   /** Ends a pending wait soon; nothing once it has been delivered. */

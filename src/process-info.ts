@@ -1,6 +1,7 @@
 // What the platform tells about another process, for messages that say what is running.
 import fs from 'node:fs';
 import { formatCommandLine } from './command-line';
+import { binding } from './native';
 import { bootTimeMs, parseProcStat, parseUptime, startTimeMs } from './proc-stat';
 
 /**
@@ -50,7 +51,7 @@ export function readCommandLine(pid: number): string | null {
 export interface ProcessFacts {
   /** A process with this PID exists (a zombie counts as not existing: it has ended). */
   exists: boolean;
-  /** When it started, in ms on Date.now()'s clock; null where the platform does not tell (all but Linux). */
+  /** When it started, in ms on Date.now()'s clock; null where the platform does not tell (Linux and Windows do). */
   startedAtMs: number | null;
 }
 
@@ -77,9 +78,27 @@ function bootTime(uptimeSeconds: number, nowMs: number): number {
   return bootMs;
 }
 
+/** Whether the addon failed to load once: the fallback runs without it, so do not try again. */
+let addonMissing = false;
+
+/**
+ * Windows: the process's creation time from the addon (GetProcessTimes). The fallback may be in
+ * use because the addon cannot load; then the start time is unknown, as on other platforms.
+ */
+function windowsStartTime(pid: number): number | null {
+  if (addonMissing) return null;
+  try {
+    return binding().processStartTime(pid);
+  } catch {
+    addonMissing = true;
+    return null;
+  }
+}
+
 /** Whether process `pid` exists and when it started, as far as this platform tells. */
 export function readProcessFacts(pid: number): ProcessFacts {
   if (!processExists(pid)) return { exists: false, startedAtMs: null };
+  if (process.platform === 'win32') return { exists: true, startedAtMs: windowsStartTime(pid) };
   if (process.platform !== 'linux') return { exists: true, startedAtMs: null };
   const statText = readProcText(`/proc/${pid}/stat`);
   const uptimeText = readProcText('/proc/uptime');
