@@ -233,6 +233,30 @@ function dropClaims(file: string, seen: Identified, upTo: number): void {
   for (let level = 1; level <= upTo; level += 1) removeQuietly(claimPath(file, seen, level));
 }
 
+/**
+ * Puts the draft in place of the stale file: true, or false when another process placed its own
+ * first. POSIX: one rename over it. Windows refuses to rename over a file that another process
+ * has open, and contenders keep opening the stale file to read its PID, so under contention the
+ * rename would keep failing; it lets a file that is open be renamed away, though. So there the
+ * stale file goes to a draft name of ours first, then the draft is linked into the empty path,
+ * which a newcomer may fill first (the path was free: it won). Either way only the holder of the
+ * guard and the version's claim gets here.
+ */
+function replaceStale(draft: Draft, file: string, text: string): boolean {
+  try {
+    if (process.platform !== 'win32') {
+      fs.renameSync(draft.path, file);
+      return true;
+    }
+    const tombstone = draftPath(file);
+    fs.renameSync(file, tombstone);
+    removeQuietly(tombstone);
+  } catch (error) {
+    throw fsErrorFor(error, file);
+  }
+  return placeDraft(draft, file, text);
+}
+
 /** Replaces a stale file with the draft, under the guard, with the version's claim, and only if it is still that file. */
 function* takeOver(file: string, draft: Draft, text: string, seen: Identified, why: string, logger: Logger): Steps<Attempt> {
   const release = yield* requireGuard(file, logger);
@@ -244,11 +268,7 @@ function* takeOver(file: string, draft: Draft, text: string, seen: Identified, w
       if (stat === null) return { kind: 'changed' };
       refuseNonRegular(file, stat);
       if (!sameContents(readPidFileSync(file), seen)) return { kind: 'changed' };
-      try {
-        fs.renameSync(draft.path, file);
-      } catch (error) {
-        throw fsErrorFor(error, file);
-      }
+      if (!replaceStale(draft, file, text)) return { kind: 'changed' };
     } finally {
       dropClaims(file, seen, level);
     }
