@@ -132,7 +132,9 @@ export async function startHolder(t, command, args) {
   const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit'], detached: true });
   t.after(() => {
     try {
-      process.kill(-child.pid, 'SIGKILL');
+      // Windows has no process groups to signal: end the process itself.
+      if (onWindows) child.kill('SIGKILL');
+      else process.kill(-child.pid, 'SIGKILL');
     } catch {
       // already gone
     }
@@ -152,4 +154,15 @@ export async function startHolder(t, command, args) {
 export function openDescriptorCount() {
   if (!fs.existsSync('/proc/self/fd')) return null;
   return fs.readdirSync('/proc/self/fd').length;
+}
+
+/**
+ * A long-lived process that holds nothing, for a PID that is alive: `sleep 60` under sh, or on
+ * Windows a node.exe that waits. Resolves once it is up; `commandLine` is what /proc shows.
+ */
+export async function startSleeper(t) {
+  const { child } = onWindows
+    ? await startHolder(t, process.execPath, ['-e', "console.log('up'); setTimeout(() => {}, 60_000)"])
+    : await startHolder(t, 'sh', ['-c', 'echo up; exec sleep 60']);
+  return { child, commandLine: onWindows ? null : 'sleep 60' };
 }
