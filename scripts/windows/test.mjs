@@ -12,6 +12,7 @@ import { root, runNode, setupWine } from './wine.mjs';
 const SUITES = [
   'api.test.mjs',
   'cli-args.test.mjs',
+  'cli-node.test.mjs',
   'fallback.test.mjs',
   'inspect.test.mjs',
   'messages.test.mjs',

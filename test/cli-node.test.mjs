@@ -1,0 +1,85 @@
+// The pidguard command started directly with node, no shell between: the part of the CLI that
+// every platform has, Windows included (test:windows runs it under Wine). cli.test.mjs drives
+// the rest from bash: inheritance of the locked descriptor, signals, flock(1).
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import readline from 'node:readline';
+import { test } from 'node:test';
+import errors from '../dist/errors.js';
+import { root, run, tempDir } from './helpers.mjs';
+
+const TIMEOUT = { timeout: 60_000 };
+const bin = path.join(root, 'bin', 'pidguard.js');
+
+/** A job for `pidguard run`: records its PID in the journal, says so, then waits for its stdin to end. */
+const JOB = [
+  process.execPath, '-e',
+  "require('fs').appendFileSync(process.argv[1], process.pid + '\\n'); console.log('job ' + process.pid); process.stdin.resume(); process.stdin.on('end', () => process.exit(0));",
+];
+
+function pidguard(args) {
+  return run(process.execPath, [bin, ...args]);
+}
+
+/** Starts `pidguard run` with stdin a pipe (the job's stdin) and output read line by line. */
+function startRun(t, pidfile, journal) {
+  const child = spawn(process.execPath, [bin, 'run', pidfile, '--', ...JOB, journal], { stdio: ['pipe', 'pipe', 'pipe'] });
+  t.after(() => child.kill('SIGKILL'));
+  const lines = readline.createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  let stderr = '';
+  child.stderr.on('data', (data) => (stderr += data));
+  const exited = new Promise((resolve) => child.once('exit', (code) => resolve({ code, stderr })));
+  return { child, lines, exited };
+}
+
+/** What a copy did first: printed its job's line (it won), or exited (it was refused). */
+async function firstOutcome(copy) {
+  const { value } = await copy.lines.next();
+  if (value !== undefined) return { job: value };
+  return { exit: await copy.exited }; // stdout ended: the process is exiting
+}
+
+test('8 copies of pidguard run started at once: the job runs once, 7 are refused naming the holder', TIMEOUT, async (t) => {
+  const dir = tempDir(t);
+  const pidfile = path.join(dir, 'job.pid');
+  const journal = path.join(dir, 'journal');
+  const copies = Array.from({ length: 8 }, () => startRun(t, pidfile, journal));
+  // The winner's job waits on its stdin, so it holds the lock until every loser has been
+  // refused: the barrier is the losers' exits, not a guess at timing.
+  const outcomes = await Promise.all(copies.map(firstOutcome));
+  const winners = outcomes.filter((outcome) => outcome.job !== undefined);
+  assert.equal(winners.length, 1, JSON.stringify(outcomes));
+  const jobPid = Number(winners[0].job.split(' ')[1]);
+  assert.equal(fs.readFileSync(pidfile, 'utf8'), `${jobPid}\n`, 'the file records the job, not pidguard');
+  const winner = copies[outcomes.indexOf(winners[0])];
+  // Until the job has started, the file names the winning pidguard (which forwards signals to
+  // it); a loser may have looked then.
+  for (const { exit } of outcomes.filter((outcome) => outcome.exit !== undefined)) {
+    assert.equal(exit.code, 1, exit.stderr);
+    const named = Number(/already running as PID (\d+)/.exec(exit.stderr)?.[1]);
+    assert.ok(named === jobPid || named === winner.child.pid, exit.stderr);
+    assert.ok(exit.stderr.includes(errors.stopCommand(named)), exit.stderr);
+  }
+  winner.child.stdin.end();
+  assert.deepEqual(await winner.exited, { code: 0, stderr: '' });
+  assert.equal(fs.readFileSync(journal, 'utf8'), `${jobPid}\n`, 'the job ran once');
+  assert.equal(fs.existsSync(pidfile), false);
+});
+
+test('status names the job, stop ends it and frees the lock, wait then returns at once', TIMEOUT, async (t) => {
+  const dir = tempDir(t);
+  const pidfile = path.join(dir, 'job.pid');
+  const copy = startRun(t, pidfile, path.join(dir, 'journal'));
+  const jobPid = Number((await copy.lines.next()).value.split(' ')[1]);
+  const status = pidguard(['status', pidfile]);
+  assert.deepEqual([status.status, status.stdout], [0, `${jobPid}\n`]);
+  const stop = pidguard(['stop', pidfile]);
+  assert.equal(stop.status, 0, stop.stderr);
+  const { code } = await copy.exited;
+  assert.notEqual(code, 0, 'the job was stopped, not finished');
+  assert.equal(fs.existsSync(pidfile), false);
+  assert.equal(pidguard(['status', pidfile]).status, 1);
+  assert.equal(pidguard(['wait', pidfile]).status, 0);
+});
