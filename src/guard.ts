@@ -1,6 +1,9 @@
 // The short-lived guard around the fallback's check-and-replace: proper-lockfile's lock, a
 // directory made with mkdir(2) beside the PID file, which every file system makes atomically,
 // NFS included. It is never the lock itself: it is held for a few system calls at a time.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import type * as ProperLockfile from 'proper-lockfile';
 import { fsErrorFor, LockedError } from './errors';
 import type { Logger } from './logger';
@@ -31,11 +34,37 @@ function guardLibrary(): typeof ProperLockfile {
 /** Where the guard of `file` lives: proper-lockfile's default, `<file>.lock`. */
 export const guardPath = (file: string): string => `${file}.lock`;
 
+let removals = 0;
+
+/**
+ * On Windows, the file system calls proper-lockfile makes, but with a guard directory renamed away
+ * before it is removed. Windows keeps a removed directory's name while any process has it open,
+ * and contenders keep opening it (proper-lockfile stats a guard to see whether it is stale), so
+ * under contention the name never went: under Wine, 16 processes then waited out the guard's
+ * whole wait and gave up naming nobody. A directory that is open may still be renamed.
+ */
+function windowsGuardFs(): typeof fs {
+  return {
+    ...fs,
+    rmdirSync(dir: fs.PathLike): void {
+      removals += 1;
+      const gone = path.join(path.dirname(String(dir)), `.${path.basename(String(dir))}.${os.hostname()}.${process.pid}.${removals}.gone`);
+      fs.renameSync(dir, gone);
+      fs.rmdirSync(gone);
+    },
+  };
+}
+
+/** The fs proper-lockfile uses: its default (graceful-fs) but on Windows. */
+let guardFs: typeof fs | undefined;
+
 function tryGuard(file: string, logger: Logger): ReleaseGuard | null {
+  if (process.platform === 'win32') guardFs ??= windowsGuardFs();
   try {
     return guardLibrary().lockSync(file, {
       realpath: false,
       stale: GUARD_STALE_MS,
+      ...(guardFs === undefined ? {} : { fs: guardFs }),
       // Held for microseconds; if it ever outlives its refresh, say so rather than throw from a timer.
       onCompromised: (error) => logger.warn(`the guard of ${file} was compromised: ${error.message}`),
     });
