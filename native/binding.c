@@ -18,7 +18,6 @@
  */
 #include "binding.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -241,16 +240,14 @@ static napi_value descriptor_of(napi_env env, napi_callback_info info) {
 static napi_value verify_lock(napi_env env, napi_callback_info info) {
   napi_value argv[1], result;
   held_lock *held;
-  int names;
+  pg_result outcome;
+  int names = 0;
 
   if (!get_args(env, info, 1, argv, "verify(handle)")) return NULL;
   held = open_lock(env, argv[0]);
   if (held == NULL) return NULL;
-  names = pg_verify(held->handle, held->path);
-  if (names < 0) {
-    pg_result failed = {errno, "lstat"};
-    return throw_result(env, failed);
-  }
+  outcome = pg_verify(held->handle, held->path, &names);
+  if (outcome.err != 0) return throw_result(env, outcome);
   NAPI_CALL(env, napi_get_boolean(env, names == 1, &result));
   return result;
 }

@@ -113,10 +113,10 @@ pg_result pg_unlock(pg_handle handle, const char *path);
 pg_result pg_rewrite(pg_handle handle, const char *text, size_t text_len);
 
 /*
- * Whether `path` still names the file held (1), or names another file or nothing (0): a holder
- * whose PID file was removed or replaced behind its back has lost it. -1 when it cannot be told.
+ * Whether `path` still names the file held: *names is 1, or 0 when it names another file or
+ * nothing (a holder whose PID file was removed or replaced behind its back has lost it).
  */
-int pg_verify(pg_handle handle, const char *path);
+pg_result pg_verify(pg_handle handle, const char *path, int *names);
 
 /*
  * The held file as a POSIX file descriptor, for a child process to inherit so that the lock

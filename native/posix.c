@@ -309,10 +309,11 @@ pg_result pg_rewrite(pg_handle fd, const char *text, size_t text_len) {
   return replace_text(fd, held.st_size, text, text_len);
 }
 
-int pg_verify(pg_handle fd, const char *path) {
+pg_result pg_verify(pg_handle fd, const char *path, int *names) {
   struct stat held;
-  if (fstat(fd, &held) != 0) return -1;
-  return path_names(path, &held);
+  if (fstat(fd, &held) != 0) return failure(errno, "fstat");
+  if ((*names = path_names(path, &held)) < 0) return failure(errno, "lstat");
+  return ok();
 }
 
 int pg_descriptor(pg_handle fd) {

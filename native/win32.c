@@ -289,16 +289,16 @@ pg_result pg_rewrite(pg_handle file, const char *text, size_t text_len) {
   return replace_text(file, text, text_len);
 }
 
-int pg_verify(pg_handle file, const char *path) {
+pg_result pg_verify(pg_handle file, const char *path, int *names) {
   BY_HANDLE_FILE_INFORMATION held;
   wchar_t *wide;
-  int names;
-  if (!GetFileInformationByHandle(file, &held)) return -1;
+  if (!GetFileInformationByHandle(file, &held)) return last_failure("fstat");
   wide = widen(path);
-  if (wide == NULL) return -1;
-  names = path_names(wide, &held);
+  if (wide == NULL) return last_failure("lstat");
+  *names = path_names(wide, &held);
   free(wide);
-  return names;
+  if (*names < 0) return last_failure("lstat");
+  return ok();
 }
 
 int pg_descriptor(pg_handle file) {

@@ -3,7 +3,7 @@
 // against an import library made from node-api-headers' list of them (node_api.def).
 // Writes build/win32-x64/pidguard.node and the prebuild prebuilds/win32-x64/pidguard.node.
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync } from 'node:fs';
+import { copyFileSync, mkdirSync, renameSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -39,7 +39,9 @@ export function buildWin32({ quiet = false } = {}) {
     '-o', addon,
   ]);
   mkdirSync(path.dirname(prebuild), { recursive: true });
-  copyFileSync(addon, prebuild);
+  // Replaced by a rename, never rewritten in place: a running node.exe may have the old one mapped.
+  copyFileSync(addon, `${prebuild}.tmp`);
+  renameSync(`${prebuild}.tmp`, prebuild);
   if (!quiet) console.log(`built ${path.relative(root, addon)} and ${path.relative(root, prebuild)}`);
   return addon;
 }
