@@ -98,11 +98,18 @@ test('a PID file left behind, whatever it holds, never stops a start and is over
   }
 });
 
-test('readPid returns null for a missing file, a directory, a FIFO and a symlink', { skip: process.platform === 'win32' && 'POSIX file types' }, (t) => {
+test('readPid returns null for a missing file and a directory, and reads a PID', (t) => {
   const dir = tempDir(t);
   assert.equal(readPid(path.join(dir, 'missing.pid')), null);
   assert.equal(readPid(path.join(dir, 'no-such-dir', 'x.pid')), null);
   assert.equal(readPid(dir), null);
+  const file = path.join(dir, 'app.pid');
+  fs.writeFileSync(file, '1234\n');
+  assert.equal(readPid(file), 1234);
+});
+
+test('readPid returns null for a FIFO and a symlink', { skip: process.platform === 'win32' && 'POSIX file types' }, (t) => {
+  const dir = tempDir(t);
   const target = path.join(dir, 'target');
   fs.writeFileSync(target, '1234\n');
   fs.symlinkSync(target, path.join(dir, 'link.pid'));

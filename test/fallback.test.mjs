@@ -117,7 +117,7 @@ test('an empty file whose holder writes its PID within the grace is respected', 
   assert.equal(readPid(file), holder.pid);
 });
 
-test("a corrupted or hostile file is stale; a symlink, a directory or a FIFO is never replaced", { skip: process.platform === 'win32' && 'POSIX file types' }, (t) => {
+test('a corrupted or hostile file is stale; a directory is never replaced', (t) => {
   const dir = tempDir(t);
   for (const contents of ['garbage', '-1\n', '0\n', '99999999999\n', Buffer.from([0, 1, 2, 255])]) {
     const file = path.join(dir, 'corrupt.pid');
@@ -126,17 +126,22 @@ test("a corrupted or hostile file is stale; a symlink, a directory or a FIFO is 
     assert.equal(readPid(file), process.pid);
     held.release();
   }
+  fs.mkdirSync(path.join(dir, 'dir.pid'));
+  assert.throws(() => acquireSync(path.join(dir, 'dir.pid'), pidfile), { code: 'EISDIR' });
+  assert.deepEqual(fs.readdirSync(dir), ['dir.pid']);
+});
+
+test('a symlink or a FIFO at the path is never replaced', { skip: process.platform === 'win32' && 'POSIX file types' }, (t) => {
+  const dir = tempDir(t);
   const target = path.join(dir, 'target');
   fs.writeFileSync(target, 'precious\n');
   fs.symlinkSync(target, path.join(dir, 'link.pid'));
   assert.throws(() => acquireSync(path.join(dir, 'link.pid'), pidfile), { code: 'ELOOP' });
   assert.equal(fs.readFileSync(target, 'utf8'), 'precious\n');
   assert.equal(fs.lstatSync(path.join(dir, 'link.pid')).isSymbolicLink(), true);
-  fs.mkdirSync(path.join(dir, 'dir.pid'));
-  assert.throws(() => acquireSync(path.join(dir, 'dir.pid'), pidfile), { code: 'EISDIR' });
   assert.equal(run('mkfifo', [path.join(dir, 'fifo.pid')]).status, 0);
   assert.throws(() => acquireSync(path.join(dir, 'fifo.pid'), pidfile), { code: 'EINVAL' });
-  assert.deepEqual(fs.readdirSync(dir).sort(), ['dir.pid', 'fifo.pid', 'link.pid', 'target']);
+  assert.deepEqual(fs.readdirSync(dir).sort(), ['fifo.pid', 'link.pid', 'target']);
 });
 
 test("mode 'pidfile' has no shared or plain file locks: ENOTSUP, and nothing is touched", async (t) => {
