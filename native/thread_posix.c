@@ -90,9 +90,13 @@ void pg_event_set(pg_event *event) {
   pthread_mutex_unlock(&event->mutex);
 }
 
+/* Longer than any wait anyone means (about 31 years), and short enough not to overflow. */
+#define LONGEST_WAIT_MS 1e12
+
 static struct timespec deadline_after(double timeout_ms) {
   struct timespec deadline;
   long long nanos;
+  if (timeout_ms > LONGEST_WAIT_MS) timeout_ms = LONGEST_WAIT_MS;
   clock_gettime(EVENT_CLOCK, &deadline);
   nanos = (long long)deadline.tv_nsec + (long long)(timeout_ms * 1e6);
   deadline.tv_sec += (time_t)(nanos / 1000000000LL);
