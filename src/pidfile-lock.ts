@@ -234,13 +234,29 @@ function dropClaims(file: string, seen: Identified, upTo: number): void {
 }
 
 /**
+ * Removes the file at `file` so that the path is free at once. On Windows a file removed while
+ * another process has it open keeps its name until the last handle closes (without POSIX delete
+ * semantics: FAT, SMB, Wine), and under contention some contender always has it open to read the
+ * PID, so the name would never go. An open file may still be renamed: there it goes to a draft
+ * name of ours first (were we to die in between, the next takeover removes it as a dead draft).
+ */
+function removeNow(file: string): void {
+  if (process.platform !== 'win32') {
+    fs.unlinkSync(file);
+    return;
+  }
+  const tombstone = draftPath(file);
+  fs.renameSync(file, tombstone);
+  removeQuietly(tombstone);
+}
+
+/**
  * Puts the draft in place of the stale file: true, or false when another process placed its own
  * first. POSIX: one rename over it. Windows refuses to rename over a file that another process
- * has open, and contenders keep opening the stale file to read its PID, so under contention the
- * rename would keep failing; it lets a file that is open be renamed away, though. So there the
- * stale file goes to a draft name of ours first, then the draft is linked into the empty path,
- * which a newcomer may fill first (the path was free: it won). Either way only the holder of the
- * guard and the version's claim gets here.
+ * has open, and contenders keep opening the stale file to read its PID, so there the stale file
+ * is removed (removeNow) and the draft linked into the empty path, which a newcomer may fill
+ * first (the path was free: it won). Either way only the holder of the guard and the version's
+ * claim gets here.
  */
 function replaceStale(draft: Draft, file: string, text: string): boolean {
   try {
@@ -248,9 +264,7 @@ function replaceStale(draft: Draft, file: string, text: string): boolean {
       fs.renameSync(draft.path, file);
       return true;
     }
-    const tombstone = draftPath(file);
-    fs.renameSync(file, tombstone);
-    removeQuietly(tombstone);
+    removeNow(file);
   } catch (error) {
     throw fsErrorFor(error, file);
   }
@@ -370,23 +384,6 @@ export function* takePidFile({ path: file, logger, waitMs, signal }: PidFileRequ
   }
 }
 
-/**
- * Removes our placed PID file. On Windows a file removed while another process has it open keeps
- * its name until the last handle closes (without POSIX delete semantics: FAT, SMB, Wine), and
- * under contention some contender always has it open to read the PID, so the name would never go
- * and the path would name a holder that let go. Renamed first to a draft name of ours, the path
- * is free at once; were we to die in between, the next takeover removes it as a dead draft.
- */
-function removePlaced(file: string): void {
-  if (process.platform !== 'win32') {
-    fs.unlinkSync(file);
-    return;
-  }
-  const tombstone = draftPath(file);
-  fs.renameSync(file, tombstone);
-  removeQuietly(tombstone);
-}
-
 /** A held fallback lock: the PID file at `path`, as long as it is the file written. */
 export class PidFileHolding implements Holding {
   readonly mode = 'pidfile' as const;
@@ -419,7 +416,7 @@ export class PidFileHolding implements Holding {
     const guard = runSync(takeGuard(file, this.#logger, RELEASE_GUARD_WAIT_MS));
     if (guard === null) this.#logger.warn(`releasing ${file} without its guard, which another process holds`);
     try {
-      if (this.#stillOurs()) removePlaced(file);
+      if (this.#stillOurs()) removeNow(file);
       else this.#logger.warn(`${file} is no longer the file this process wrote; left in place`);
     } catch (error) {
       throw fsErrorFor(error, file);

@@ -178,6 +178,13 @@ test('inspectSync reports a held, a free and a stale PID file', (t) => {
   assert.equal(stale.commandLine, null);
 });
 
+/** watch() every 10 ms; resolves with the 'lost' error. Its timer does not hold the process open, so this does. */
+function whenLost(t, lock) {
+  const keepAlive = setInterval(() => {}, 1000);
+  t.after(() => clearInterval(keepAlive));
+  return new Promise((resolve) => lock.watch(10).once('lost', resolve));
+}
+
 test("verify() and watch(): a PID file removed while held is lost, and release spares the new file", {
   skip: process.platform === 'win32' && "Wine keeps a removed file's name until its last handle closes",
 }, async (t) => {
@@ -185,9 +192,7 @@ test("verify() and watch(): a PID file removed while held is lost, and release s
   const file = path.join(dir, 'app.pid');
   const first = acquireSync(file);
   assert.equal(first.verify(), true);
-  const keepAlive = setInterval(() => {}, 1000); // watch()'s timer does not hold the process open
-  t.after(() => clearInterval(keepAlive));
-  const lost = new Promise((resolve) => first.watch(10).once('lost', resolve));
+  const lost = whenLost(t, first);
   fs.rmSync(file); // a cleanup script, say
   const error = await lost;
   assert.equal(error.code, 'ELOST');
@@ -210,9 +215,7 @@ test('verify() and watch(): a PID file replaced by a rename while held is lost, 
   const dir = tempDir(t);
   const file = path.join(dir, 'app.pid');
   const held = acquireSync(file);
-  const keepAlive = setInterval(() => {}, 1000); // watch()'s timer does not hold the process open
-  t.after(() => clearInterval(keepAlive));
-  const lost = new Promise((resolve) => held.watch(10).once('lost', resolve));
+  const lost = whenLost(t, held);
   fs.writeFileSync(path.join(dir, 'other'), 'not yours\n');
   fs.renameSync(path.join(dir, 'other'), file);
   assert.equal((await lost).code, 'ELOST');

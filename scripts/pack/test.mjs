@@ -31,33 +31,33 @@ try {
   const found = spawnSync('/bin/sh', ['-c', 'command -v cc gcc g++ make python3 python'], { env, encoding: 'utf8' }).stdout.trim();
   assert.equal(found, '', `compilers should be hidden, found: ${found}`);
 
-  const app = path.join(work, 'app');
-  fs.mkdirSync(app);
-  fs.writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true }));
-  console.log('# npm install <tarball> with no compiler on PATH');
-  npm(['install', '--no-audit', '--no-fund', '--foreground-scripts', tarball], { cwd: app, env, stdio: 'inherit' });
-  fs.copyFileSync(path.join(root, 'scripts', 'pack', 'smoke.cjs'), path.join(app, 'smoke.cjs'));
-
-  const linux = JSON.parse(execFileSync(process.execPath, ['smoke.cjs'], { cwd: app, env, encoding: 'utf8' }));
-  console.log('linux:', JSON.stringify(linux));
-  assert.deepEqual(linux, {
-    platform: 'linux', addon: 'prebuilds/linux-x64/pidguard.glibc.node', built: false, recorded: true,
-    refusal: { code: 'ELOCKED', pid: linux.holder }, holder: linux.holder, removed: true,
+  /** A fresh project with the tarball installed (npm `flags` added) and the smoke script beside it. */
+  const install = (name, flags) => {
+    const dir = path.join(work, name);
+    fs.mkdirSync(dir);
+    fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name, version: '1.0.0', private: true }));
+    console.log(`# npm install ${flags.join(' ')} <tarball>, with no compiler on PATH`);
+    npm(['install', '--no-audit', '--no-fund', ...flags, tarball], { cwd: dir, env, stdio: 'inherit' });
+    fs.copyFileSync(path.join(root, 'scripts', 'pack', 'smoke.cjs'), path.join(dir, 'smoke.cjs'));
+    return dir;
+  };
+  /** What the smoke script saw, for the platform it ran on, as it must be. */
+  const expected = (platform, addon, seen) => ({
+    platform, addon, built: false, recorded: true,
+    refusal: { code: 'ELOCKED', pid: seen.holder }, holder: seen.holder, removed: true,
   });
+  const smokeOnLinux = (dir) => JSON.parse(execFileSync(process.execPath, ['smoke.cjs'], { cwd: dir, env, encoding: 'utf8' }));
+
+  const app = install('app', ['--foreground-scripts']);
+  const linux = smokeOnLinux(app);
+  console.log('linux:', JSON.stringify(linux));
+  assert.deepEqual(linux, expected('linux', 'prebuilds/linux-x64/pidguard.glibc.node', linux));
 
   // Where install scripts are not allowed (npm --ignore-scripts, or npm's allowScripts), the
   // prebuild is all there is: the package must work without its install step.
-  const bare = path.join(work, 'bare');
-  fs.mkdirSync(bare);
-  fs.writeFileSync(path.join(bare, 'package.json'), JSON.stringify({ name: 'bare', version: '1.0.0', private: true }));
-  console.log('# npm install --ignore-scripts <tarball>');
-  npm(['install', '--no-audit', '--no-fund', '--ignore-scripts', tarball], { cwd: bare, env, stdio: 'inherit' });
-  fs.copyFileSync(path.join(root, 'scripts', 'pack', 'smoke.cjs'), path.join(bare, 'smoke.cjs'));
-  const unscripted = JSON.parse(execFileSync(process.execPath, ['smoke.cjs'], { cwd: bare, env, encoding: 'utf8' }));
+  const unscripted = smokeOnLinux(install('bare', ['--ignore-scripts']));
   console.log('linux, no install scripts:', JSON.stringify(unscripted));
-  assert.equal(unscripted.addon, 'prebuilds/linux-x64/pidguard.glibc.node');
-  assert.deepEqual(unscripted.refusal, { code: 'ELOCKED', pid: unscripted.holder });
-  assert.equal(unscripted.removed, true);
+  assert.deepEqual(unscripted, expected('linux', 'prebuilds/linux-x64/pidguard.glibc.node', unscripted));
 
   console.log('# under Wine: the install step\'s check, then the same use');
   setupWine();
@@ -68,10 +68,7 @@ try {
   assert.equal(ran.status, 0, ran.stderr);
   const windows = JSON.parse(ran.stdout);
   console.log('win32:', JSON.stringify(windows));
-  assert.deepEqual(windows, {
-    platform: 'win32', addon: 'prebuilds/win32-x64/pidguard.node', built: false, recorded: true,
-    refusal: { code: 'ELOCKED', pid: windows.holder }, holder: windows.holder, removed: true,
-  });
+  assert.deepEqual(windows, expected('win32', 'prebuilds/win32-x64/pidguard.node', windows));
   console.log('# ok: the packed tarball installs without a compiler and works on linux-x64 and, under Wine, win32-x64');
 } finally {
   fs.rmSync(work, { recursive: true, force: true });
