@@ -115,14 +115,47 @@ static pg_result replace_text(HANDLE file, const char *text, size_t len) {
   return ok();
 }
 
+/* The longest name move_aside gives a file: "." + base + ".<pid>.<thread>.<tick>.deleted". */
+#define PG_ASIDE_EXTRA 64
+
+/* Renames the held file, through its handle, to a name of its own in the same directory, so that
+ * `path` is free at once even though the file's removal waits for its last handle to close. No
+ * harm when it fails: the name then stays until then, as it would have. */
+static void move_aside(HANDLE file, const wchar_t *path) {
+  const wchar_t *base = path, *p;
+  size_t base_len, name_len;
+  FILE_RENAME_INFO *rename_info;
+  DWORD size;
+  for (p = path; *p != L'\0'; p++) {
+    if (*p == L'\\' || *p == L'/') base = p + 1;
+  }
+  base_len = wcslen(base);
+  size = (DWORD)(sizeof(FILE_RENAME_INFO) + (base_len + PG_ASIDE_EXTRA) * sizeof(wchar_t));
+  rename_info = (FILE_RENAME_INFO *)calloc(1, size);
+  if (rename_info == NULL) return;
+  /* A bare name, no directory: renamed within the directory it is in. */
+  _snwprintf(rename_info->FileName, base_len + PG_ASIDE_EXTRA, L".%ls.%lu.%lu.%lu.deleted", base,
+             (unsigned long)GetCurrentProcessId(), (unsigned long)GetCurrentThreadId(),
+             (unsigned long)(GetTickCount64() & 0xFFFFFFFFu));
+  name_len = wcslen(rename_info->FileName);
+  rename_info->ReplaceIfExists = FALSE;
+  rename_info->RootDirectory = NULL;
+  rename_info->FileNameLength = (DWORD)(name_len * sizeof(wchar_t));
+  SetFileInformationByHandle(file, FileRenameInfo, rename_info, size);
+  free(rename_info);
+}
+
 /* Removes the file through our own handle, so only the file we hold can be removed. POSIX
- * semantics free the name at once (Windows 10 1709 and later); older systems free it when the
- * last handle closes. */
-static int remove_by_handle(HANDLE file) {
+ * semantics free the name at once (Windows 10 1709 and later, on NTFS). Elsewhere (FAT, exFAT,
+ * some SMB servers, older Windows; Wine) a removed file keeps its name until its last handle
+ * closes, and while it does, opening it fails ("delete pending") or, under Wine, finds the dying
+ * file: so it is first renamed aside, and the path is free for the next holder at once. */
+static int remove_by_handle(HANDLE file, const wchar_t *path) {
   pg_disposition_ex posix_delete;
   FILE_DISPOSITION_INFO classic_delete;
   posix_delete.Flags = PG_DISPOSITION_DELETE | PG_DISPOSITION_POSIX_SEMANTICS;
   if (SetFileInformationByHandle(file, PG_FILE_DISPOSITION_INFO_EX, &posix_delete, sizeof(posix_delete))) return 1;
+  if (path != NULL) move_aside(file, path);
   classic_delete.DeleteFile = TRUE;
   return SetFileInformationByHandle(file, FileDispositionInfo, &classic_delete, sizeof(classic_delete)) != 0;
 }
@@ -227,7 +260,7 @@ static pg_result lock_path(const char *path, int flags, const char *text, size_t
       }
       written = replace_text(file, text, text_len);
       if (written.err != 0) {
-        remove_by_handle(file);
+        remove_by_handle(file, wide);
         unlock_and_close(file);
         free(wide);
         return written;
@@ -280,7 +313,11 @@ void pg_wait_end(pg_wait_state *state) {
 
 pg_result pg_unlock(pg_handle file, const char *path) {
   pg_result result = ok();
-  if (path != NULL && !remove_by_handle(file)) result = last_failure("unlink");
+  if (path != NULL) {
+    wchar_t *wide = widen(path); /* NULL (out of memory): removed all the same, not moved aside */
+    if (!remove_by_handle(file, wide)) result = last_failure("unlink");
+    free(wide);
+  }
   unlock_and_close(file);
   return result;
 }

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { acquire, acquireSync, inspectSync, LockedError, PidLock, readPid } from 'pidguard';
-import { run, tempDir } from './helpers.mjs';
+import { run, startAgents, tempDir } from './helpers.mjs';
 import { lockIsFree, mode } from './mode.mjs';
 
 test('acquireSync writes "<pid>\\n", holds the lock, and release removes the file', (t) => {
@@ -45,6 +45,23 @@ test('release is idempotent and never removes a file it no longer holds', (t) =>
   assert.equal(readPid(file), process.pid);
   assert.equal(lockIsFree(file), false);
   next.release();
+});
+
+test('release frees the path at once, even while another process has the file open to read it', async (t) => {
+  // On Windows without POSIX delete semantics (and under Wine) a removed file keeps its name until
+  // its last handle closes; pidguard moves it aside first, so the next holder gets a file of its own.
+  const file = path.join(tempDir(t), 'app.pid');
+  const [reader] = await startAgents(t, 1);
+  const first = acquireSync(file);
+  assert.deepEqual(await reader.ask({ op: 'open', path: file }), { ok: true });
+  first.release();
+  assert.equal(fs.existsSync(file), false);
+  const second = acquireSync(file);
+  assert.equal(second.verify(), true);
+  assert.deepEqual(await reader.ask({ op: 'close' }), { ok: true });
+  assert.equal(readPid(file), process.pid, 'the new file survives the reader letting go of the old one');
+  assert.equal(second.verify(), true);
+  second.release();
 });
 
 test('Symbol.dispose and Symbol.asyncDispose release', async (t) => {

@@ -35,9 +35,7 @@ test('a shared acquirer waits out an exclusive holder, then leaves the file in p
   const held = await reader;
   assert.equal(held.shared, true);
   held.release();
-  // Where a removed file's name lasts until its last handle closes (Wine; Windows without POSIX
-  // delete semantics), the reader locked the writer's removed file, which goes as it lets go.
-  if (process.platform !== 'win32') assert.equal(fs.existsSync(file), true, 'a shared holder never removes the file');
+  assert.equal(fs.existsSync(file), true, 'a shared holder never removes the file');
 });
 
 test('lock() takes the kernel lock on a data file without writing, truncating or removing it', TIMEOUT, async (t) => {
