@@ -49,14 +49,14 @@ try {
   const file = path.join(dir, 'service.pid');
   const guarded = await race('pidguard', file);
   const winners = guarded.filter((o) => o.started);
-  console.log('\n2. pidguard: a kernel lock (flock) on the open PID file.');
+  console.log(`\n2. pidguard: a kernel lock (${process.platform === 'win32' ? 'LockFileEx' : 'flock'}) on the open PID file.`);
   console.log(`   ${winners.length} of ${COPIES} copies started: PID ${winners.map((o) => o.pid).join(', ')}. The others were told:`);
   for (const { pid, told } of guarded.filter((o) => !o.started)) console.log(`   [${pid}] ${told}`);
 
   const [winner] = winners;
   winner.copy.child.kill('SIGKILL');
   await new Promise((resolve) => winner.copy.child.once('exit', resolve));
-  console.log(`\n3. The winner, PID ${winner.pid}, is SIGKILLed: no cleanup runs, and the PID file still says ${readPid(file)}.`);
+  console.log(`\n3. The winner, PID ${winner.pid}, is ${process.platform === 'win32' ? 'terminated' : 'SIGKILLed'}: no cleanup runs, and the PID file still says ${readPid(file)}.`);
   acquireSync(path.join(dir, 'warm-up.pid')).release(); // load the addon first: time the lock, not the load
   const before = performance.now();
   const lock = acquireSync(file);
