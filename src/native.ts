@@ -44,9 +44,16 @@ export interface Binding {
 }
 
 let loaded: Binding | undefined;
+/** Why the addon could not be loaded: kept, since trying again in this process cannot succeed. */
+let failure: Error | undefined;
 
-/** Loads the addon on first use, so that importing pidguard costs no native load until needed. */
+/**
+ * Loads the addon on first use, so that importing pidguard costs no native load until needed.
+ * A failed load is remembered and thrown again: callers that fall back without the addon (mode
+ * 'auto', inspect, the fallback's start times) then pay for the attempt once, not per call.
+ */
 export function binding(): Binding {
+  if (failure !== undefined) throw failure;
   if (loaded === undefined) {
     try {
       const nodeGypBuild = require('node-gyp-build') as typeof import('node-gyp-build');
@@ -58,6 +65,7 @@ export function binding(): Binding {
         { cause },
       ) as Error & { code: string };
       error.code = 'ERR_PIDGUARD_NATIVE';
+      failure = error;
       throw error;
     }
   }

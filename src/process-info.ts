@@ -78,19 +78,14 @@ function bootTime(uptimeSeconds: number, nowMs: number): number {
   return bootMs;
 }
 
-/** Whether the addon failed to load once: the fallback runs without it, so do not try again. */
-let addonMissing = false;
-
 /**
  * Windows: the process's creation time from the addon (GetProcessTimes). The fallback may be in
  * use because the addon cannot load; then the start time is unknown, as on other platforms.
  */
 function windowsStartTime(pid: number): number | null {
-  if (addonMissing) return null;
   try {
     return binding().processStartTime(pid);
   } catch {
-    addonMissing = true;
     return null;
   }
 }
