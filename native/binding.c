@@ -5,6 +5,7 @@
  *   lock(path: string, flags: number, text: string | null): External | null   (null: contended)
  *   unlock(handle: External, remove: boolean): void        (throws after closing, on failure)
  *   probe(path: string): 0 | 1 | 2                         (missing, unlocked, locked)
+ *   locksSupported(path: string): boolean                  (asked without taking a lock)
  *   rewrite(handle: External, text: string): void           (replaces a held PID file's text)
  *   descriptor(handle: External): number                    (the POSIX descriptor, or -1)
  *   verify(handle: External): boolean                       (the path still names the held file)
@@ -287,6 +288,22 @@ static napi_value probe_file(napi_env env, napi_callback_info info) {
   return result;
 }
 
+static napi_value locks_supported(napi_env env, napi_callback_info info) {
+  napi_value argv[1], result;
+  char *path;
+  int supported = 0;
+  pg_result outcome;
+
+  if (!get_args(env, info, 1, argv, "locksSupported(path)")) return NULL;
+  path = utf8_copy(env, argv[0]);
+  if (path == NULL) return NULL;
+  outcome = pg_locks_supported(path, &supported);
+  free(path);
+  if (outcome.err != 0) return throw_result(env, outcome);
+  NAPI_CALL(env, napi_get_boolean(env, supported != 0, &result));
+  return result;
+}
+
 napi_value export_function(napi_env env, napi_value exports, const char *name, napi_callback callback) {
   napi_value fn;
   NAPI_CALL(env, napi_create_function(env, name, NAPI_AUTO_LENGTH, callback, NULL, &fn));
@@ -309,6 +326,7 @@ NAPI_MODULE_INIT() {
   if (export_function(env, exports, "descriptor", descriptor_of) == NULL) return NULL;
   if (export_function(env, exports, "verify", verify_lock) == NULL) return NULL;
   if (export_function(env, exports, "processStartTime", process_start_time) == NULL) return NULL;
+  if (export_function(env, exports, "locksSupported", locks_supported) == NULL) return NULL;
   if (export_int(env, exports, "SHARED", PG_SHARED) == NULL) return NULL;
   if (export_int(env, exports, "CREATE", PG_CREATE) == NULL) return NULL;
   if (export_int(env, exports, "PIDFILE", PG_PIDFILE) == NULL) return NULL;

@@ -131,6 +131,13 @@ int pg_descriptor(pg_handle handle);
 pg_result pg_probe(const char *path, pg_probe_state *state);
 
 /*
+ * Whether the file system holding `path` gives locks at all (*supported 1) or refuses them
+ * (*supported 0: ENOLCK, EOPNOTSUPP, ... as an NFS mount without a lock manager answers), told
+ * without taking any lock: POSIX asks F_GETLK, which only tests. Windows always gives them.
+ */
+pg_result pg_locks_supported(const char *path, int *supported);
+
+/*
  * When process `pid` started, in milliseconds since 1970 (Windows: GetProcessTimes), for the
  * stale-PID fallback to tell a reused PID from its holder. 0 on success; else an error number:
  * no such process, access denied, or ENOSYS where the core does not tell (POSIX, where Linux

@@ -119,19 +119,31 @@ static pg_result replace_text(int fd, off_t size, const char *text, size_t len) 
   return ok();
 }
 
+/* How many times open_for_lock goes round when the file appears and vanishes between its two
+ * opens: each round means another process created or removed it, so a bound keeps a storm from
+ * turning into a spin, and past it the caller sees the last error. */
+#define MAX_CREATE_ROUNDS 64
+
 /* Opens for locking; with O_CREAT, tells (in *created) whether this call made the file, so that
  * a file made only to find that locks are refused is not left behind. */
 static int open_for_lock(const char *path, int oflag, int *created) {
+  int round;
   *created = 0;
-  if (oflag & O_CREAT) {
+  if (!(oflag & O_CREAT)) return open_nointr(path, oflag);
+  for (round = 0;; round++) {
     int fd = open_nointr(path, oflag | O_EXCL);
     if (fd >= 0) {
       *created = 1;
       return fd;
     }
     if (errno != EEXIST) return -1;
+    fd = open_nointr(path, oflag);
+    if (fd >= 0) return fd;
+    /* ENOENT (or NFS's ESTALE) after EEXIST: the file that was there was removed or replaced in
+     * between, which FUSE and NFS report this way under churn. The directory exists (the
+     * exclusive create met a file in it): look again. */
+    if ((errno != ENOENT && errno != ESTALE) || round + 1 >= MAX_CREATE_ROUNDS) return -1;
   }
-  return open_nointr(path, oflag);
 }
 
 /* The file system offers no flock here (an NFS mount without a lock manager, some FUSE and SMB
@@ -179,7 +191,9 @@ static pg_result lock_path(const char *path, int flags, const char *text, size_t
     int fd, names, err, created;
 
     fd = open_for_lock(path, oflag, &created);
-    if (fd < 0) return failure(errno, "open");
+    /* A socket at the path, which open refuses with ENXIO, is "not a regular file", as a FIFO or
+     * a device is. */
+    if (fd < 0) return failure(errno == ENXIO ? PG_ENOTREG : errno, "open");
     failpoint("after-open");
 
     err = take_lock(fd, operation, state);
@@ -344,6 +358,28 @@ pg_result pg_probe(const char *path, pg_probe_state *state) {
   }
   unlock_and_close(fd);
   *state = PG_PROBE_UNLOCKED;
+  return ok();
+}
+
+pg_result pg_locks_supported(const char *path, int *supported) {
+  struct flock question;
+  int fd = open_nointr(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+  if (fd < 0) return failure(errno == ENXIO ? PG_ENOTREG : errno, "open");
+  memset(&question, 0, sizeof(question));
+  question.l_type = F_WRLCK;
+  question.l_whence = SEEK_SET; /* l_start 0, l_len 0: the whole file */
+  /* F_GETLK only reports a conflicting POSIX lock; it takes none. Where flock is refused for
+   * want of a lock manager (NFS) or by the file system (FUSE), POSIX locks are refused too, and
+   * with the same errors: flock on NFS is emulated with them. */
+  if (fcntl(fd, F_GETLK, &question) != 0) {
+    int err = errno;
+    close(fd);
+    if (!locks_unsupported(err)) return failure(err, "fcntl");
+    *supported = 0;
+    return ok();
+  }
+  close(fd);
+  *supported = 1;
   return ok();
 }
 

@@ -365,6 +365,12 @@ int pg_process_start_time(int pid, double *started_ms) {
   return 0;
 }
 
+pg_result pg_locks_supported(const char *path, int *supported) {
+  (void)path;
+  *supported = 1; /* every Windows file system pidguard can open gives LockFileEx */
+  return ok();
+}
+
 pg_result pg_probe(const char *path, pg_probe_state *state) {
   OVERLAPPED where = lock_range();
   wchar_t *wide = widen(path);

@@ -24,6 +24,8 @@ export interface Binding {
   /** Removes the locked path if `remove` and it still names the held file, then unlocks and closes. */
   unlock(handle: NativeHandle, remove: boolean): void;
   probe(path: string): ProbeState;
+  /** Whether the file system holding `path` gives locks at all, asked without taking one (F_GETLK). */
+  locksSupported(path: string): boolean;
   /** Replaces the text of a held PID file (truncate, then write). */
   rewrite(handle: NativeHandle, text: string): void;
   /** Whether the locked path still names the held file. */
