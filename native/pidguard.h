@@ -44,6 +44,8 @@ typedef struct pg_wait_state {
 #define PG_ELOCKED (-1) /* another open file holds a conflicting lock */
 #define PG_ENOTREG (-2) /* a PID file that is not a regular file (FIFO, device, ...) */
 #define PG_ECANCELED (-3) /* a wait ended by pg_wait_cancel */
+#define PG_EUNTRUSTED (-4) /* a PID file another user owns or can write, or one with a second hard link */
+#define PG_EUNSAFE_PATH (-5) /* a symlink on the way to the file that another user owns */
 
 /* How many times pg_lock reopens the path when the file it locked is no longer the one the path
  * names (a holder removed or replaced it between our open and our lock). Each retry means another

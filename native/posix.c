@@ -14,9 +14,11 @@
 #define _DARWIN_C_SOURCE
 #endif
 
+#include "parent_posix.h"
 #include "pidguard.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -71,6 +73,14 @@ static int open_nointr(const char *path, int oflag) {
   return fd;
 }
 
+static int openat_nointr(int dir, const char *name, int oflag) {
+  int fd;
+  do {
+    fd = openat(dir, name, oflag, 0644);
+  } while (fd < 0 && errno == EINTR);
+  return fd;
+}
+
 static int flock_nointr(int fd, int operation) {
   int rc;
   do {
@@ -90,12 +100,27 @@ static int same_file(const struct stat *a, const struct stat *b) {
   return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
 }
 
-/* 1 when `path` names the file open as `held`, 0 when it names another file or nothing,
+/* The file `path` names, reached through its directory (pg_open_parent). */
+typedef struct located {
+  int dir;
+  char name[NAME_MAX + 1];
+} located;
+
+/* 1 when the entry names the file open as `held`, 0 when it names another file or nothing,
  * -1 (errno set) when that cannot be told. */
-static int path_names(const char *path, const struct stat *held) {
+static int entry_names(const located *at, const struct stat *held) {
   struct stat named;
-  if (lstat(path, &named) != 0) return errno == ENOENT ? 0 : -1;
+  if (fstatat(at->dir, at->name, &named, AT_SYMLINK_NOFOLLOW) != 0) return errno == ENOENT ? 0 : -1;
   return same_file(held, &named);
+}
+
+/* Whether a PID file may be trusted (src/trust.ts holds the same rule, and the words): owned by
+ * this user or root, writable by no other user, and reached by this one name only. */
+static int trusted_pid_file(const struct stat *st) {
+  if (st->st_uid != geteuid() && st->st_uid != 0) return 0;
+  if (st->st_mode & S_IWOTH) return 0;
+  if ((st->st_mode & S_IWGRP) && st->st_gid != getegid() && st->st_gid != 0) return 0;
+  return st->st_nlink <= 1;
 }
 
 /* Truncates, then writes: a reader sees an empty file or the whole text, never a mix of the old
@@ -126,18 +151,18 @@ static pg_result replace_text(int fd, off_t size, const char *text, size_t len) 
 
 /* Opens for locking; with O_CREAT, tells (in *created) whether this call made the file, so that
  * a file made only to find that locks are refused is not left behind. */
-static int open_for_lock(const char *path, int oflag, int *created) {
+static int open_for_lock(const located *at, int oflag, int *created) {
   int round;
   *created = 0;
-  if (!(oflag & O_CREAT)) return open_nointr(path, oflag);
+  if (!(oflag & O_CREAT)) return openat_nointr(at->dir, at->name, oflag);
   for (round = 0;; round++) {
-    int fd = open_nointr(path, oflag | O_EXCL);
+    int fd = openat_nointr(at->dir, at->name, oflag | O_EXCL);
     if (fd >= 0) {
       *created = 1;
       return fd;
     }
     if (errno != EEXIST) return -1;
-    fd = open_nointr(path, oflag);
+    fd = openat_nointr(at->dir, at->name, oflag);
     if (fd >= 0) return fd;
     /* ENOENT (or NFS's ESTALE) after EEXIST: the file that was there was removed or replaced in
      * between, which FUSE and NFS report this way under churn. The directory exists (the
@@ -177,8 +202,14 @@ static int take_lock(int fd, int operation, pg_wait_state *state) {
   }
 }
 
-static pg_result lock_path(const char *path, int flags, const char *text, size_t text_len, pg_wait_state *state,
-                           pg_handle *out) {
+/* Opens the directory that holds `path`, refusing another user's symlink on the way. */
+static pg_result locate(const char *path, located *at) {
+  int err = pg_open_parent(path, at->name, sizeof(at->name), &at->dir);
+  return err == 0 ? ok() : failure(err, "open");
+}
+
+static pg_result lock_in(const located *at, int flags, const char *text, size_t text_len, pg_wait_state *state,
+                         pg_handle *out) {
   int access = (flags & PG_PIDFILE) ? O_RDWR : O_RDONLY; /* flock needs no write access */
   int oflag = access | O_CLOEXEC | O_NOFOLLOW | ((flags & PG_CREATE) ? O_CREAT : 0);
   int operation = (flags & PG_SHARED) ? LOCK_SH : LOCK_EX;
@@ -190,7 +221,7 @@ static pg_result lock_path(const char *path, int flags, const char *text, size_t
     struct stat held;
     int fd, names, err, created;
 
-    fd = open_for_lock(path, oflag, &created);
+    fd = open_for_lock(at, oflag, &created);
     /* A socket at the path, which open refuses with ENXIO, is "not a regular file", as a FIFO or
      * a device is. */
     if (fd < 0) return failure(errno == ENXIO ? PG_ENOTREG : errno, "open");
@@ -200,7 +231,9 @@ static pg_result lock_path(const char *path, int flags, const char *text, size_t
     if (err != 0) {
       /* Nobody can hold a lock on a file system without locks, so the empty file we just made
        * is nobody's: remove it rather than leave it for a fallback to puzzle over. */
-      if (created && locks_unsupported(err) && fstat(fd, &held) == 0 && path_names(path, &held) == 1) unlink(path);
+      if (created && locks_unsupported(err) && fstat(fd, &held) == 0 && entry_names(at, &held) == 1) {
+        unlinkat(at->dir, at->name, 0);
+      }
       close(fd);
       return failure(err, "flock");
     }
@@ -211,7 +244,7 @@ static pg_result lock_path(const char *path, int flags, const char *text, size_t
       unlock_and_close(fd);
       return failure(err, "fstat");
     }
-    names = path_names(path, &held);
+    names = entry_names(at, &held);
     if (names < 0) {
       err = errno;
       unlock_and_close(fd);
@@ -230,11 +263,16 @@ static pg_result lock_path(const char *path, int flags, const char *text, size_t
         unlock_and_close(fd);
         return failure(PG_ENOTREG, "open");
       }
+      /* Checked only now, on the file locked and verified: a file this call created passes. */
+      if (!trusted_pid_file(&held)) {
+        unlock_and_close(fd);
+        return failure(PG_EUNTRUSTED, "open");
+      }
       written = replace_text(fd, held.st_size, text, text_len);
       if (written.err != 0) {
         /* The file is ours (locked and verified) and now holds no valid PID: remove it rather
          * than leave an empty file behind. */
-        unlink(path);
+        unlinkat(at->dir, at->name, 0);
         unlock_and_close(fd);
         return written;
       }
@@ -244,6 +282,16 @@ static pg_result lock_path(const char *path, int flags, const char *text, size_t
     return ok();
   }
   return failure(PG_ELOCKED, "flock");
+}
+
+static pg_result lock_path(const char *path, int flags, const char *text, size_t text_len, pg_wait_state *state,
+                           pg_handle *out) {
+  located at;
+  pg_result result = locate(path, &at);
+  if (result.err != 0) return result;
+  result = lock_in(&at, flags, text, text_len, state, out);
+  close(at.dir);
+  return result;
 }
 
 pg_result pg_lock(const char *path, int flags, const char *text, size_t text_len, pg_handle *out) {
@@ -296,22 +344,33 @@ int pg_wait_cancel(pg_wait_state *state) {
   return 1; /* flock always returns EINTR to a handler without SA_RESTART */
 }
 
+/* Where `path` is now, for a holder about to touch it; 0 when it names nothing this process may
+ * touch (gone, or reached through another user's symlink since): the held file is not there. */
+static int relocate(const char *path, located *at, pg_result *error) {
+  int err = pg_open_parent(path, at->name, sizeof(at->name), &at->dir);
+  if (err == 0) return 1;
+  if (err != ENOENT && err != ENOTDIR && err != PG_EUNSAFE_PATH) *error = failure(err, "open");
+  return 0;
+}
+
 pg_result pg_unlock(pg_handle fd, const char *path) {
   pg_result result = ok();
+  located at;
 
-  if (path != NULL) {
+  if (path != NULL && relocate(path, &at, &result)) {
     struct stat held;
     int names;
     if (fstat(fd, &held) != 0) {
       result = failure(errno, "fstat");
-    } else if ((names = path_names(path, &held)) < 0) {
+    } else if ((names = entry_names(&at, &held)) < 0) {
       result = failure(errno, "lstat");
     } else if (names == 1) {
       failpoint("before-unlink");
-      if (unlink(path) != 0) result = failure(errno, "unlink");
+      if (unlinkat(at.dir, at.name, 0) != 0) result = failure(errno, "unlink");
       failpoint("before-unlock");
     }
     /* names == 0: the path was removed or now names another holder's file; leave it alone. */
+    close(at.dir);
   }
   unlock_and_close(fd);
   return result;
@@ -324,10 +383,15 @@ pg_result pg_rewrite(pg_handle fd, const char *text, size_t text_len) {
 }
 
 pg_result pg_verify(pg_handle fd, const char *path, int *names) {
+  pg_result result = ok();
   struct stat held;
+  located at;
+  *names = 0;
   if (fstat(fd, &held) != 0) return failure(errno, "fstat");
-  if ((*names = path_names(path, &held)) < 0) return failure(errno, "lstat");
-  return ok();
+  if (!relocate(path, &at, &result)) return result;
+  if ((*names = entry_names(&at, &held)) < 0) result = failure(errno, "lstat");
+  close(at.dir);
+  return result;
 }
 
 int pg_descriptor(pg_handle fd) {
@@ -405,6 +469,7 @@ const char *pg_error_code(int err) {
   if (err == PG_ELOCKED) return "ELOCKED";
   if (err == PG_ENOTREG) return "EINVAL";
   if (err == PG_ECANCELED) return "ECANCELED";
+  if (err == PG_EUNTRUSTED || err == PG_EUNSAFE_PATH) return "EPERM";
   for (i = 0; i < sizeof(errno_names) / sizeof(errno_names[0]); i++) {
     if (errno_names[i].err == err) return errno_names[i].code;
   }
@@ -420,6 +485,10 @@ void pg_error_message(int err, char *buf, size_t buf_len) {
     text = "not a regular file";
   } else if (err == PG_ECANCELED) {
     text = "wait cancelled";
+  } else if (err == PG_EUNTRUSTED) {
+    text = "operation not permitted: the PID file is another user's, writable by others, or has a second hard link";
+  } else if (err == PG_EUNSAFE_PATH) {
+    text = "operation not permitted: the path crosses a symlink that another user owns";
   } else {
     text = strerror(err); /* called on the JS thread only; glibc/BSD strerror is fine there */
   }

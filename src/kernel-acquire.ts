@@ -1,6 +1,7 @@
 // Taking a kernel lock: at once, or waiting on a native thread; and, when another holder keeps
 // it, that holder's PID for the "already running" error.
 import { abortReason, LockedError, withPath } from './errors';
+import { lockError } from './refusal';
 import { exclusiveHolderPid, readFlockHoldersSync } from './kernel-locks';
 import { binding, type Binding, type NativeError, type NativeHandle } from './native';
 import type { SettledOptions } from './options';
@@ -77,7 +78,7 @@ function tryLock(native: Binding, { settled: { path }, flags, text }: LockReques
   try {
     return native.lock(path, flags, text);
   } catch (error) {
-    throw withPath(error, path);
+    throw lockError(error, path);
   }
 }
 
@@ -121,7 +122,7 @@ function waitAsync(native: Binding, { settled, flags, text }: LockRequest, waitM
         if (ending === 'abort') reject(abortReason(signal as AbortSignal));
         else resolve(null);
       } else {
-        reject(withPath(error, path));
+        reject(lockError(error, path));
       }
     };
     const ticket = native.wait(path, flags, text, done);
@@ -158,7 +159,7 @@ function takeSync(native: Binding, request: LockRequest): PidLock {
     try {
       handle = native.waitSync(path, request.flags, request.text, Number.isFinite(waitMs) ? waitMs : -1);
     } catch (error) {
-      throw withPath(error, path);
+      throw lockError(error, path);
     }
   }
   if (handle !== null) return wrap(native, request, handle);

@@ -11,6 +11,9 @@ export type WaitTicket = { readonly __waitTicket: unique symbol };
 export const ProbeState = { Missing: 0, Unlocked: 1, Locked: 2 } as const;
 export type ProbeState = (typeof ProbeState)[keyof typeof ProbeState];
 
+/** The addon's own error numbers for its EPERM refusals (shared with native/pidguard.h). */
+export const NativeErrno = { untrusted: -4, unsafePath: -5 } as const;
+
 /** An error thrown by the addon: Node's fs error shape, without the path (the caller adds it). */
 export interface NativeError extends Error {
   code: string;

@@ -1,0 +1,107 @@
+// PID files another user could have written, or could point elsewhere, are refused, never adopted:
+// a stranger's file, one others can write, a second hard link, and a path through a symlink
+// that another user owns. Each refusal is EPERM naming the path, and touches nothing.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { acquire, acquireSync, lockSync } from 'pidguard';
+import { openDescriptorCount, tempDir } from './helpers.mjs';
+
+const posix = process.platform !== 'win32';
+const isRoot = posix && process.geteuid() === 0;
+const NOBODY = 65534;
+const asRoot = { skip: !isRoot && 'needs root to make files owned by another user', timeout: 30_000 };
+
+/** Asserts that both acquire calls refuse `file` with EPERM and a message matching `why`, leaving no descriptor open. */
+async function assertUntrusted(file, why) {
+  const check = (error) => {
+    assert.equal(error.code, 'EPERM', error.message);
+    assert.equal(error.path, file);
+    assert.ok(error.message.includes(file), error.message);
+    assert.match(error.message, why);
+    return true;
+  };
+  const descriptors = openDescriptorCount();
+  assert.throws(() => acquireSync(file), check);
+  await assert.rejects(acquire(file), check);
+  await assert.rejects(acquire(file, { wait: 50 }), check);
+  assert.equal(openDescriptorCount(), descriptors, 'no descriptor left open');
+}
+
+test("a PID file another user created is refused, and its text is left as that user wrote it", asRoot, async (t) => {
+  const file = path.join(tempDir(t), 'svc.pid');
+  fs.writeFileSync(file, '1\n');
+  fs.chownSync(file, NOBODY, NOBODY);
+  await assertUntrusted(file, /owned by uid 65534, not by this user \(uid 0\) or root/);
+  assert.equal(fs.readFileSync(file, 'utf8'), '1\n');
+  assert.equal(fs.statSync(file).uid, NOBODY);
+});
+
+test('a PID file that other users can write is refused, even when this user owns it', { skip: !posix && 'POSIX permissions' }, async (t) => {
+  const dir = tempDir(t);
+  const everyone = path.join(dir, 'everyone.pid');
+  fs.writeFileSync(everyone, '1\n');
+  fs.chmodSync(everyone, 0o666);
+  await assertUntrusted(everyone, /writable by all users/);
+  assert.equal(fs.readFileSync(everyone, 'utf8'), '1\n');
+  if (isRoot) {
+    const group = path.join(dir, 'group.pid');
+    fs.writeFileSync(group, '1\n');
+    fs.chownSync(group, 0, 100);
+    fs.chmodSync(group, 0o664);
+    await assertUntrusted(group, /writable by group 100/);
+  }
+});
+
+test('a PID file with a second hard link is refused for a PID file, and the other name keeps its text', { skip: !posix && 'POSIX hard links' }, async (t) => {
+  const dir = tempDir(t);
+  const precious = path.join(dir, 'precious.conf');
+  fs.writeFileSync(precious, 'keep me\n');
+  const file = path.join(dir, 'svc.pid');
+  fs.linkSync(precious, file);
+  await assertUntrusted(file, /2 hard links/);
+  assert.equal(fs.readFileSync(precious, 'utf8'), 'keep me\n');
+  // lock() never writes: a data file may have as many names as it likes.
+  lockSync(file).release();
+  assert.equal(fs.readFileSync(precious, 'utf8'), 'keep me\n');
+});
+
+test("a path through another user's symlink is refused; the directory it points at is untouched", asRoot, async (t) => {
+  const dir = tempDir(t);
+  const secret = path.join(dir, 'root-only');
+  fs.mkdirSync(secret, { mode: 0o700 });
+  fs.writeFileSync(path.join(secret, 'svc.pid'), 'not a pid, but precious\n');
+  // As in /tmp: nobody makes 'app' a symlink to a directory only root can write.
+  const app = path.join(dir, 'app');
+  fs.symlinkSync(secret, app);
+  fs.lchownSync(app, NOBODY, NOBODY);
+  await assertUntrusted(path.join(app, 'svc.pid'), /symlink .*app.* owned by uid 65534/);
+  await assertUntrusted(path.join(app, 'new.pid'), /symlink .*app.* owned by uid 65534/);
+  assert.equal(fs.readFileSync(path.join(secret, 'svc.pid'), 'utf8'), 'not a pid, but precious\n');
+  assert.deepEqual(fs.readdirSync(secret), ['svc.pid']);
+});
+
+test("symlinks of root's or of this user's, as /var/run -> /run, are followed as before", { skip: !posix && 'POSIX symlinks' }, async (t) => {
+  const dir = tempDir(t);
+  const real = path.join(dir, 'run');
+  fs.mkdirSync(real);
+  fs.symlinkSync(real, path.join(dir, 'var-run'));
+  // A relative link, and a chain of two.
+  fs.symlinkSync('var-run', path.join(dir, 'chain'));
+  for (const through of ['var-run', 'chain']) {
+    const file = path.join(dir, through, 'svc.pid');
+    const lock = acquireSync(file);
+    assert.equal(fs.readFileSync(path.join(real, 'svc.pid'), 'utf8'), `${process.pid}\n`);
+    assert.equal(lock.verify(), true);
+    lock.release();
+    assert.equal(fs.existsSync(path.join(real, 'svc.pid')), false);
+  }
+});
+
+test('a symlink loop in the directories is ELOOP, not a hang', { skip: !posix && 'POSIX symlinks' }, async (t) => {
+  const dir = tempDir(t);
+  fs.symlinkSync(path.join(dir, 'b'), path.join(dir, 'a'));
+  fs.symlinkSync(path.join(dir, 'a'), path.join(dir, 'b'));
+  assert.throws(() => acquireSync(path.join(dir, 'a', 'svc.pid')), { code: 'ELOOP' });
+});
