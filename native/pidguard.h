@@ -20,8 +20,9 @@ typedef int pg_handle; /* a file descriptor */
 /*
  * What it takes to end a blocking wait from another thread. The waiting thread fills it in
  * (pg_wait_begin); any other thread may then call pg_wait_cancel.
- * POSIX: the waiter's pthread, which pg_wait_cancel interrupts with PG_WAKE_SIGNAL (a handler
- * without SA_RESTART, so the blocking flock returns EINTR), as flock(1) does for its timeout.
+ * POSIX: the waiter's pthread, which pg_wait_cancel interrupts with a signal nobody else
+ * handles (wake_posix.c; a handler without SA_RESTART, so the blocking flock returns EINTR), as
+ * flock(1) does for its timeout.
  * Windows: the waiter's thread handle, for CancelSynchronousIo. A waiter granted the lock after
  * a cancel gives it back at once, before writing anything, since nobody may wait for it.
  */
@@ -92,8 +93,10 @@ pg_result pg_lock_wait(const char *path, int flags, const char *text, size_t tex
  * Ends a wait in pg_lock_wait from another thread. Returns 1 once the waiter has left any
  * blocking call: it no longer touches the file, though it may still be finishing (the caller
  * joins it). Returns 0 when the blocking call could not be interrupted (Wine, or a Windows
- * driver without cancellation): the waiter then stays blocked until the kernel grants the lock,
- * gives it straight back and returns PG_ECANCELED, so the caller must not wait for it.
+ * driver without cancellation; on POSIX, no free signal to interrupt it with, or an
+ * application's handler installed over ours): the waiter then stays blocked until the kernel
+ * grants the lock, gives it straight back and returns PG_ECANCELED, so the caller must not wait
+ * for it. Never blocks for long: it bounds its own attempts.
  */
 int pg_wait_cancel(pg_wait_state *state);
 

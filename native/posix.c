@@ -25,19 +25,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
-
-/* The signal that interrupts a blocking flock to cancel a wait. Sent only to pidguard's own wait
- * threads (pthread_kill), never to the process, so no other thread sees it. A real-time signal
- * where there are some, since neither Node nor libuv uses them; SIGURG (ignored by default) on
- * systems without. An application that installs its own handler for this signal with
- * SA_RESTART would make waits uncancellable. */
-#ifdef SIGRTMIN
-#define PG_WAKE_SIGNAL (SIGRTMIN + 5)
-#else
-#define PG_WAKE_SIGNAL SIGURG
-#endif
 
 /* Fault injection for the torture suite (torture/steps.mjs): when the environment variable
  * PIDGUARD_FAILPOINT names a step, the process stops itself there with SIGSTOP, so that the suite
@@ -196,7 +184,15 @@ static int take_lock(int fd, int operation, pg_wait_state *state) {
     rc = flock(fd, operation);
     err = errno;
     __atomic_store_n(&state->blocked, 0, __ATOMIC_SEQ_CST);
-    if (rc == 0) return 0;
+    if (rc == 0) {
+      /* Granted after a cancel that could not interrupt the wait (wake_posix.c): nobody waits
+       * for this lock any more, so give it back at once, before anything is written. */
+      if (__atomic_load_n(&state->cancelled, __ATOMIC_SEQ_CST)) {
+        flock_nointr(fd, LOCK_UN);
+        return PG_ECANCELED;
+      }
+      return 0;
+    }
     if (err != EINTR) return err;
     /* EINTR: a cancel, or some other signal; the top of the loop tells which. */
   }
@@ -303,46 +299,6 @@ pg_result pg_lock_wait(const char *path, int flags, const char *text, size_t tex
   return lock_path(path, flags, text, text_len, state, out);
 }
 
-static void wake_handler(int signo) {
-  (void)signo; /* interrupting the blocking flock is all it is for */
-}
-
-static pthread_once_t wake_handler_once = PTHREAD_ONCE_INIT;
-
-static void install_wake_handler(void) {
-  struct sigaction action;
-  memset(&action, 0, sizeof(action));
-  action.sa_handler = wake_handler;
-  sigemptyset(&action.sa_mask);
-  action.sa_flags = 0; /* no SA_RESTART: the interrupted flock must return EINTR */
-  sigaction(PG_WAKE_SIGNAL, &action, NULL);
-}
-
-void pg_wait_begin(pg_wait_state *state) {
-  sigset_t wake;
-  pthread_once(&wake_handler_once, install_wake_handler);
-  sigemptyset(&wake);
-  sigaddset(&wake, PG_WAKE_SIGNAL);
-  pthread_sigmask(SIG_UNBLOCK, &wake, NULL);
-  /* cancelled and blocked were zeroed by whoever made the state: a cancel may already be in. */
-  state->thread = pthread_self();
-}
-
-void pg_wait_end(pg_wait_state *state) {
-  (void)state; /* a pthread_t needs no closing */
-}
-
-int pg_wait_cancel(pg_wait_state *state) {
-  const struct timespec pause = {0, 200000}; /* 0.2 ms between kicks */
-  __atomic_store_n(&state->cancelled, 1, __ATOMIC_SEQ_CST);
-  /* A kick can land just before the waiter enters flock, where it changes nothing; so kick
-   * until the waiter reports that it has left the blocking region. */
-  while (__atomic_load_n(&state->blocked, __ATOMIC_SEQ_CST)) {
-    pthread_kill(state->thread, PG_WAKE_SIGNAL);
-    nanosleep(&pause, NULL);
-  }
-  return 1; /* flock always returns EINTR to a handler without SA_RESTART */
-}
 
 /* Where `path` is now, for a holder about to touch it; 0 when it names nothing this process may
  * touch (gone, or reached through another user's symlink since): the held file is not there. */

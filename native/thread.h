@@ -28,6 +28,10 @@ void pg_thread_join(pg_thread *thread);
 /* Lets the thread finish on its own and free what it held; it is never joined. */
 void pg_thread_detach(pg_thread *thread);
 
+/* Names the calling thread, where the platform lets a thread be named and shown (Linux: the
+ * 15 characters /proc/<pid>/task/<tid>/comm shows); elsewhere nothing. */
+void pg_thread_name(const char *name);
+
 /* A new, unset event; NULL when out of memory. */
 pg_event *pg_event_new(void);
 

@@ -3,6 +3,9 @@
  * CLOCK_MONOTONIC, so a change of the wall clock neither ends a wait early nor stretches it
  * (macOS cannot set a condition variable's clock, and measures on the wall clock).
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* pthread_setname_np */
+#endif
 #include "thread.h"
 
 #include <errno.h>
@@ -57,6 +60,14 @@ void pg_thread_join(pg_thread *thread) {
 
 void pg_thread_detach(pg_thread *thread) {
   pthread_detach(*thread);
+}
+
+void pg_thread_name(const char *name) {
+#if defined(__linux__)
+  pthread_setname_np(pthread_self(), name); /* too long a name fails, and the thread is unnamed */
+#else
+  (void)name;
+#endif
 }
 
 pg_event *pg_event_new(void) {

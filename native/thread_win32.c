@@ -49,6 +49,10 @@ void pg_thread_detach(pg_thread *thread) {
   CloseHandle((HANDLE)*thread); /* the thread runs on; only our handle to it goes */
 }
 
+void pg_thread_name(const char *name) {
+  (void)name; /* SetThreadDescription exists from Windows 10 1607 on only; nothing reads it here */
+}
+
 pg_event *pg_event_new(void) {
   pg_event *event = (pg_event *)malloc(sizeof(*event));
   if (event == NULL) return NULL;

@@ -75,8 +75,13 @@ static void abandon_lock(waiter *w) {
   if (w->result.err == 0) pg_unlock(w->handle, (w->flags & PG_PIDFILE) ? w->path : NULL);
 }
 
+/* What a wait thread is called, so that tests and operators can count and tell pidguard's
+ * threads (Linux: /proc/<pid>/task/<tid>/comm). */
+#define WAIT_THREAD_NAME "pidguard-wait"
+
 static void wait_thread(void *data) {
   waiter *w = (waiter *)data;
+  pg_thread_name(WAIT_THREAD_NAME);
   pg_wait_begin(&w->state);
   w->result = pg_lock_wait(w->path, w->flags, w->text, w->text ? strlen(w->text) : 0, &w->state, &w->handle);
   if (pg_compare_exchange(&w->phase, WAITING, FINISHED) == ORPHANED) {
