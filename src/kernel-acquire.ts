@@ -11,6 +11,7 @@ import { formatPid } from './pid-text';
 import { processRunning } from './process-info';
 import { readPidFileSync } from './read-pid';
 import { runAsync, runSync, type Steps } from './steps';
+import { setLongTimeout } from './timers';
 
 /** How long a loser waits for a holder that has locked the file but not yet written its PID. */
 export const PID_WRITE_GRACE_MS = 100;
@@ -103,9 +104,9 @@ function waitAsync(native: Binding, { settled, flags, text }: LockRequest, waitM
   const { path, signal } = settled;
   return new Promise((resolve, reject) => {
     let ending: 'timeout' | 'abort' | null = null;
-    let timer: NodeJS.Timeout | undefined;
+    let stopTimer = (): void => {};
     const done = (error: NativeError | null, handle: NativeHandle | null): void => {
-      clearTimeout(timer);
+      stopTimer();
       signal?.removeEventListener('abort', onAbort);
       if (handle !== null && ending === 'abort') {
         // Granted just as the caller gave up: give it back. This runs from the addon's callback,
@@ -132,7 +133,7 @@ function waitAsync(native: Binding, { settled, flags, text }: LockRequest, waitM
     };
     signal?.addEventListener('abort', onAbort, { once: true });
     if (Number.isFinite(waitMs)) {
-      timer = setTimeout(() => {
+      stopTimer = setLongTimeout(() => {
         ending ??= 'timeout';
         native.cancelWait(ticket);
       }, waitMs);

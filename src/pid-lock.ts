@@ -3,6 +3,7 @@ import { EventEmitter } from 'node:events';
 import { invalidArgument, pathError } from './errors';
 import type { Holding, HeldMode } from './holding';
 import type { Logger } from './logger';
+import { LONGEST_TIMER_MS } from './timers';
 
 const heldLocks = new Set<PidLock>();
 let exitHandlerInstalled = false;
@@ -88,8 +89,8 @@ export class PidLock extends EventEmitter implements Disposable, AsyncDisposable
    * its lock. The timer does not keep the process alive. Returns this lock.
    */
   watch(intervalMs = 1000): this {
-    if (typeof intervalMs !== 'number' || !(intervalMs > 0) || !Number.isFinite(intervalMs)) {
-      throw invalidArgument(`watch interval must be a positive number of milliseconds, got ${String(intervalMs)}`);
+    if (typeof intervalMs !== 'number' || !(intervalMs > 0) || intervalMs > LONGEST_TIMER_MS) {
+      throw invalidArgument(`watch interval must be a positive number of milliseconds up to ${LONGEST_TIMER_MS}, got ${String(intervalMs)}`);
     }
     this.#stopWatching();
     if (this.#holding === null) return this;

@@ -224,3 +224,49 @@ test('worker.terminate() with a wait pending returns and leaks nothing', TIMEOUT
   await holder.ask({ op: 'release' });
   acquireSync(file).release();
 });
+
+const THIRTY_DAYS_MS = 30 * 86_400_000;
+
+/** Resolves once `file` has a blocked waiter or `isSettled()` says the wait already ended. */
+async function untilBlockedOrSettled(file, isSettled) {
+  while (!isSettled() && (!procfs || blockedWaiters(file) < 1)) await new Promise((resolve) => setTimeout(resolve, 5));
+}
+
+test('a wait of 2^31 ms or more waits (Node\'s own timers would fire at once)', TIMEOUT, async (t) => {
+  const file = path.join(tempDir(t), 'long.pid');
+  const [holder] = await startAgents(t, 1);
+  await holder.ask({ op: 'acquire', path: file });
+  const controller = new AbortController();
+  let settled = false;
+  const wait = acquire(file, { wait: THIRTY_DAYS_MS, signal: controller.signal }).finally(() => {
+    settled = true;
+  });
+  await untilBlockedOrSettled(file, () => settled);
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(settled, false, 'the wait ended while the lock was still held');
+  controller.abort();
+  await assert.rejects(wait, { name: 'AbortError' });
+  // The longest wait there is, and a watch interval past Node's timers, are refused or honoured as documented.
+  await holder.ask({ op: 'release' });
+  const lock = await acquire(file, { wait: Number.MAX_SAFE_INTEGER });
+  assert.throws(() => lock.watch(2 ** 31), { code: 'ERR_INVALID_ARG_VALUE' });
+  lock.watch(2 ** 31 - 1);
+  lock.release();
+});
+
+test('pidguard wait -t and run -w of 30 days wait for the holder', { ...TIMEOUT, skip: !procfs && 'barrier on /proc/locks' }, async (t) => {
+  const file = path.join(tempDir(t), 'cli-long.pid');
+  const bin = path.join(here, '..', 'bin', 'pidguard.js');
+  for (const args of [['wait', '-t', '2592000', file], ['run', '-w', '2592000', file, '--', 'true']]) {
+    const [holder] = await startAgents(t, 1);
+    await holder.ask({ op: 'acquire', path: file });
+    const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    t.after(() => child.kill('SIGKILL'));
+    let status = null;
+    const exited = new Promise((resolve) => child.once('close', (code) => resolve((status = code))));
+    await untilBlockedOrSettled(file, () => status !== null);
+    assert.equal(status, null, `pidguard ${args[0]} gave up while the lock was held`);
+    await holder.ask({ op: 'release' });
+    assert.equal(await exited, 0, `pidguard ${args.join(' ')}`);
+  }
+});
