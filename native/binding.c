@@ -9,15 +9,19 @@
  *   rewrite(handle: External, text: string): void           (replaces a held PID file's text)
  *   descriptor(handle: External): number                    (the POSIX descriptor, or -1)
  *   verify(handle: External): boolean                       (the path still names the held file)
+ *   keepAtExit(handle: External, keep: boolean): void       (another process shares it: leave it at exit)
+ *   releaseAll(): void                                      (at process exit: every environment's locks)
  *   processStartTime(pid: number): number | null           (ms since 1970; null where not told)
  *   (and the waiting calls of wait.c)
  *
  * The module is context-aware (NAPI_MODULE_INIT), so worker threads can load it. A handle is an
- * External whose finalizer gives up a lock still held when its environment is torn down (the
- * JavaScript side keeps every held handle reachable until release, so that is the only time it
- * runs on a held lock): a terminated worker leaves no descriptor, no lock and no PID file behind.
+ * External over a held_lock (held.c) whose finalizer gives up a lock still held when its
+ * environment is torn down (the JavaScript side keeps every held handle reachable until release,
+ * so that is the only time it runs on a held lock): a terminated worker leaves no descriptor, no
+ * lock and no PID file behind.
  */
 #include "binding.h"
+#include "held.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,20 +55,10 @@ int get_args(napi_env env, napi_callback_info info, size_t count, napi_value *ar
   return 1;
 }
 
-typedef struct held_lock {
-  pg_handle handle;
-  int open;
-  int remove_on_teardown; /* a PID file: removed (if still ours) when given up at teardown */
-  char *path;
-} held_lock;
-
 static void finalize_held_lock(napi_env env, void *data, void *hint) {
-  held_lock *lock = (held_lock *)data;
   (void)env;
   (void)hint;
-  if (lock->open) pg_unlock(lock->handle, lock->remove_on_teardown ? lock->path : NULL);
-  free(lock->path);
-  free(lock);
+  held_free((held_lock *)data);
 }
 
 napi_value result_error(napi_env env, pg_result result) {
@@ -91,20 +85,15 @@ static napi_value throw_result(napi_env env, pg_result result) {
 
 napi_value wrap_handle(napi_env env, pg_handle handle, char *path, int flags) {
   napi_value result;
-  held_lock *held = (held_lock *)malloc(sizeof(*held));
+  held_lock *held = held_add(handle, path, (flags & PG_PIDFILE) != 0);
   if (held == NULL) {
-    pg_unlock(handle, NULL);
-    free(path);
     napi_throw_error(env, "ENOMEM", "out of memory");
     return NULL;
   }
-  held->handle = handle;
-  held->open = 1;
-  held->remove_on_teardown = (flags & PG_PIDFILE) != 0;
-  held->path = path;
   if (napi_create_external(env, held, finalize_held_lock, NULL, &result) != napi_ok) {
-    held->remove_on_teardown = 0;
-    finalize_held_lock(env, held, NULL);
+    /* Nobody will receive this lock (the environment may be being torn down): give it up as
+     * teardown would, removing the PID file it wrote. */
+    held_free(held);
     throw_napi_failure(env, napi_generic_failure);
     return NULL;
   }
@@ -178,36 +167,36 @@ static napi_value lock_file(napi_env env, napi_callback_info info) {
   return wrap_handle(env, handle, path, flags); /* path is the handle's from here on */
 }
 
+/* The held_lock behind a handle argument; NULL with an exception pending. */
+static held_lock *held_arg(napi_env env, napi_value value) {
+  void *data = NULL;
+  NAPI_CALL(env, napi_get_value_external(env, value, &data));
+  return (held_lock *)data;
+}
+
+/* Throws for a failed call on a held lock; a released one is ERR_PIDGUARD_RELEASED. */
+static napi_value throw_held_result(napi_env env, pg_result result) {
+  if (result.err == PG_ERELEASED) {
+    napi_throw_error(env, "ERR_PIDGUARD_RELEASED", "the lock has been released");
+    return NULL;
+  }
+  return throw_result(env, result);
+}
+
 static napi_value unlock_file(napi_env env, napi_callback_info info) {
   napi_value argv[2];
-  void *data = NULL;
   bool remove = false;
   held_lock *held;
   pg_result outcome;
 
   if (!get_args(env, info, 2, argv, "unlock(handle, remove)")) return NULL;
-  NAPI_CALL(env, napi_get_value_external(env, argv[0], &data));
+  held = held_arg(env, argv[0]);
+  if (held == NULL) return NULL;
   NAPI_CALL(env, napi_get_value_bool(env, argv[1], &remove));
-  held = (held_lock *)data;
-  if (!held->open) return NULL; /* already released: releasing is idempotent */
-
-  held->open = 0;
-  outcome = pg_unlock(held->handle, remove ? held->path : NULL);
-  if (outcome.err != 0) return throw_result(env, outcome);
+  outcome = held_release(held, remove);
+  /* Already released: releasing is idempotent. */
+  if (outcome.err != 0 && outcome.err != PG_ERELEASED) return throw_result(env, outcome);
   return NULL;
-}
-
-/* The held_lock behind a handle argument; NULL with an exception pending when it is released. */
-static held_lock *open_lock(napi_env env, napi_value value) {
-  void *data = NULL;
-  held_lock *held;
-  NAPI_CALL(env, napi_get_value_external(env, value, &data));
-  held = (held_lock *)data;
-  if (!held->open) {
-    napi_throw_error(env, "ERR_PIDGUARD_RELEASED", "the lock has been released");
-    return NULL;
-  }
-  return held;
 }
 
 static napi_value rewrite_file(napi_env env, napi_callback_info info) {
@@ -217,24 +206,28 @@ static napi_value rewrite_file(napi_env env, napi_callback_info info) {
   pg_result outcome;
 
   if (!get_args(env, info, 2, argv, "rewrite(handle, text)")) return NULL;
-  held = open_lock(env, argv[0]);
+  held = held_arg(env, argv[0]);
   if (held == NULL) return NULL;
   text = utf8_copy(env, argv[1]);
   if (text == NULL) return NULL;
-  outcome = pg_rewrite(held->handle, text, strlen(text));
+  outcome = held_rewrite(held, text, strlen(text));
   free(text);
-  if (outcome.err != 0) return throw_result(env, outcome);
+  if (outcome.err != 0) return throw_held_result(env, outcome);
   return NULL;
 }
 
 static napi_value descriptor_of(napi_env env, napi_callback_info info) {
   napi_value argv[1], result;
   held_lock *held;
+  pg_result outcome;
+  int descriptor = -1;
 
   if (!get_args(env, info, 1, argv, "descriptor(handle)")) return NULL;
-  held = open_lock(env, argv[0]);
+  held = held_arg(env, argv[0]);
   if (held == NULL) return NULL;
-  NAPI_CALL(env, napi_create_int32(env, pg_descriptor(held->handle), &result));
+  outcome = held_descriptor(held, &descriptor);
+  if (outcome.err != 0) return throw_held_result(env, outcome);
+  NAPI_CALL(env, napi_create_int32(env, descriptor, &result));
   return result;
 }
 
@@ -245,12 +238,34 @@ static napi_value verify_lock(napi_env env, napi_callback_info info) {
   int names = 0;
 
   if (!get_args(env, info, 1, argv, "verify(handle)")) return NULL;
-  held = open_lock(env, argv[0]);
+  held = held_arg(env, argv[0]);
   if (held == NULL) return NULL;
-  outcome = pg_verify(held->handle, held->path, &names);
-  if (outcome.err != 0) return throw_result(env, outcome);
+  outcome = held_verify(held, &names);
+  if (outcome.err != 0) return throw_held_result(env, outcome);
   NAPI_CALL(env, napi_get_boolean(env, names == 1, &result));
   return result;
+}
+
+static napi_value keep_at_exit(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  held_lock *held;
+  bool keep = false;
+  pg_result outcome;
+
+  if (!get_args(env, info, 2, argv, "keepAtExit(handle, keep)")) return NULL;
+  held = held_arg(env, argv[0]);
+  if (held == NULL) return NULL;
+  NAPI_CALL(env, napi_get_value_bool(env, argv[1], &keep));
+  outcome = held_keep_at_exit(held, keep);
+  if (outcome.err != 0) return throw_held_result(env, outcome);
+  return NULL;
+}
+
+static napi_value release_all(napi_env env, napi_callback_info info) {
+  (void)env;
+  (void)info;
+  held_release_all();
+  return NULL;
 }
 
 static napi_value process_start_time(napi_env env, napi_callback_info info) {
@@ -325,6 +340,8 @@ NAPI_MODULE_INIT() {
   if (export_function(env, exports, "rewrite", rewrite_file) == NULL) return NULL;
   if (export_function(env, exports, "descriptor", descriptor_of) == NULL) return NULL;
   if (export_function(env, exports, "verify", verify_lock) == NULL) return NULL;
+  if (export_function(env, exports, "keepAtExit", keep_at_exit) == NULL) return NULL;
+  if (export_function(env, exports, "releaseAll", release_all) == NULL) return NULL;
   if (export_function(env, exports, "processStartTime", process_start_time) == NULL) return NULL;
   if (export_function(env, exports, "locksSupported", locks_supported) == NULL) return NULL;
   if (export_int(env, exports, "SHARED", PG_SHARED) == NULL) return NULL;

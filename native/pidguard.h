@@ -112,6 +112,12 @@ void pg_wait_end(pg_wait_state *state);
 pg_result pg_unlock(pg_handle handle, const char *path);
 
 /*
+ * Closes the handle without unlocking: for a lock whose open file description another process
+ * shares and keeps (`pidguard run`'s command), which an explicit unlock would take from it.
+ */
+void pg_close(pg_handle handle);
+
+/*
  * Replaces the text of a held PID file (truncate, then write, as pg_lock does): for a holder that
  * records another process's PID, such as the command it started.
  */

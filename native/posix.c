@@ -198,6 +198,20 @@ static int take_lock(int fd, int operation, pg_wait_state *state) {
   }
 }
 
+/*
+ * Removes the empty file this call created and will not hold, rather than leave it for a fallback
+ * (on a file system without locks) or a reader to puzzle over: a wait cancelled just after the
+ * previous holder removed the file would otherwise leave an empty one behind. Another process may
+ * have opened it meanwhile: where locks exist, it is removed only under an exclusive lock taken
+ * without waiting (a holder's is never touched; a waiter on it is granted an unlinked file, which
+ * its identity check sends back to the path). The caller's close lets the lock go.
+ */
+static void discard_created(const located *at, int fd, int lockable) {
+  struct stat st;
+  if (lockable && flock_nointr(fd, LOCK_EX | LOCK_NB) != 0) return;
+  if (fstat(fd, &st) == 0 && st.st_size == 0 && entry_names(at, &st) == 1) unlinkat(at->dir, at->name, 0);
+}
+
 /* Opens the directory that holds `path`, refusing another user's symlink on the way. */
 static pg_result locate(const char *path, located *at) {
   int err = pg_open_parent(path, at->name, sizeof(at->name), &at->dir);
@@ -225,11 +239,8 @@ static pg_result lock_in(const located *at, int flags, const char *text, size_t 
 
     err = take_lock(fd, operation, state);
     if (err != 0) {
-      /* Nobody can hold a lock on a file system without locks, so the empty file we just made
-       * is nobody's: remove it rather than leave it for a fallback to puzzle over. */
-      if (created && locks_unsupported(err) && fstat(fd, &held) == 0 && entry_names(at, &held) == 1) {
-        unlinkat(at->dir, at->name, 0);
-      }
+      if (created && locks_unsupported(err)) discard_created(at, fd, 0);
+      if (created && err == PG_ECANCELED) discard_created(at, fd, 1);
       close(fd);
       return failure(err, "flock");
     }
@@ -330,6 +341,10 @@ pg_result pg_unlock(pg_handle fd, const char *path) {
   }
   unlock_and_close(fd);
   return result;
+}
+
+void pg_close(pg_handle fd) {
+  close(fd);
 }
 
 pg_result pg_rewrite(pg_handle fd, const char *text, size_t text_len) {

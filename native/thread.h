@@ -11,10 +11,21 @@
 
 #ifdef _WIN32
 typedef void *pg_thread; /* a HANDLE from _beginthreadex */
+/* An SRWLOCK, spelled without <windows.h>: one pointer, zero when unlocked. */
+typedef struct pg_mutex {
+  void *ptr;
+} pg_mutex;
+#define PG_MUTEX_INIT {0}
 #else
 #include <pthread.h>
 typedef pthread_t pg_thread;
+typedef pthread_mutex_t pg_mutex;
+#define PG_MUTEX_INIT PTHREAD_MUTEX_INITIALIZER
 #endif
+
+/* A mutex made with PG_MUTEX_INIT (static storage; never destroyed). */
+void pg_mutex_lock(pg_mutex *mutex);
+void pg_mutex_unlock(pg_mutex *mutex);
 
 /* A one-shot signal: set once by one thread, awaited by another (with a time limit or none). */
 typedef struct pg_event pg_event;

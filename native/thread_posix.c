@@ -62,6 +62,14 @@ void pg_thread_detach(pg_thread *thread) {
   pthread_detach(*thread);
 }
 
+void pg_mutex_lock(pg_mutex *mutex) {
+  pthread_mutex_lock(mutex);
+}
+
+void pg_mutex_unlock(pg_mutex *mutex) {
+  pthread_mutex_unlock(mutex);
+}
+
 void pg_thread_name(const char *name) {
 #if defined(__linux__)
   pthread_setname_np(pthread_self(), name); /* too long a name fails, and the thread is unnamed */

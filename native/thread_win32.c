@@ -49,6 +49,14 @@ void pg_thread_detach(pg_thread *thread) {
   CloseHandle((HANDLE)*thread); /* the thread runs on; only our handle to it goes */
 }
 
+void pg_mutex_lock(pg_mutex *mutex) {
+  AcquireSRWLockExclusive((PSRWLOCK)mutex);
+}
+
+void pg_mutex_unlock(pg_mutex *mutex) {
+  ReleaseSRWLockExclusive((PSRWLOCK)mutex);
+}
+
 void pg_thread_name(const char *name) {
   (void)name; /* SetThreadDescription exists from Windows 10 1607 on only; nothing reads it here */
 }

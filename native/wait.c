@@ -6,7 +6,7 @@
  *   wait(path, flags, text, callback): Ticket   callback(error | null, handle | null) on the JS
  *                                               thread when granted, failed or cancelled
  *   cancelWait(ticket): void                   ends the wait soon (callback gets ECANCELED)
- *   waitSync(path, flags, text, timeoutMs): Handle | null   (null: timed out; -1: no limit)
+ *   waitSyncStart, waitSyncFor, waitSyncEnd                (a wait of the calling thread, in slices: below)
  *
  * A pending async wait holds a reference on the event loop (a thread-safe function), as a
  * pending timer does. When the environment is torn down (process exit, worker.terminate()) an
@@ -282,65 +282,182 @@ static napi_value cancel_wait(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* ---- sync ---- */
+/* ---- sync ----
+ *
+ * A synchronous wait blocks its JavaScript thread, but never for long at a time: JavaScript
+ * calls waitSyncFor in slices, so that between them V8 can end a worker being terminated (or a
+ * process exiting), which it cannot do while the thread sits in native code. A ticket left
+ * pending when its environment is torn down is cancelled by a cleanup hook.
+ *
+ *   waitSyncStart(path, flags, text): SyncTicket
+ *   waitSyncFor(ticket, sliceMs): Handle | undefined     (undefined: still waiting; throws on failure)
+ *   waitSyncEnd(ticket): Handle | null                   (cancels; a lock granted meanwhile is returned)
+ */
 
-static napi_value wait_sync(napi_env env, napi_callback_info info) {
-  napi_value argv[4], result;
-  double timeout_ms = -1;
+typedef struct sync_ticket {
+  waiter *waiter; /* NULL once the wait has been ended and its result taken */
+  napi_env env;
+} sync_ticket;
+
+static void teardown_sync(void *data);
+
+/* Cancels the ticket's wait; with `keep`, a lock granted in the meantime is left in *granted
+ * (else given up). The waiter is joined and freed, or handed to its thread. The caller removes
+ * the cleanup hook, unless it is the hook. */
+static void end_sync_wait(sync_ticket *ticket, int keep, pg_result *outcome, pg_handle *granted, char **path) {
+  waiter *w = ticket->waiter;
+  ticket->waiter = NULL;
+  outcome->err = PG_ECANCELED;
+  outcome->syscall = "flock";
+  if (!pg_wait_cancel(&w->state) && orphan(w)) return; /* its thread gives up what it gets */
+  join_once(w);
+  if (w->result.err == 0 && !keep) abandon_lock(w);
+  *outcome = w->result;
+  *granted = w->handle;
+  if (path != NULL) {
+    *path = w->path;
+    w->path = NULL;
+  }
+  free_waiter(w);
+}
+
+static void teardown_sync(void *data) {
+  sync_ticket *ticket = (sync_ticket *)data;
   pg_result outcome;
-  pg_handle handle;
-  waiter *w;
-  int flags;
-  char *path;
+  pg_handle granted;
+  if (ticket->waiter != NULL) end_sync_wait(ticket, 0, &outcome, &granted, NULL);
+}
 
-  if (!get_args(env, info, 4, argv, "waitSync(path, flags, text, timeoutMs)")) return NULL;
-  NAPI_CALL(env, napi_get_value_double(env, argv[3], &timeout_ms));
+static void finalize_sync_ticket(napi_env env, void *data, void *hint) {
+  sync_ticket *ticket = (sync_ticket *)data;
+  (void)hint;
+  if (ticket->waiter != NULL) { /* dropped while pending: an exception thrown between slices */
+    napi_remove_env_cleanup_hook(env, teardown_sync, ticket);
+    teardown_sync(ticket);
+  }
+  free(ticket);
+}
+
+/* The value for a finished wait: a handle, null when cancelled, or a thrown error. */
+static napi_value settle_sync(napi_env env, pg_result outcome, pg_handle handle, char *path, int flags) {
+  napi_value result;
+  if (outcome.err == 0) return wrap_handle(env, handle, path, flags);
+  free(path);
+  if (outcome.err == PG_ECANCELED) {
+    NAPI_CALL(env, napi_get_null(env, &result));
+    return result;
+  }
+  result = result_error(env, outcome);
+  if (result != NULL) napi_throw(env, result);
+  return NULL;
+}
+
+static sync_ticket *sync_ticket_arg(napi_env env, napi_value value) {
+  void *data = NULL;
+  sync_ticket *ticket;
+  NAPI_CALL(env, napi_get_value_external(env, value, &data));
+  ticket = (sync_ticket *)data;
+  if (ticket->waiter == NULL) {
+    napi_throw_error(env, "ERR_PIDGUARD_RELEASED", "the wait has ended");
+    return NULL;
+  }
+  return ticket;
+}
+
+static napi_value wait_sync_start(napi_env env, napi_callback_info info) {
+  napi_value argv[3], result;
+  sync_ticket *ticket;
+  waiter *w;
+
+  if (!get_args(env, info, 3, argv, "waitSyncStart(path, flags, text)")) return NULL;
   w = new_waiter(env, argv);
   if (w == NULL) return NULL;
   w->finished = pg_event_new();
-  if (w->finished == NULL) {
+  ticket = (sync_ticket *)calloc(1, sizeof(*ticket));
+  if (w->finished == NULL || ticket == NULL) {
+    free(ticket);
     free_waiter(w);
-    napi_throw_error(env, "ENOMEM", "could not make an event");
+    napi_throw_error(env, "ENOMEM", "out of memory");
     return NULL;
   }
+  ticket->env = env;
+  if (napi_create_external(env, ticket, finalize_sync_ticket, NULL, &result) != napi_ok) {
+    free(ticket);
+    free_waiter(w);
+    throw_napi_failure(env, napi_generic_failure);
+    return NULL;
+  }
+  /* From here the ticket belongs to its External. */
   if (start_thread(w) != 0) {
     free_waiter(w);
     napi_throw_error(env, "EAGAIN", "could not start a thread to wait for the lock");
     return NULL;
   }
+  ticket->waiter = w;
+  if (napi_add_env_cleanup_hook(env, teardown_sync, ticket) != napi_ok) {
+    pg_result outcome; /* no hook to remove */
+    pg_handle granted;
+    end_sync_wait(ticket, 0, &outcome, &granted, NULL);
+    throw_napi_failure(env, napi_generic_failure);
+    return NULL;
+  }
+  return result;
+}
 
-  if (!pg_event_wait(w->finished, timeout_ms) && !pg_wait_cancel(&w->state) && orphan(w)) {
-    /* Timed out on a wait that could not be interrupted: its thread gives up what it gets. */
-    NAPI_CALL(env, napi_get_null(env, &result));
+static napi_value wait_sync_for(napi_env env, napi_callback_info info) {
+  napi_value argv[2], result;
+  double slice_ms = 0;
+  sync_ticket *ticket;
+  waiter *w;
+  pg_result outcome;
+  pg_handle handle;
+  int flags;
+  char *path;
+
+  if (!get_args(env, info, 2, argv, "waitSyncFor(ticket, sliceMs)")) return NULL;
+  ticket = sync_ticket_arg(env, argv[0]);
+  if (ticket == NULL) return NULL;
+  NAPI_CALL(env, napi_get_value_double(env, argv[1], &slice_ms));
+  w = ticket->waiter;
+  if (!pg_event_wait(w->finished, slice_ms < 0 ? 0 : slice_ms)) {
+    NAPI_CALL(env, napi_get_undefined(env, &result));
     return result;
   }
-  /* Done, or timed out and cancelled. A wait granted in the meantime leaves the lock ours. */
+  ticket->waiter = NULL;
+  napi_remove_env_cleanup_hook(env, teardown_sync, ticket);
   join_once(w);
-
   outcome = w->result;
   handle = w->handle;
   flags = w->flags;
   path = w->path;
   w->path = NULL;
   free_waiter(w);
+  return settle_sync(env, outcome, handle, path, flags);
+}
 
-  if (outcome.err == PG_ECANCELED) {
-    free(path);
-    NAPI_CALL(env, napi_get_null(env, &result));
-    return result;
-  }
-  if (outcome.err != 0) {
-    napi_value error = result_error(env, outcome);
-    free(path);
-    if (error != NULL) napi_throw(env, error);
-    return NULL;
-  }
-  return wrap_handle(env, handle, path, flags);
+static napi_value wait_sync_end(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  sync_ticket *ticket;
+  pg_result outcome;
+  pg_handle granted;
+  char *path = NULL;
+  int flags;
+
+  if (!get_args(env, info, 1, argv, "waitSyncEnd(ticket)")) return NULL;
+  ticket = sync_ticket_arg(env, argv[0]);
+  if (ticket == NULL) return NULL;
+  flags = ticket->waiter->flags;
+  napi_remove_env_cleanup_hook(env, teardown_sync, ticket);
+  end_sync_wait(ticket, 1, &outcome, &granted, &path);
+  /* Granted in the same instant as the timeout: the lock is the caller's. */
+  return settle_sync(env, outcome, granted, path, flags);
 }
 
 napi_value init_wait(napi_env env, napi_value exports) {
   if (export_function(env, exports, "wait", wait_async) == NULL) return NULL;
   if (export_function(env, exports, "cancelWait", cancel_wait) == NULL) return NULL;
-  if (export_function(env, exports, "waitSync", wait_sync) == NULL) return NULL;
+  if (export_function(env, exports, "waitSyncStart", wait_sync_start) == NULL) return NULL;
+  if (export_function(env, exports, "waitSyncFor", wait_sync_for) == NULL) return NULL;
+  if (export_function(env, exports, "waitSyncEnd", wait_sync_end) == NULL) return NULL;
   return exports;
 }

@@ -322,6 +322,10 @@ pg_result pg_unlock(pg_handle file, const char *path) {
   return result;
 }
 
+void pg_close(pg_handle file) {
+  CloseHandle(file);
+}
+
 pg_result pg_rewrite(pg_handle file, const char *text, size_t text_len) {
   return replace_text(file, text, text_len);
 }

@@ -152,17 +152,34 @@ async function take(native: Binding, request: LockRequest): Promise<PidLock> {
   return runAsync(lockNow(native, request));
 }
 
+/**
+ * How long a synchronous wait blocks in native code at a time. Between slices V8 can end the
+ * thread (worker.terminate(), process.exit() from the main thread), which it cannot do while the
+ * thread sits in native code; a grant wakes the slice at once, so this costs no latency.
+ */
+const SYNC_SLICE_MS = 50;
+
+/** Waits, blocking this thread, until granted or `waitMs` ends (null). */
+function waitSync(native: Binding, { settled: { path }, flags, text }: LockRequest, waitMs: number): NativeHandle | null {
+  try {
+    const ticket = native.waitSyncStart(path, flags, text);
+    const deadline = performance.now() + waitMs;
+    for (;;) {
+      const left = deadline - performance.now();
+      const slice = Math.min(SYNC_SLICE_MS, Math.max(0, left));
+      const handle = native.waitSyncFor(ticket, slice);
+      if (handle !== undefined) return handle;
+      if (left <= slice) return native.waitSyncEnd(ticket);
+    }
+  } catch (error) {
+    throw lockError(error, path);
+  }
+}
+
 function takeSync(native: Binding, request: LockRequest): PidLock {
   const { path, waitMs } = request.settled;
   if (waitMs === 0) return runSync(lockNow(native, request));
-  let handle = tryLock(native, request);
-  if (handle === null) {
-    try {
-      handle = native.waitSync(path, request.flags, request.text, Number.isFinite(waitMs) ? waitMs : -1);
-    } catch (error) {
-      throw lockError(error, path);
-    }
-  }
+  const handle = tryLock(native, request) ?? waitSync(native, request, waitMs);
   if (handle !== null) return wrap(native, request, handle);
   request.settled.logger.debug(`gave up waiting for ${path} after ${waitMs} ms`);
   return runSync(lockNow(native, request));

@@ -7,6 +7,9 @@ export type NativeHandle = { readonly __nativeHandle: unique symbol };
 /** A pending wait, for cancelWait. */
 export type WaitTicket = { readonly __waitTicket: unique symbol };
 
+/** A pending wait of a blocked thread, for waitSyncFor and waitSyncEnd. */
+export type SyncWaitTicket = { readonly __syncWaitTicket: unique symbol };
+
 /** What `probe` found at a path (numbers shared with native/pidguard.h). */
 export const ProbeState = { Missing: 0, Unlocked: 1, Locked: 2 } as const;
 export type ProbeState = (typeof ProbeState)[keyof typeof ProbeState];
@@ -41,8 +44,16 @@ export interface Binding {
   wait(path: string, flags: number, text: string | null, done: (error: NativeError | null, handle: NativeHandle | null) => void): WaitTicket;
   /** Ends a pending wait soon; nothing once it has been delivered. */
   cancelWait(ticket: WaitTicket): void;
-  /** Waits, blocking this thread, at most `timeoutMs` (-1: no limit); null when it timed out. */
-  waitSync(path: string, flags: number, text: string | null, timeoutMs: number): NativeHandle | null;
+  /** Starts a wait of the calling thread (on a thread of its own), for waitSyncFor and waitSyncEnd. */
+  waitSyncStart(path: string, flags: number, text: string | null): SyncWaitTicket;
+  /** Blocks this thread at most `sliceMs`: the handle once granted, undefined while still waiting; throws on failure. */
+  waitSyncFor(ticket: SyncWaitTicket, sliceMs: number): NativeHandle | undefined;
+  /** Ends the wait: the handle if it was granted in the meantime, else null. */
+  waitSyncEnd(ticket: SyncWaitTicket): NativeHandle | null;
+  /** While `keep`, the process's exit cleanup leaves this lock alone (another process shares it). */
+  keepAtExit(handle: NativeHandle, keep: boolean): void;
+  /** Gives up every lock of every environment (main thread and workers) of this process: for its exit. */
+  releaseAll(): void;
   readonly SHARED: number;
   readonly CREATE: number;
   readonly PIDFILE: number;
@@ -74,6 +85,11 @@ export function binding(): Binding {
       throw error;
     }
   }
+  return loaded;
+}
+
+/** The addon if it has been loaded in this environment, without loading it. */
+export function loadedBinding(): Binding | undefined {
   return loaded;
 }
 

@@ -1,15 +1,23 @@
 // The handle of a held lock, and the cleanup that gives up every held lock when the process ends.
 import { EventEmitter } from 'node:events';
+import { isMainThread } from 'node:worker_threads';
 import { invalidArgument, pathError } from './errors';
 import type { Holding, HeldMode } from './holding';
 import type { Logger } from './logger';
+import { loadedBinding } from './native';
 import { LONGEST_TIMER_MS } from './timers';
 
 const heldLocks = new Set<PidLock>();
 let exitHandlerInstalled = false;
 
+/**
+ * The process's exit cleanup: this environment's locks, and on the main thread those of every
+ * worker too, which the addon keeps in one list (a worker ends with the process without running
+ * any JavaScript, so nothing else would remove their PID files).
+ */
 function releaseAll(): void {
   for (const lock of heldLocks) lock.release();
+  if (isMainThread) loadedBinding()?.releaseAll();
 }
 
 // signal-exit runs releaseAll on normal exit and on SIGINT, SIGTERM and SIGHUP, then lets the

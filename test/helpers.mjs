@@ -148,12 +148,30 @@ export async function startHolder(t, command, args) {
 }
 
 /**
- * The number of open descriptors of this process, from /proc; null where there is none to read
- * (Windows, where a leak shows instead as a file that cannot be removed or relocked).
+ * The number of open descriptors of this process, from /proc on Linux; null elsewhere (on
+ * Windows, where a leak shows instead as a file that cannot be removed or relocked). Decided by
+ * the platform, not by whether /proc/self/fd exists: under Wine the Windows node.exe finds the
+ * host's /proc through drive Z: and would count Wine's own descriptors.
  */
 export function openDescriptorCount() {
-  if (!fs.existsSync('/proc/self/fd')) return null;
+  if (process.platform !== 'linux') return null;
   return fs.readdirSync('/proc/self/fd').length;
+}
+
+/**
+ * pidguard's wait threads in this process, counted by the name the addon gives them (Linux:
+ * /proc/self/task/<tid>/comm); null elsewhere. Not the process's thread count, which moves
+ * whenever Node or V8 start threads of their own lazily.
+ */
+export function waitThreadCount() {
+  if (process.platform !== 'linux') return null;
+  return fs.readdirSync('/proc/self/task').filter((tid) => {
+    try {
+      return fs.readFileSync(`/proc/self/task/${tid}/comm`, 'utf8') === 'pidguard-wait\n';
+    } catch {
+      return false; // the thread ended as we looked
+    }
+  }).length;
 }
 
 /**

@@ -7,15 +7,14 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { acquire, acquireSync, LockedError } from 'pidguard';
-import { here, openDescriptorCount, startAgents, tempDir } from './helpers.mjs';
+import { here, openDescriptorCount, startAgents, tempDir, waitThreadCount } from './helpers.mjs';
 
 const TIMEOUT = { timeout: 60_000 };
 /** Linux lists blocked lock waiters in /proc/locks and a process's threads in /proc/self/task. */
 const procfs = process.platform === 'linux';
-const linuxOnly = { ...TIMEOUT, skip: !procfs && 'counts threads in /proc' };
+const linuxOnly = { ...TIMEOUT, skip: !procfs && 'counts wait threads in /proc' };
 const pidguardEntry = fileURLToPath(import.meta.resolve('pidguard'));
 
-const threadCount = () => fs.readdirSync('/proc/self/task').length;
 
 /** Blocked flock waiters on `file`, as the kernel lists them. */
 function blockedWaiters(file) {
@@ -133,20 +132,19 @@ test('cancelled waits leave no thread and no descriptor behind', linuxOnly, asyn
   const [holder] = await startAgents(t, 1);
   await holder.ask({ op: 'acquire', path: file });
   acquireSync(path.join(tempDir(t), 'warm.pid')).release(); // load the addon before counting
-  const threads = threadCount();
   const descriptors = openDescriptorCount();
   for (let round = 0; round < 5; round += 1) {
     const controller = new AbortController();
     const waits = Array.from({ length: 8 }, () => acquire(file, { wait: true, signal: controller.signal }));
     await untilBlocked(file, 8);
-    assert.equal(threadCount(), threads + 8, 'one thread per pending wait');
+    assert.equal(waitThreadCount(), 8, 'one thread per pending wait');
     controller.abort();
     const outcomes = await Promise.allSettled(waits);
     assert.ok(outcomes.every((o) => o.status === 'rejected' && o.reason.name === 'AbortError'));
     await assert.rejects(acquire(file, { wait: 1 }), { code: 'ELOCKED' });
     assert.throws(() => acquireSync(file, { wait: 1 }), { code: 'ELOCKED' });
   }
-  assert.equal(threadCount(), threads);
+  assert.equal(waitThreadCount(), 0);
   assert.equal(openDescriptorCount(), descriptors);
   assert.equal(blockedWaiters(file), 0);
 });
@@ -204,7 +202,6 @@ test('worker.terminate() with a wait pending returns and leaks nothing', TIMEOUT
   await holder.ask({ op: 'acquire', path: file });
   acquireSync(path.join(tempDir(t), 'warm.pid')).release();
   const descriptors = openDescriptorCount();
-  const threads = procfs ? threadCount() : null;
   const worker = new Worker(`
     const { parentPort, workerData } = require('node:worker_threads');
     const { acquire } = require('pidguard');
@@ -217,7 +214,7 @@ test('worker.terminate() with a wait pending returns and leaks nothing', TIMEOUT
   if (procfs) {
     assert.equal(blockedWaiters(file), 0);
     assert.equal(openDescriptorCount(), descriptors);
-    assert.equal(threadCount(), threads);
+    assert.equal(waitThreadCount(), 0);
   }
   // Everywhere: the holder still has it, and once it lets go nothing of the worker's is in the way.
   assert.throws(() => acquireSync(file), { code: 'ELOCKED', pid: holder.pid });

@@ -1,0 +1,125 @@
+/*
+ * The list of held locks (held.h). One mutex guards the list and every use of a held lock's
+ * descriptor, so that a worker releasing its lock and the main thread's exit cleanup cannot
+ * both close it (or close a descriptor number already reused).
+ */
+#include "held.h"
+
+#include "thread.h"
+
+#include <stdlib.h>
+
+struct held_lock {
+  pg_handle handle;
+  int open;
+  int pidfile;      /* an exclusive PID file: removed, if still ours, when given up at teardown or exit */
+  int keep_at_exit; /* another process shares it (held_keep_at_exit) */
+  char *path;
+  held_lock *prev, *next;
+};
+
+static pg_mutex mutex = PG_MUTEX_INIT;
+static held_lock *first;
+
+static pg_result released(void) {
+  pg_result r = {PG_ERELEASED, NULL};
+  return r;
+}
+
+/* Gives the lock up; with the mutex held. */
+static pg_result give_up(held_lock *lock, int remove) {
+  lock->open = 0;
+  return pg_unlock(lock->handle, remove ? lock->path : NULL);
+}
+
+held_lock *held_add(pg_handle handle, char *path, int pidfile) {
+  held_lock *lock = (held_lock *)calloc(1, sizeof(*lock));
+  if (lock == NULL) {
+    pg_unlock(handle, pidfile ? path : NULL);
+    free(path);
+    return NULL;
+  }
+  lock->handle = handle;
+  lock->open = 1;
+  lock->pidfile = pidfile;
+  lock->path = path;
+  pg_mutex_lock(&mutex);
+  lock->next = first;
+  if (first != NULL) first->prev = lock;
+  first = lock;
+  pg_mutex_unlock(&mutex);
+  return lock;
+}
+
+pg_result held_release(held_lock *lock, int remove) {
+  pg_result result;
+  pg_mutex_lock(&mutex);
+  result = lock->open ? give_up(lock, remove) : released();
+  pg_mutex_unlock(&mutex);
+  return result;
+}
+
+pg_result held_verify(held_lock *lock, int *names) {
+  pg_result result;
+  pg_mutex_lock(&mutex);
+  result = lock->open ? pg_verify(lock->handle, lock->path, names) : released();
+  pg_mutex_unlock(&mutex);
+  return result;
+}
+
+pg_result held_rewrite(held_lock *lock, const char *text, size_t text_len) {
+  pg_result result;
+  pg_mutex_lock(&mutex);
+  result = lock->open ? pg_rewrite(lock->handle, text, text_len) : released();
+  pg_mutex_unlock(&mutex);
+  return result;
+}
+
+pg_result held_descriptor(held_lock *lock, int *descriptor) {
+  pg_result result = {0, NULL};
+  pg_mutex_lock(&mutex);
+  if (lock->open) {
+    *descriptor = pg_descriptor(lock->handle);
+  } else {
+    result = released();
+  }
+  pg_mutex_unlock(&mutex);
+  return result;
+}
+
+pg_result held_keep_at_exit(held_lock *lock, int keep) {
+  pg_result result = {0, NULL};
+  pg_mutex_lock(&mutex);
+  if (lock->open) {
+    lock->keep_at_exit = keep;
+  } else {
+    result = released();
+  }
+  pg_mutex_unlock(&mutex);
+  return result;
+}
+
+void held_free(held_lock *lock) {
+  pg_mutex_lock(&mutex);
+  if (lock->open && lock->keep_at_exit) {
+    lock->open = 0;
+    pg_close(lock->handle); /* the sharer keeps the lock, and the file naming it */
+  } else if (lock->open) {
+    give_up(lock, lock->pidfile);
+  }
+  if (lock->prev != NULL) lock->prev->next = lock->next;
+  else first = lock->next;
+  if (lock->next != NULL) lock->next->prev = lock->prev;
+  pg_mutex_unlock(&mutex);
+  free(lock->path);
+  free(lock);
+}
+
+void held_release_all(void) {
+  held_lock *lock;
+  pg_mutex_lock(&mutex);
+  for (lock = first; lock != NULL; lock = lock->next) {
+    if (lock->open && !lock->keep_at_exit) give_up(lock, lock->pidfile);
+  }
+  pg_mutex_unlock(&mutex);
+}

@@ -1,0 +1,43 @@
+/*
+ * Every lock this process holds, in one list shared by all its JavaScript environments (the main
+ * thread's and each worker's): so that a lock is given up exactly once, by whichever of its
+ * holder, its environment's teardown or the process's exit gets there first, and so that the
+ * main thread's exit cleanup can give up the locks of workers too (their PID files would
+ * otherwise outlive a process ended by SIGTERM, while the main thread's are removed).
+ */
+#ifndef PIDGUARD_HELD_H
+#define PIDGUARD_HELD_H
+
+#include "pidguard.h"
+
+typedef struct held_lock held_lock;
+
+/* Error of a call on a lock already given up. */
+#define PG_ERELEASED (-100)
+
+/* Registers a lock just taken. Takes ownership of `path` (malloc'ed). `pidfile`: an exclusive PID
+ * file, removed (if still ours) whenever the lock is given up other than by release(remove 0).
+ * NULL when out of memory, and then the lock is given up and `path` freed. */
+held_lock *held_add(pg_handle handle, char *path, int pidfile);
+
+/* Gives the lock up: removes the file first when `remove` (and it is still ours), then unlocks
+ * and closes. PG_ERELEASED when already given up (not an error to a caller that releases twice). */
+pg_result held_release(held_lock *lock, int remove);
+
+/* pg_verify, pg_rewrite and pg_descriptor on a lock still held; PG_ERELEASED otherwise. */
+pg_result held_verify(held_lock *lock, int *names);
+pg_result held_rewrite(held_lock *lock, const char *text, size_t text_len);
+pg_result held_descriptor(held_lock *lock, int *descriptor);
+
+/* While `keep`, the process's exit cleanup (held_release_all) leaves this lock alone: another
+ * process (`pidguard run`'s command) shares its open file description and keeps it. */
+pg_result held_keep_at_exit(held_lock *lock, int keep);
+
+/* For the lock's JavaScript handle being finalized (collected, or its environment torn down):
+ * gives the lock up as its kind requires if it is still held, unregisters and frees it. */
+void held_free(held_lock *lock);
+
+/* At process exit: gives up every lock still held, in any environment, except those kept. */
+void held_release_all(void);
+
+#endif
