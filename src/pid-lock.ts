@@ -69,32 +69,64 @@ export class PidLock extends EventEmitter implements Disposable, AsyncDisposable
     this.shared = shared;
     this.#logger = logger;
     if (holding !== null) track(this);
-  }
-
-  /** True until release(); false from the start for a `failOpen` handle whose lock was not taken. */
-  get held(): boolean {
-    return this.#holding !== null;
+    // Listening for 'lost' is asking to be told: start looking, unless watch() already does.
+    this.on('newListener', (event: string | symbol) => {
+      if (event === 'lost' && this.#watchTimer === null) this.watch();
+    });
   }
 
   /**
-   * Gives the lock up; calling it again does nothing. It does not throw: the lock is released
-   * whatever happens, and a PID file that could not be removed is reported to the logger as a
-   * warning (the next holder overwrites it).
+   * Whether this process holds the lock now: false once released (and from the start for a
+   * `failOpen` handle), and false once the path is seen not to name the file held any more.
+   * Each read looks (an fstat of the held file and a stat of the path: a few microseconds); a
+   * look that cannot tell (EACCES on the directory, say) changes nothing and is logged.
    */
+  get held(): boolean {
+    if (this.#holding === null) return false;
+    try {
+      this.verify();
+    } catch (error) {
+      this.#logger.warn(`could not verify ${this.path}: ${(error as Error).message}`);
+    }
+    return this.#holding !== null;
+  }
+
   /**
    * Whether this process still holds the file at `path`: false once released, and false when the
    * file was removed or replaced behind its back (a cleanup script, an operator's `rm`), after
    * which a new process can take the path while this one runs. Throws, with the code and path,
    * only when it cannot be told (EACCES on the directory, say).
+   *
+   * A lock found lost is given up at once (its lock is on a file nobody else will open: it keeps
+   * nobody out), `held` stays false, and 'lost' is emitted once, with an ELOST error naming the
+   * path. What to do then is the holder's to decide: exit, or acquire the path again.
    */
   verify(): boolean {
-    return this.#holding?.verify() ?? false;
+    const holding = this.#holding;
+    if (holding === null) return false;
+    if (holding.verify()) return true;
+    this.#lose(holding);
+    return false;
+  }
+
+  #lose(holding: Holding): void {
+    this.#stopWatching();
+    this.#holding = null;
+    untrack(this);
+    try {
+      holding.release(); // removes nothing: the path names another file now, or none
+    } catch (error) {
+      this.#logger.warn(`could not give up the lost lock on ${this.path}: ${(error as Error).message}`);
+    }
+    this.#logger.warn(`${this.path} was removed or replaced: this process no longer holds it`);
+    const lost = pathError('ELOST', 'the PID file was removed or replaced; this process no longer holds it', 'lstat', this.path);
+    process.nextTick(() => this.emit('lost', lost));
   }
 
   /**
-   * Checks verify() every `intervalMs` (default 1000) until release, and emits 'lost' (with an
-   * ELOST error naming the path) the first time it fails, so that a service can stop or re-take
-   * its lock. The timer does not keep the process alive. Returns this lock.
+   * Looks (verify()) every `intervalMs` (default 1000) until released or lost, so that 'lost' is
+   * emitted even when nobody reads `held`. Adding a 'lost' listener starts this with the default
+   * interval. The timer does not keep the process alive. Returns this lock.
    */
   watch(intervalMs = 1000): this {
     if (typeof intervalMs !== 'number' || !(intervalMs > 0) || intervalMs > LONGEST_TIMER_MS) {
@@ -102,22 +134,9 @@ export class PidLock extends EventEmitter implements Disposable, AsyncDisposable
     }
     this.#stopWatching();
     if (this.#holding === null) return this;
-    this.#watchTimer = setInterval(() => this.#check(), intervalMs);
+    this.#watchTimer = setInterval(() => void this.held, intervalMs);
     this.#watchTimer.unref();
     return this;
-  }
-
-  #check(): void {
-    let held: boolean;
-    try {
-      held = this.verify();
-    } catch (error) {
-      this.#logger.warn(`could not verify ${this.path}: ${(error as Error).message}`);
-      return; // perhaps passing; look again next time
-    }
-    if (held || this.#holding === null) return;
-    this.#stopWatching();
-    this.emit('lost', pathError('ELOST', 'the PID file was removed or replaced; this process no longer holds it', 'lstat', this.path));
   }
 
   #stopWatching(): void {
@@ -125,6 +144,11 @@ export class PidLock extends EventEmitter implements Disposable, AsyncDisposable
     this.#watchTimer = null;
   }
 
+  /**
+   * Gives the lock up; calling it again does nothing. It does not throw: the lock is released
+   * whatever happens, and a PID file that could not be removed is reported to the logger as a
+   * warning (the next holder overwrites it).
+   */
   release(): void {
     this.#stopWatching();
     const holding = this.#holding;

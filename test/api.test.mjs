@@ -242,3 +242,27 @@ test('verify() and watch(): a PID file replaced by a rename while held is lost, 
   assert.equal(held.verify(), false, 'false once released');
   assert.throws(() => held.watch(0), { code: 'ERR_INVALID_ARG_VALUE' });
 });
+
+test("a lost lock is not held: held turns false once the file is gone, and a 'lost' listener alone is told", {
+  skip: process.platform === 'win32' && "Wine keeps a removed file's name until its last handle closes",
+  timeout: 30_000,
+}, async (t) => {
+  const file = path.join(tempDir(t), 'app.pid');
+  const lock = acquireSync(file);
+  assert.equal(lock.held, true);
+  const keepAlive = setInterval(() => {}, 1000);
+  t.after(() => clearInterval(keepAlive));
+  // No watch(): listening for 'lost' is enough to be told.
+  const lost = new Promise((resolve) => lock.once('lost', resolve));
+  fs.rmSync(file); // an operator's rm, a tmp cleaner
+  assert.equal(lock.held, false, 'held must tell the truth at once');
+  const error = await Promise.race([lost, new Promise((resolve) => setTimeout(resolve, 10_000, null))]);
+  assert.equal(error?.code, 'ELOST', "no 'lost' event came");
+  assert.equal(lock.held, false);
+  assert.equal(lock.verify(), false);
+  // Another process takes the path; the lost holder's release leaves that file alone.
+  const [other] = await startAgents(t, 1);
+  assert.equal((await other.ask({ op: 'acquire', path: file })).ok, true);
+  lock.release();
+  assert.equal(readPid(file), other.pid);
+});
