@@ -73,15 +73,45 @@ static void unlock_and_close(HANDLE file) {
   CloseHandle(file);
 }
 
-static int same_file(const BY_HANDLE_FILE_INFORMATION *a, const BY_HANDLE_FILE_INFORMATION *b) {
-  return a->dwVolumeSerialNumber == b->dwVolumeSerialNumber && a->nFileIndexHigh == b->nFileIndexHigh &&
-         a->nFileIndexLow == b->nFileIndexLow;
+/* FILE_ID_INFO (Windows 8 / Server 2012 and later), spelled out for older SDKs and mingw. */
+#define PG_FILE_ID_INFO ((FILE_INFO_BY_HANDLE_CLASS)18)
+typedef struct pg_file_id_info {
+  ULONGLONG VolumeSerialNumber;
+  BYTE FileId[16];
+} pg_file_id_info;
+
+/* Which file a handle is: the volume serial number and file ID, the counterpart of st_dev and
+ * st_ino. The 128-bit ID where the file system gives it (ReFS does not promise that its 64-bit
+ * index is unique); else the 64-bit index (FAT, older Windows, Wine without FileIdInfo). */
+typedef struct pg_identity {
+  ULONGLONG volume;
+  BYTE id[16];
+} pg_identity;
+
+static int identify(HANDLE file, pg_identity *identity) {
+  pg_file_id_info wide_id;
+  BY_HANDLE_FILE_INFORMATION info;
+  memset(identity, 0, sizeof(*identity));
+  if (GetFileInformationByHandleEx(file, PG_FILE_ID_INFO, &wide_id, sizeof(wide_id))) {
+    identity->volume = wide_id.VolumeSerialNumber;
+    memcpy(identity->id, wide_id.FileId, sizeof(identity->id));
+    return 1;
+  }
+  if (!GetFileInformationByHandle(file, &info)) return 0;
+  identity->volume = info.dwVolumeSerialNumber;
+  memcpy(identity->id, &info.nFileIndexLow, sizeof(info.nFileIndexLow));
+  memcpy(identity->id + sizeof(info.nFileIndexLow), &info.nFileIndexHigh, sizeof(info.nFileIndexHigh));
+  return 1;
 }
 
-/* 1 when `path` names the file described by `held`, 0 when another file or none, -1 on error
+static int same_file(const pg_identity *a, const pg_identity *b) {
+  return a->volume == b->volume && memcmp(a->id, b->id, sizeof(a->id)) == 0;
+}
+
+/* 1 when `path` names the file identified as `held`, 0 when another file or none, -1 on error
  * (last error set). Opens the path itself, not a reparse point's target, asking for no access. */
-static int path_names(const wchar_t *path, const BY_HANDLE_FILE_INFORMATION *held) {
-  BY_HANDLE_FILE_INFORMATION named;
+static int path_names(const wchar_t *path, const pg_identity *held) {
+  pg_identity named;
   DWORD err;
   HANDLE probe = CreateFileW(path, 0, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL, OPEN_EXISTING,
                              FILE_FLAG_OPEN_REPARSE_POINT | FILE_FLAG_BACKUP_SEMANTICS, NULL);
@@ -93,7 +123,7 @@ static int path_names(const wchar_t *path, const BY_HANDLE_FILE_INFORMATION *hel
     }
     return -1;
   }
-  if (!GetFileInformationByHandle(probe, &named)) {
+  if (!identify(probe, &named)) {
     err = GetLastError();
     CloseHandle(probe);
     SetLastError(err);
@@ -115,29 +145,36 @@ static pg_result replace_text(HANDLE file, const char *text, size_t len) {
   return ok();
 }
 
-/* The longest name move_aside gives a file: "." + base + ".<pid>.<thread>.<tick>.deleted". */
-#define PG_ASIDE_EXTRA 64
+/* The longest name a file may have on NTFS, ReFS and FAT (in UTF-16 units). */
+#define PG_NAME_MAX 255
 
 /* Renames the held file, through its handle, to a name of its own in the same directory, so that
  * `path` is free at once even though the file's removal waits for its last handle to close. No
- * harm when it fails: the name then stays until then, as it would have. */
+ * harm when it fails: the name then stays until then, as it would have. The name is
+ * ".<base>.<pid>.<thread>.<tick>.deleted", with the base cut short to keep within PG_NAME_MAX. */
 static void move_aside(HANDLE file, const wchar_t *path) {
   const wchar_t *base = path, *p;
-  size_t base_len, name_len;
+  wchar_t suffix[64];
+  size_t base_len, suffix_len, name_len;
   FILE_RENAME_INFO *rename_info;
   DWORD size;
   for (p = path; *p != L'\0'; p++) {
     if (*p == L'\\' || *p == L'/') base = p + 1;
   }
+  _snwprintf(suffix, sizeof(suffix) / sizeof(suffix[0]), L".%lu.%lu.%lu.deleted", (unsigned long)GetCurrentProcessId(),
+             (unsigned long)GetCurrentThreadId(), (unsigned long)(GetTickCount64() & 0xFFFFFFFFu));
+  suffix[sizeof(suffix) / sizeof(suffix[0]) - 1] = L'\0';
+  suffix_len = wcslen(suffix);
   base_len = wcslen(base);
-  size = (DWORD)(sizeof(FILE_RENAME_INFO) + (base_len + PG_ASIDE_EXTRA) * sizeof(wchar_t));
+  if (1 + base_len + suffix_len > PG_NAME_MAX) base_len = PG_NAME_MAX - 1 - suffix_len;
+  name_len = 1 + base_len + suffix_len;
+  size = (DWORD)(sizeof(FILE_RENAME_INFO) + (name_len + 1) * sizeof(wchar_t));
   rename_info = (FILE_RENAME_INFO *)calloc(1, size);
   if (rename_info == NULL) return;
   /* A bare name, no directory: renamed within the directory it is in. */
-  _snwprintf(rename_info->FileName, base_len + PG_ASIDE_EXTRA, L".%ls.%lu.%lu.%lu.deleted", base,
-             (unsigned long)GetCurrentProcessId(), (unsigned long)GetCurrentThreadId(),
-             (unsigned long)(GetTickCount64() & 0xFFFFFFFFu));
-  name_len = wcslen(rename_info->FileName);
+  rename_info->FileName[0] = L'.';
+  memcpy(rename_info->FileName + 1, base, base_len * sizeof(wchar_t));
+  memcpy(rename_info->FileName + 1 + base_len, suffix, (suffix_len + 1) * sizeof(wchar_t));
   rename_info->ReplaceIfExists = FALSE;
   rename_info->RootDirectory = NULL;
   rename_info->FileNameLength = (DWORD)(name_len * sizeof(wchar_t));
@@ -158,6 +195,18 @@ static int remove_by_handle(HANDLE file, const wchar_t *path) {
   if (path != NULL) move_aside(file, path);
   classic_delete.DeleteFile = TRUE;
   return SetFileInformationByHandle(file, FileDispositionInfo, &classic_delete, sizeof(classic_delete)) != 0;
+}
+
+/* Removes the empty file this call created and will not hold (a wait cancelled just after the
+ * previous holder removed the file), under an exclusive lock taken without waiting, so that a
+ * file another process got first is never touched. The caller closes the handle. */
+static void discard_created(HANDLE file, const wchar_t *path) {
+  OVERLAPPED where = lock_range();
+  LARGE_INTEGER size;
+  if (!LockFileEx(file, LOCKFILE_EXCLUSIVE_LOCK | LOCKFILE_FAIL_IMMEDIATELY, 0, 1, 0, &where)) return;
+  if (GetFileSizeEx(file, &size) && size.QuadPart == 0) remove_by_handle(file, path);
+  where = lock_range();
+  UnlockFileEx(file, 0, 1, 0, &where);
 }
 
 static int is_lock_conflict(DWORD err) {
@@ -214,7 +263,8 @@ static pg_result lock_path(const char *path, int flags, const char *text, size_t
   if (wide == NULL) return last_failure("open");
   for (attempt = 0; state != NULL || attempt < PG_MAX_REOPEN; attempt++) {
     BY_HANDLE_FILE_INFORMATION held;
-    int names, err;
+    pg_identity identity;
+    int names, err, created;
     HANDLE file = CreateFileW(wide, access, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL,
                               disposition, FILE_ATTRIBUTE_NORMAL | FILE_FLAG_OPEN_REPARSE_POINT, NULL);
     if (file == INVALID_HANDLE_VALUE) {
@@ -222,13 +272,15 @@ static pg_result lock_path(const char *path, int flags, const char *text, size_t
       free(wide);
       return r;
     }
+    created = disposition == OPEN_ALWAYS && GetLastError() != ERROR_ALREADY_EXISTS;
     err = take_lock(file, lock_flags, state);
     if (err != 0) {
+      if (created && err == PG_ECANCELED) discard_created(file, wide);
       CloseHandle(file);
       free(wide);
       return failure(err, "flock");
     }
-    if (!GetFileInformationByHandle(file, &held)) {
+    if (!GetFileInformationByHandle(file, &held) || !identify(file, &identity)) {
       pg_result r = last_failure("fstat");
       unlock_and_close(file);
       free(wide);
@@ -240,7 +292,7 @@ static pg_result lock_path(const char *path, int flags, const char *text, size_t
       free(wide);
       return failure(ERROR_CANT_RESOLVE_FILENAME, "open");
     }
-    names = path_names(wide, &held);
+    names = path_names(wide, &identity);
     if (names < 0) {
       pg_result r = last_failure("lstat");
       unlock_and_close(file);
@@ -331,9 +383,9 @@ pg_result pg_rewrite(pg_handle file, const char *text, size_t text_len) {
 }
 
 pg_result pg_verify(pg_handle file, const char *path, int *names) {
-  BY_HANDLE_FILE_INFORMATION held;
+  pg_identity held;
   wchar_t *wide;
-  if (!GetFileInformationByHandle(file, &held)) return last_failure("fstat");
+  if (!identify(file, &held)) return last_failure("fstat");
   wide = widen(path);
   if (wide == NULL) return last_failure("lstat");
   *names = path_names(wide, &held);

@@ -3,7 +3,7 @@
 import { abortReason, LockedError, withPath } from './errors';
 import { lockError } from './refusal';
 import { exclusiveHolderPid, readFlockHoldersSync } from './kernel-locks';
-import { binding, type Binding, type NativeError, type NativeHandle } from './native';
+import { binding, nativePath, type Binding, type NativeError, type NativeHandle } from './native';
 import type { SettledOptions } from './options';
 import { KernelHolding } from './kernel-holding';
 import { PidLock } from './pid-lock';
@@ -77,7 +77,7 @@ function wrap(native: Binding, { settled, text }: LockRequest, handle: NativeHan
 
 function tryLock(native: Binding, { settled: { path }, flags, text }: LockRequest): NativeHandle | null {
   try {
-    return native.lock(path, flags, text);
+    return native.lock(nativePath(path), flags, text);
   } catch (error) {
     throw lockError(error, path);
   }
@@ -126,7 +126,7 @@ function waitAsync(native: Binding, { settled, flags, text }: LockRequest, waitM
         reject(lockError(error, path));
       }
     };
-    const ticket = native.wait(path, flags, text, done);
+    const ticket = native.wait(nativePath(path), flags, text, done);
     const onAbort = (): void => {
       ending = 'abort';
       native.cancelWait(ticket);
@@ -162,7 +162,7 @@ const SYNC_SLICE_MS = 50;
 /** Waits, blocking this thread, until granted or `waitMs` ends (null). */
 function waitSync(native: Binding, { settled: { path }, flags, text }: LockRequest, waitMs: number): NativeHandle | null {
   try {
-    const ticket = native.waitSyncStart(path, flags, text);
+    const ticket = native.waitSyncStart(nativePath(path), flags, text);
     const deadline = performance.now() + waitMs;
     for (;;) {
       const left = deadline - performance.now();

@@ -88,6 +88,14 @@ export function binding(): Binding {
   return loaded;
 }
 
+/**
+ * A path as the addon must be given it: on Windows in the \\?\ form that Node's own fs uses
+ * (path.toNamespacedPath), without which CreateFileW refuses paths of 260 characters or more.
+ */
+export function nativePath(file: string): string {
+  return process.platform === 'win32' ? path.toNamespacedPath(file) : file;
+}
+
 /** The addon if it has been loaded in this environment, without loading it. */
 export function loadedBinding(): Binding | undefined {
   return loaded;

@@ -50,18 +50,26 @@ test('release is idempotent and never removes a file it no longer holds', (t) =>
 test('release frees the path at once, even while another process has the file open to read it', async (t) => {
   // On Windows without POSIX delete semantics (and under Wine) a removed file keeps its name until
   // its last handle closes; pidguard moves it aside first, so the next holder gets a file of its own.
-  const file = path.join(tempDir(t), 'app.pid');
+  // Also with a name of 240 characters (the name it is moved aside to must stay within 255) in a
+  // path of over 260 (which Windows refuses unless given in the \\?\ form Node's fs uses).
+  const dir = tempDir(t);
+  const deep = path.join(dir, 'd'.repeat(100), 'e'.repeat(100));
+  fs.mkdirSync(deep, { recursive: true });
   const [reader] = await startAgents(t, 1);
-  const first = acquireSync(file);
-  assert.deepEqual(await reader.ask({ op: 'open', path: file }), { ok: true });
-  first.release();
-  assert.equal(fs.existsSync(file), false);
-  const second = acquireSync(file);
-  assert.equal(second.verify(), true);
-  assert.deepEqual(await reader.ask({ op: 'close' }), { ok: true });
-  assert.equal(readPid(file), process.pid, 'the new file survives the reader letting go of the old one');
-  assert.equal(second.verify(), true);
-  second.release();
+  const files = [path.join(dir, 'app.pid')];
+  if (mode === 'kernel') files.push(path.join(deep, `${'n'.repeat(236)}.pid`));
+  for (const file of files) {
+    const first = acquireSync(file);
+    assert.deepEqual(await reader.ask({ op: 'open', path: file }), { ok: true });
+    first.release();
+    assert.equal(fs.existsSync(file), false);
+    const second = acquireSync(file);
+    assert.equal(second.verify(), true);
+    assert.deepEqual(await reader.ask({ op: 'close' }), { ok: true });
+    assert.equal(readPid(file), process.pid, 'the new file survives the reader letting go of the old one');
+    assert.equal(second.verify(), true);
+    second.release();
+  }
 });
 
 test('Symbol.dispose and Symbol.asyncDispose release', async (t) => {
