@@ -5,18 +5,22 @@ import { pathError, refusesLocks } from './errors';
 import type { HeldMode } from './holding';
 import { takeKernelLock, takeKernelLockSync, type FileKind } from './kernel-acquire';
 import { binding, type Binding } from './native';
-import { settleOptions, type AcquireOptions, type LockOptions, type SettledOptions } from './options';
+import { environmentMode, settleOptions, type AcquireOptions, type LockOptions, type SettledOptions } from './options';
 import { PidLock } from './pid-lock';
 import { takePidFile, type PidFileHolding } from './pidfile-lock';
 import { runAsync, runSync } from './steps';
 
 const warned = new Set<string>();
 
-/** Warns once per process for each `key`: a fallback is news once, not at every lock. */
-function warnOnce({ logger }: SettledOptions, key: string, message: string): void {
+/**
+ * Says that a lock is weaker than asked for, visibly by default: process.emitWarning with a code,
+ * as Node itself warns (`--no-warnings` silences it), once per process for each `key` (a
+ * directory: the news is the same for every lock there).
+ */
+function emitOnce(key: string, code: string, message: string): void {
   if (warned.has(key)) return;
   warned.add(key);
-  logger.warn(message);
+  process.emitWarning(`pidguard: ${message}`, { code });
 }
 
 const codeOf = (error: unknown): string | undefined => (error as { code?: unknown }).code as string | undefined;
@@ -24,27 +28,25 @@ const codeOf = (error: unknown): string | undefined => (error as { code?: unknow
 /** Only an exclusive PID file has a fallback: a shared or plain file lock needs the kernel's. */
 const hasFallback = (settled: SettledOptions, kind: FileKind): boolean => kind === 'pidfile' && !settled.shared;
 
-/** The addon, or null when the fallback is to be used instead: asked for, or in mode 'auto' when the addon cannot load. */
+/**
+ * The addon, or null when the fallback was asked for. An addon that cannot load is an error in
+ * every mode but 'pidfile' (ERR_PIDGUARD_NATIVE, saying why): a fallback holder and a kernel
+ * holder of one PID file do not see each other, so falling back quietly would let a bundled copy
+ * and an installed one both run.
+ */
 function kernelBinding(settled: SettledOptions, kind: FileKind): Binding | null {
-  if (settled.mode === 'pidfile') {
-    if (hasFallback(settled, kind)) return null;
-    throw pathError('ENOTSUP', "operation not supported: mode 'pidfile' covers exclusive PID files; shared and plain file locks need a kernel lock", 'flock', settled.path);
-  }
-  try {
-    return binding();
-  } catch (error) {
-    if (settled.mode === 'kernel' || !hasFallback(settled, kind)) throw error;
-    warnOnce(settled, 'addon', `${(error as Error).message}; using PID files with stale-PID detection instead of kernel locks`);
-    return null;
-  }
+  if (settled.mode !== 'pidfile') return binding();
+  if (hasFallback(settled, kind)) return null;
+  throw pathError('ENOTSUP', "operation not supported: mode 'pidfile' covers exclusive PID files; shared and plain file locks need a kernel lock", 'flock', settled.path);
 }
 
 /** Whether a kernel lock's failure sends mode 'auto' to the fallback: the file system refused locks. */
 function fallsBack(settled: SettledOptions, kind: FileKind, error: unknown): boolean {
   if (settled.mode !== 'auto' || !hasFallback(settled, kind) || !refusesLocks(error)) return false;
-  const code = codeOf(error) ?? 'unknown';
-  warnOnce(settled, `fs:${path.dirname(settled.path)}`,
-    `${path.dirname(settled.path)}: the file system refuses locks (${code}); using PID files with stale-PID detection there`);
+  const dir = path.dirname(settled.path);
+  const message = `${dir}: the file system refuses locks (${codeOf(error) ?? 'unknown'}); using PID files with stale-PID detection there`;
+  if (!warned.has(`fallback:${dir}`)) settled.logger.warn(message);
+  emitOnce(`fallback:${dir}`, 'PIDGUARD_FALLBACK', message);
   return true;
 }
 
@@ -62,7 +64,9 @@ function isEnvironmental(error: unknown): boolean {
 /** With failOpen, an environmental failure becomes an unheld handle and a warning. */
 function failOpenOrThrow(settled: SettledOptions, mode: HeldMode, error: unknown): PidLock {
   if (!settled.failOpen || !isEnvironmental(error)) throw error;
-  settled.logger.warn(`running without the lock on ${settled.path} (failOpen): ${(error as Error).message}`);
+  const message = `running without the lock on ${settled.path} (failOpen): ${(error as Error).message}`;
+  settled.logger.warn(message);
+  emitOnce(`fail-open:${path.dirname(settled.path)}`, 'PIDGUARD_FAIL_OPEN', message);
   return new PidLock(null, settled.path, mode, settled.shared, settled.logger);
 }
 
@@ -102,7 +106,6 @@ function takeSync(settled: SettledOptions, kind: FileKind): PidLock {
   }
 }
 
-const environmentMode = (): string | undefined => process.env['PIDGUARD_MODE'];
 
 /**
  * Takes the lock on the PID file at `path` and records this process's PID in it (an exclusive

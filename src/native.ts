@@ -1,5 +1,7 @@
 // The one place the C addon is loaded (prebuilt, or built at install by node-gyp-build) and typed.
+import fs from 'node:fs';
 import path from 'node:path';
+import { addonLoadMessage } from './addon-error';
 
 /** An open, locked file held by the addon; opaque to JavaScript. */
 export type NativeHandle = { readonly __nativeHandle: unique symbol };
@@ -63,23 +65,45 @@ let loaded: Binding | undefined;
 /** Why the addon could not be loaded: kept, since trying again in this process cannot succeed. */
 let failure: Error | undefined;
 
+/** pidguard's package root: dist/ is one level below it, unless the code was bundled. */
+const packageRoot = path.join(__dirname, '..');
+
+function isBundled(): boolean {
+  try {
+    return (JSON.parse(fs.readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as { name?: unknown }).name !== 'pidguard';
+  } catch {
+    return true;
+  }
+}
+
+/**
+ * The addon: a prebuild for this platform or the build made at install (node-gyp-build), else,
+ * for a bundled copy of pidguard, a pidguard.node placed beside the bundle.
+ */
+function loadAddon(): Binding {
+  const nodeGypBuild = require('node-gyp-build') as typeof import('node-gyp-build');
+  try {
+    return nodeGypBuild(packageRoot) as Binding;
+  } catch (cause) {
+    const beside = path.join(__dirname, 'pidguard.node');
+    if (!fs.existsSync(beside)) throw cause;
+    return require(beside) as Binding;
+  }
+}
+
 /**
  * Loads the addon on first use, so that importing pidguard costs no native load until needed.
- * A failed load is remembered and thrown again: callers that fall back without the addon (mode
- * 'auto', inspect, the fallback's start times) then pay for the attempt once, not per call.
+ * A failed load is remembered and thrown again (ERR_PIDGUARD_NATIVE, saying why and what to do).
  */
 export function binding(): Binding {
   if (failure !== undefined) throw failure;
   if (loaded === undefined) {
     try {
-      const nodeGypBuild = require('node-gyp-build') as typeof import('node-gyp-build');
-      loaded = nodeGypBuild(path.join(__dirname, '..')) as Binding;
+      loaded = loadAddon();
     } catch (cause) {
-      const error = new Error(
-        `pidguard: the native addon could not be loaded (${(cause as Error).message}); ` +
-          'reinstall with a C compiler available (npm rebuild pidguard)',
-        { cause },
-      ) as Error & { code: string };
+      const deno = typeof (globalThis as { Deno?: unknown }).Deno !== 'undefined';
+      const text = addonLoadMessage({ cause, bundled: isBundled(), deno, platform: process.platform, arch: process.arch });
+      const error = new Error(text, { cause }) as Error & { code: string };
       error.code = 'ERR_PIDGUARD_NATIVE';
       failure = error;
       throw error;

@@ -52,6 +52,18 @@ export interface SettledOptions {
 
 const MODES: readonly LockMode[] = ['auto', 'kernel', 'pidfile'];
 
+/**
+ * PIDGUARD_MODE, or undefined when it is not set or cannot be read: a runtime may forbid reading
+ * the environment (Deno without --allow-env throws), and that means "not set", not an error.
+ */
+export function environmentMode(): string | undefined {
+  try {
+    return process.env['PIDGUARD_MODE'];
+  } catch {
+    return undefined;
+  }
+}
+
 /** An absolute path with no NUL, which would otherwise cut the path the kernel sees. */
 export function checkPath(file: unknown): string {
   if (typeof file !== 'string' || file.length === 0) {
