@@ -129,7 +129,15 @@ static int step(int *dir, const char *component, char *target, size_t target_siz
   return 0;
 }
 
-static int walk(const char *path, char *name, size_t name_size, int *out) {
+/* step(), creating the component as a directory first when it is missing and `make_dirs`. */
+static int step_or_make(int *dir, const char *component, int make_dirs, char *target, size_t target_size, int *kind) {
+  int err = step(dir, component, target, target_size, kind);
+  if (err != ENOENT || !make_dirs) return err;
+  if (mkdirat(*dir, component, 0755) != 0 && errno != EEXIST) return errno;
+  return step(dir, component, target, target_size, kind);
+}
+
+static int walk(const char *path, char *name, size_t name_size, int make_dirs, int *out) {
   char pending[2 * PATH_MAX + 2]; /* what is left to resolve */
   char target[PATH_MAX + 1];
   const char *rest;
@@ -165,7 +173,7 @@ static int walk(const char *path, char *name, size_t name_size, int *out) {
       *out = dir;
       return 0;
     }
-    err = step(&dir, piece, target, sizeof(target), &kind);
+    err = step_or_make(&dir, piece, make_dirs, target, sizeof(target), &kind);
     if (err != 0) {
       close(dir);
       return err;
@@ -237,7 +245,7 @@ static int open_parent_without_links(const char *path, char *name, size_t name_s
 }
 #endif
 
-int pg_open_parent(const char *path, char *name, size_t name_size, int *dir) {
+int pg_open_parent(const char *path, char *name, size_t name_size, int make_dirs, int *dir) {
 #if defined(__linux__) && defined(SYS_openat2)
   int fd = open_parent_without_links(path, name, name_size);
   if (fd >= 0) {
@@ -245,5 +253,5 @@ int pg_open_parent(const char *path, char *name, size_t name_size, int *dir) {
     return 0;
   }
 #endif
-  return walk(path, name, name_size, dir);
+  return walk(path, name, name_size, make_dirs, dir);
 }

@@ -16,9 +16,11 @@
 /*
  * Opens the directory holding the last component of `path` into *dir (a descriptor for openat,
  * fstatat and unlinkat; the caller closes it) and copies that last component into `name`
- * (`name_size` bytes). Returns 0, or an error: the platform's (ENOENT, ENOTDIR, EACCES, ELOOP,
- * ENAMETOOLONG; EISDIR for a path that ends in a directory) or PG_EUNSAFE_PATH (pidguard.h).
+ * (`name_size` bytes). With `make_dirs`, a missing directory on the way is created (mode 0755,
+ * less the umask), as `mkdir -p` would, but only where the walk has reached it safely. Returns 0,
+ * or an error: the platform's (ENOENT, ENOTDIR, EACCES, ELOOP, ENAMETOOLONG; EISDIR for a path
+ * that ends in a directory) or PG_EUNSAFE_PATH (pidguard.h).
  */
-int pg_open_parent(const char *path, char *name, size_t name_size, int *dir);
+int pg_open_parent(const char *path, char *name, size_t name_size, int make_dirs, int *dir);
 
 #endif

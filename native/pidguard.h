@@ -40,6 +40,7 @@ typedef struct pg_wait_state {
 #define PG_SHARED 1  /* a shared (reader) lock instead of an exclusive one */
 #define PG_CREATE 2  /* create the file when it is missing */
 #define PG_PIDFILE 4 /* require a regular file; once locked and verified, replace its text */
+#define PG_MKDIR 8   /* create missing directories on the way, as mkdir -p (POSIX; ignored on Windows) */
 
 /* Errors of our own, beside the platform's numbers (errno, or GetLastError() on Windows). */
 #define PG_ELOCKED (-1) /* another open file holds a conflicting lock */

@@ -212,10 +212,11 @@ static void discard_created(const located *at, int fd, int lockable) {
   if (fstat(fd, &st) == 0 && st.st_size == 0 && entry_names(at, &st) == 1) unlinkat(at->dir, at->name, 0);
 }
 
-/* Opens the directory that holds `path`, refusing another user's symlink on the way. */
-static pg_result locate(const char *path, located *at) {
-  int err = pg_open_parent(path, at->name, sizeof(at->name), &at->dir);
-  return err == 0 ? ok() : failure(err, "open");
+/* Opens the directory that holds `path`, refusing another user's symlink on the way (and making
+ * the missing directories, with PG_MKDIR). */
+static pg_result locate(const char *path, int flags, located *at) {
+  int err = pg_open_parent(path, at->name, sizeof(at->name), (flags & PG_MKDIR) != 0, &at->dir);
+  return err == 0 ? ok() : failure(err, (flags & PG_MKDIR) && err != PG_EUNSAFE_PATH ? "mkdir" : "open");
 }
 
 static pg_result lock_in(const located *at, int flags, const char *text, size_t text_len, pg_wait_state *state,
@@ -294,7 +295,7 @@ static pg_result lock_in(const located *at, int flags, const char *text, size_t 
 static pg_result lock_path(const char *path, int flags, const char *text, size_t text_len, pg_wait_state *state,
                            pg_handle *out) {
   located at;
-  pg_result result = locate(path, &at);
+  pg_result result = locate(path, flags, &at);
   if (result.err != 0) return result;
   result = lock_in(&at, flags, text, text_len, state, out);
   close(at.dir);
@@ -314,7 +315,7 @@ pg_result pg_lock_wait(const char *path, int flags, const char *text, size_t tex
 /* Where `path` is now, for a holder about to touch it; 0 when it names nothing this process may
  * touch (gone, or reached through another user's symlink since): the held file is not there. */
 static int relocate(const char *path, located *at, pg_result *error) {
-  int err = pg_open_parent(path, at->name, sizeof(at->name), &at->dir);
+  int err = pg_open_parent(path, at->name, sizeof(at->name), 0, &at->dir);
   if (err == 0) return 1;
   if (err != ENOENT && err != ENOTDIR && err != PG_EUNSAFE_PATH) *error = failure(err, "open");
   return 0;

@@ -6,6 +6,7 @@ import type { HeldMode } from './holding';
 import { takeKernelLock, takeKernelLockSync, type FileKind } from './kernel-acquire';
 import { binding, type Binding } from './native';
 import { environmentMode, settleOptions, type AcquireOptions, type LockOptions, type SettledOptions } from './options';
+import { prepareDirectory } from './path-trust';
 import { PidLock } from './pid-lock';
 import { takePidFile, type PidFileHolding } from './pidfile-lock';
 import { runAsync, runSync } from './steps';
@@ -82,6 +83,7 @@ async function take(settled: SettledOptions, kind: FileKind): Promise<PidLock> {
       }
     }
     mode = 'pidfile';
+    prepareDirectory(settled.path, settled.mkdir);
     return fallbackLock(settled, await runAsync(takePidFile(settled)));
   } catch (error) {
     return failOpenOrThrow(settled, mode, error);
@@ -100,6 +102,7 @@ function takeSync(settled: SettledOptions, kind: FileKind): PidLock {
       }
     }
     mode = 'pidfile';
+    prepareDirectory(settled.path, settled.mkdir);
     return fallbackLock(settled, runSync(takePidFile(settled)));
   } catch (error) {
     return failOpenOrThrow(settled, mode, error);
@@ -115,12 +118,12 @@ function takeSync(settled: SettledOptions, kind: FileKind): PidLock {
  * ENOSPC, ...) when the file cannot be locked at all, unless `failOpen` is set.
  */
 export async function acquire(path: string, options?: AcquireOptions): Promise<PidLock> {
-  return take(settleOptions(path, options, environmentMode(), false), 'pidfile');
+  return take(settleOptions(path, options, environmentMode(), false, 'acquire'), 'pidfile');
 }
 
 /** acquire(), blocking: for start-up code that must not go on without the lock. */
 export function acquireSync(path: string, options?: AcquireOptions): PidLock {
-  return takeSync(settleOptions(path, options, environmentMode(), true), 'pidfile');
+  return takeSync(settleOptions(path, options, environmentMode(), true, 'acquire'), 'pidfile');
 }
 
 /**
@@ -129,10 +132,10 @@ export function acquireSync(path: string, options?: AcquireOptions): PidLock {
  * where the kernel has no lock to give, it fails (ENOLCK, ENOTSUP, ...).
  */
 export async function lock(path: string, options?: LockOptions): Promise<PidLock> {
-  return take(settleOptions(path, options, environmentMode(), false), 'plain');
+  return take(settleOptions(path, options, environmentMode(), false, 'lock'), 'plain');
 }
 
 /** lock(), blocking. */
 export function lockSync(path: string, options?: LockOptions): PidLock {
-  return takeSync(settleOptions(path, options, environmentMode(), true), 'plain');
+  return takeSync(settleOptions(path, options, environmentMode(), true, 'lock'), 'plain');
 }

@@ -40,7 +40,7 @@ export interface LockSystemError extends Error {
 }
 
 const HINTS: Readonly<Record<string, string>> = {
-  ELOOP: ' (a symlink stands at the PID file path; pidguard never follows one, so it cannot be pointed at another file)',
+  ELOOP: ' (a symlink stands at the path, and pidguard does not follow it there: it could point at any file)',
 };
 
 /**

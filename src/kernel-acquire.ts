@@ -1,6 +1,7 @@
 // Taking a kernel lock: at once, or waiting on a native thread; and, when another holder keeps
 // it, that holder's PID for the "already running" error.
-import { abortReason, LockedError, withPath } from './errors';
+import fs from 'node:fs';
+import { abortReason, fsErrorFor, LockedError, withPath } from './errors';
 import { lockError } from './refusal';
 import { exclusiveHolderPid, readFlockHoldersSync } from './kernel-locks';
 import { binding, nativePath, type Binding, type NativeError, type NativeHandle } from './native';
@@ -52,34 +53,51 @@ function* findHolder(file: string): Steps<Holder> {
 /** What one kind of lock asks of the addon. */
 interface LockRequest {
   settled: SettledOptions;
+  /** The file to lock: the path asked for, or where a symlink there leads (lock() with `follow`). */
+  target: string;
   flags: number;
   /** The PID text to write, for an exclusive PID-file lock. */
   text: string | null;
+}
+
+/**
+ * Where a symlink at `file` leads, for lock() with `follow`: a data file is often a link (a
+ * Kubernetes ConfigMap mount, a `current/` deploy), and lock() never writes. The file itself
+ * otherwise, including when nothing is there yet (`create`).
+ */
+function followed(file: string): string {
+  try {
+    return fs.lstatSync(file).isSymbolicLink() ? fs.realpathSync(file) : file;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return file;
+    throw fsErrorFor(error, file);
+  }
 }
 
 /** A PID file (created, and written unless shared) or any other file (left as it is). */
 export type FileKind = 'pidfile' | 'plain';
 
 function request(native: Binding, settled: SettledOptions, kind: FileKind): LockRequest {
+  const mkdir = settled.mkdir ? native.MKDIR : 0;
   if (kind === 'plain') {
-    const flags = (settled.create ? native.CREATE : 0) | (settled.shared ? native.SHARED : 0);
-    return { settled, flags, text: null };
+    const flags = (settled.create ? native.CREATE : 0) | (settled.shared ? native.SHARED : 0) | mkdir;
+    return { settled, target: settled.follow ? followed(settled.path) : settled.path, flags, text: null };
   }
-  const flags = native.CREATE | (settled.shared ? native.SHARED : native.PIDFILE);
-  return { settled, flags, text: settled.shared ? null : formatPid(process.pid) };
+  const flags = native.CREATE | (settled.shared ? native.SHARED : native.PIDFILE) | mkdir;
+  return { settled, target: settled.path, flags, text: settled.shared ? null : formatPid(process.pid) };
 }
 
-function wrap(native: Binding, { settled, text }: LockRequest, handle: NativeHandle): PidLock {
+function wrap(native: Binding, { settled, target, text }: LockRequest, handle: NativeHandle): PidLock {
   const { path, shared, logger } = settled;
-  logger.debug(`locked ${path}${shared ? ' (shared)' : ''} as PID ${process.pid}`);
-  return new PidLock(new KernelHolding(native, handle, path, text !== null), path, 'kernel', shared, logger);
+  logger.debug(`locked ${target}${shared ? ' (shared)' : ''} as PID ${process.pid}`);
+  return new PidLock(new KernelHolding(native, handle, target, text !== null), path, 'kernel', shared, logger);
 }
 
-function tryLock(native: Binding, { settled: { path }, flags, text }: LockRequest): NativeHandle | null {
+function tryLock(native: Binding, { target, flags, text }: LockRequest): NativeHandle | null {
   try {
-    return native.lock(nativePath(path), flags, text);
+    return native.lock(nativePath(target), flags, text);
   } catch (error) {
-    throw lockError(error, path);
+    throw lockError(error, target);
   }
 }
 
@@ -89,7 +107,7 @@ function* lockNow(native: Binding, request: LockRequest): Steps<PidLock> {
   for (let round = 1; ; round += 1) {
     const handle = tryLock(native, request);
     if (handle !== null) return wrap(native, request, handle);
-    const holder = yield* findHolder(path);
+    const holder = yield* findHolder(request.target);
     if (holder.released && round < MAX_ROUNDS) continue;
     logger.debug(`${path} is held by PID ${holder.pid ?? 'unknown'}`);
     throw new LockedError(path, holder.pid);
@@ -100,8 +118,8 @@ function* lockNow(native: Binding, request: LockRequest): Steps<PidLock> {
  * Waits on a native thread until granted, timed out (null) or aborted (rejects with the signal's
  * reason). The thread sits in the blocking lock call: it wakes the moment the kernel grants it.
  */
-function waitAsync(native: Binding, { settled, flags, text }: LockRequest, waitMs: number): Promise<NativeHandle | null> {
-  const { path, signal } = settled;
+function waitAsync(native: Binding, { settled, target: path, flags, text }: LockRequest, waitMs: number): Promise<NativeHandle | null> {
+  const { signal } = settled;
   return new Promise((resolve, reject) => {
     let ending: 'timeout' | 'abort' | null = null;
     let stopTimer = (): void => {};
@@ -160,7 +178,7 @@ async function take(native: Binding, request: LockRequest): Promise<PidLock> {
 const SYNC_SLICE_MS = 50;
 
 /** Waits, blocking this thread, until granted or `waitMs` ends (null). */
-function waitSync(native: Binding, { settled: { path }, flags, text }: LockRequest, waitMs: number): NativeHandle | null {
+function waitSync(native: Binding, { target: path, flags, text }: LockRequest, waitMs: number): NativeHandle | null {
   try {
     const ticket = native.waitSyncStart(nativePath(path), flags, text);
     const deadline = performance.now() + waitMs;

@@ -59,6 +59,7 @@ export interface Binding {
   readonly SHARED: number;
   readonly CREATE: number;
   readonly PIDFILE: number;
+  readonly MKDIR: number;
 }
 
 let loaded: Binding | undefined;

@@ -2,30 +2,10 @@
 // written), with the facts that make it actionable: who owns what. The addon only says which
 // rule refused; this looks again, for the message alone, at what it refused.
 import fs from 'node:fs';
-import path from 'node:path';
 import { pathError, withPath, type LockSystemError } from './errors';
 import { isNativeError, NativeErrno } from './native';
+import { foreignSymlink, unsafePathDescription } from './path-trust';
 import { currentCredentials, distrust, distrustDescription } from './trust';
-
-/** The first symlink on the way to `file` that root or this user does not own, with its owner. */
-function foreignSymlink(file: string, selfUid: number): { link: string; uid: number } | null {
-  let resolved = path.parse(file).root;
-  const pending = path.relative(resolved, path.dirname(file)).split(path.sep).filter((part) => part !== '');
-  for (let links = 0; pending.length > 0;) {
-    const next = path.join(resolved, pending.shift() as string);
-    const stat = fs.lstatSync(next);
-    if (!stat.isSymbolicLink()) {
-      resolved = next;
-      continue;
-    }
-    if (stat.uid !== 0 && stat.uid !== selfUid) return { link: next, uid: stat.uid };
-    if ((links += 1) > 40) return null;
-    const target = fs.readlinkSync(next);
-    if (path.isAbsolute(target)) resolved = path.parse(target).root;
-    pending.unshift(...target.split('/').filter((part) => part !== ''));
-  }
-  return null;
-}
 
 function describe(errno: number, file: string): string | null {
   const self = currentCredentials();
@@ -37,9 +17,7 @@ function describe(errno: number, file: string): string | null {
   }
   if (errno === NativeErrno.unsafePath) {
     const found = foreignSymlink(file, self.uid);
-    if (found === null) return null;
-    return `operation not permitted: the path crosses the symlink ${found.link}, owned by uid ${found.uid}, ` +
-      `not by this user (uid ${self.uid}) or root, who could point it anywhere`;
+    return found === null ? null : unsafePathDescription(found, self.uid);
   }
   return null;
 }

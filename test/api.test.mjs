@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { acquire, acquireSync, inspectSync, LockedError, PidLock, readPid } from 'pidguard';
+import { acquire, acquireSync, inspectSync, lockSync, LockedError, PidLock, readPid } from 'pidguard';
 import { run, startAgents, tempDir } from './helpers.mjs';
 import { lockIsFree, mode } from './mode.mjs';
 
@@ -273,4 +273,46 @@ test("a lost lock is not held: held turns false once the file is gone, and a 'lo
   assert.equal((await other.ask({ op: 'acquire', path: file })).ok, true);
   lock.release();
   assert.equal(readPid(file), other.pid);
+});
+
+test('a misspelled option is refused, naming the nearest one; undefined means not given', async (t) => {
+  const file = path.join(tempDir(t), 'app.pid');
+  assert.throws(() => acquireSync(file, { wiat: 5 }), { code: 'ERR_INVALID_ARG_VALUE', message: /options\.wiat is not an option of acquire\(\); did you mean wait\?/ });
+  await assert.rejects(acquire(file, { failopen: true }), { code: 'ERR_INVALID_ARG_VALUE', message: /did you mean failOpen\?/ });
+  // create and follow belong to lock() only.
+  assert.throws(() => acquireSync(file, { create: true }), { code: 'ERR_INVALID_ARG_VALUE', message: /options\.create is not an option of acquire\(\)/ });
+  assert.throws(() => lockSync(file, { crate: true }), { code: 'ERR_INVALID_ARG_VALUE', message: /did you mean create\?/ });
+  const lock = acquireSync(file, { wait: undefined, signal: undefined, shared: undefined, mode: undefined, logger: undefined, failOpen: undefined, mkdir: undefined });
+  assert.equal(lock.held, true);
+  lock.release();
+});
+
+test('mkdir creates the missing directories, as mkdir -p does', async (t) => {
+  const dir = tempDir(t);
+  const file = path.join(dir, 'run', 'app', 'app.pid');
+  assert.throws(() => acquireSync(file), { code: 'ENOENT' });
+  const lock = acquireSync(file, { mkdir: true });
+  assert.equal(readPid(file), process.pid);
+  if (process.platform !== 'win32') assert.equal(fs.statSync(path.dirname(file)).mode & 0o777, 0o755 & ~process.umask());
+  lock.release();
+  assert.equal(fs.existsSync(path.dirname(file)), true, 'the directories stay');
+});
+
+test('lock() follows a symlink to a data file (a ConfigMap mount), unless follow is false; acquire() never does', {
+  skip: (process.platform === 'win32' && 'POSIX symlinks') || (mode === 'pidfile' && 'lock() has no fallback'),
+}, async (t) => {
+  const dir = tempDir(t);
+  const data = path.join(dir, '..data', 'config.json');
+  fs.mkdirSync(path.dirname(data));
+  fs.writeFileSync(data, '{}\n');
+  const link = path.join(dir, 'config.json');
+  fs.symlinkSync(path.join('..data', 'config.json'), link);
+  const held = lockSync(link);
+  const [other] = await startAgents(t, 1);
+  // The target is what is locked: another process locking the target itself is refused.
+  assert.equal((await other.ask({ op: 'lock', path: data, options: { follow: false } })).code, 'ELOCKED');
+  held.release();
+  assert.equal(fs.readFileSync(data, 'utf8'), '{}\n');
+  assert.throws(() => lockSync(link, { follow: false }), { code: 'ELOOP', message: /does not follow it there/ });
+  assert.throws(() => acquireSync(link), { code: 'ELOOP' });
 });
