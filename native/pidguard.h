@@ -102,6 +102,12 @@ pg_result pg_lock_wait(const char *path, int flags, const char *text, size_t tex
 int pg_wait_cancel(pg_wait_state *state);
 
 /*
+ * POSIX: whether a wait started now can be interrupted by pg_wait_cancel (a wake signal of
+ * pidguard's own is installed). When not, the waiter polls instead of blocking.
+ */
+int pg_wait_interruptible(void);
+
+/*
  * Frees what pg_wait_begin took, once the waiting thread has been joined.
  */
 void pg_wait_end(pg_wait_state *state);

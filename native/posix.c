@@ -25,6 +25,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Fault injection for the torture suite (torture/steps.mjs): when the environment variable
@@ -165,12 +166,40 @@ static int locks_unsupported(int err) {
   return err == ENOLCK || err == EOPNOTSUPP || err == ENOTSUP || err == ENOSYS;
 }
 
+/* The longest pause between two attempts of a polling wait: the most a cancel waits for it. */
+#define POLL_MAX_NS 10000000L
+
+/* A wait that no signal of ours can interrupt (wake_posix.c: the application handles every
+ * real-time signal): polls, doubling its pause from 1 ms to 10 ms, and sees a cancel at the next
+ * pause. Slower to notice a release than a blocking flock, but never left behind. */
+static int poll_lock(int fd, int operation, pg_wait_state *state) {
+  long pause_ns = 1000000L;
+  for (;;) {
+    struct timespec pause;
+    if (__atomic_load_n(&state->cancelled, __ATOMIC_SEQ_CST)) return PG_ECANCELED;
+    if (flock_nointr(fd, operation | LOCK_NB) == 0) return 0;
+    if (errno != EWOULDBLOCK) return errno;
+    pause.tv_sec = 0;
+    pause.tv_nsec = pause_ns;
+    nanosleep(&pause, NULL);
+    if (pause_ns < POLL_MAX_NS) pause_ns = pause_ns * 2 > POLL_MAX_NS ? POLL_MAX_NS : pause_ns * 2;
+  }
+}
+
 /* Takes the lock on fd: at once (state NULL), or waiting until it is granted or cancelled.
  * Returns 0, PG_ELOCKED, PG_ECANCELED or an errno. */
 static int take_lock(int fd, int operation, pg_wait_state *state) {
   if (state == NULL) {
     if (flock_nointr(fd, operation | LOCK_NB) == 0) return 0;
     return errno == EWOULDBLOCK ? PG_ELOCKED : errno;
+  }
+  if (!pg_wait_interruptible()) {
+    int err = poll_lock(fd, operation, state);
+    if (err == 0 && __atomic_load_n(&state->cancelled, __ATOMIC_SEQ_CST)) {
+      flock_nointr(fd, LOCK_UN);
+      return PG_ECANCELED;
+    }
+    return err;
   }
   for (;;) {
     int rc, err;

@@ -14,7 +14,9 @@
  * flock instead of ending it, and that handler must not be run by a kick of ours either.
  * Whenever a kick cannot be sent, or a bounded number of kicks has not got the waiter out,
  * pg_wait_cancel says so and the caller leaves the waiter to its thread (wait.c), which gives
- * the lock back when it is granted: nothing spins on the JavaScript thread.
+ * the lock back when it is granted: nothing spins on the JavaScript thread. A wait that starts
+ * with no signal of ours to end it does not block at all (pg_wait_interruptible): it polls
+ * (posix.c), so that a cancel ends it within one pause instead of leaving a thread behind.
  */
 #include "pidguard.h"
 
@@ -44,15 +46,21 @@ static int handler_is_ours(int signo) {
   return !(current.sa_flags & (SA_SIGINFO | SA_RESTART)) && current.sa_handler == wake_handler;
 }
 
-/* Installs the wake handler on `signo` if nobody handles it; 1 when it did. */
+/* Installs the wake handler on `signo` if nobody handles it; 1 when it did. There is no
+ * compare-and-set for a signal's action: the installing call itself reports what it replaced,
+ * and if another thread installed a handler between the look and the install, that handler is
+ * put back at once and the signal left to it. */
 static int take_if_free(int signo) {
-  struct sigaction current, action;
+  struct sigaction current, action, replaced;
   if (sigaction(signo, NULL, &current) != 0 || !is_default(&current)) return 0;
   memset(&action, 0, sizeof(action));
   action.sa_handler = wake_handler;
   sigemptyset(&action.sa_mask);
   action.sa_flags = 0; /* no SA_RESTART: the interrupted flock must return EINTR */
-  return sigaction(signo, &action, NULL) == 0;
+  if (sigaction(signo, &action, &replaced) != 0) return 0;
+  if (is_default(&replaced)) return 1;
+  sigaction(signo, &replaced, NULL);
+  return 0;
 }
 
 static void choose_wake_signal(void) {
@@ -80,6 +88,11 @@ void pg_wait_begin(pg_wait_state *state) {
   }
   /* cancelled and blocked were zeroed by whoever made the state: a cancel may already be in. */
   state->thread = pthread_self();
+}
+
+int pg_wait_interruptible(void) {
+  pthread_once(&choose_once, choose_wake_signal);
+  return wake_signal != 0 && handler_is_ours(wake_signal);
 }
 
 void pg_wait_end(pg_wait_state *state) {

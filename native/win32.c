@@ -358,6 +358,10 @@ int pg_wait_cancel(pg_wait_state *state) {
   return 1;
 }
 
+int pg_wait_interruptible(void) {
+  return 1; /* CancelSynchronousIo, where the driver honours it; else the waiter is left to its thread */
+}
+
 void pg_wait_end(pg_wait_state *state) {
   if (state->thread != NULL) CloseHandle((HANDLE)state->thread);
   state->thread = NULL;
