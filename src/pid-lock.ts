@@ -7,8 +7,15 @@ import type { Logger } from './logger';
 const heldLocks = new Set<PidLock>();
 let exitHandlerInstalled = false;
 
+/**
+ * Locks whose open file a child process shares (`pidguard run`'s command, which inherited the
+ * descriptor): the exit cleanup leaves them alone, since unlocking or removing the file would
+ * take the lock from a command that is still running. Exiting only closes this process's copy.
+ */
+const sharedWithChild = new WeakSet<PidLock>();
+
 function releaseAll(): void {
-  for (const lock of heldLocks) lock.release();
+  for (const lock of heldLocks) if (!sharedWithChild.has(lock)) lock.release();
 }
 
 // signal-exit runs releaseAll on normal exit and on SIGINT, SIGTERM and SIGHUP, then lets the
@@ -144,6 +151,16 @@ export class PidLock extends EventEmitter implements Disposable, AsyncDisposable
    */
   descriptor(): number | null {
     return this.#held().descriptor();
+  }
+
+  /**
+   * @internal For `pidguard run`: while `sharing`, a child process holds the lock with this one
+   * (it inherited the descriptor, or the file names it), and this process's exit, by a signal, an
+   * uncaught error or process.exit(), leaves the lock and the file to it. release() is unchanged.
+   */
+  shareWithChild(sharing: boolean): void {
+    if (sharing) sharedWithChild.add(this);
+    else sharedWithChild.delete(this);
   }
 
   #held(): Holding {

@@ -5,7 +5,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { blockedOn, cliSetup, fileHolds, linesIn, sh, startScript } from './cli-helpers.mjs';
-import { flockCanTake, startHolder } from './helpers.mjs';
+import signals from '../dist/cli/signals.js';
+import { flockCanTake, here, root, startHolder } from './helpers.mjs';
 
 const linux = { skip: process.platform !== 'linux' && 'needs bash, flock(1) and /proc/locks', timeout: 60_000 };
 const isRoot = process.getuid?.() === 0;
@@ -195,6 +196,79 @@ test('run forwards INT, TERM, HUP, QUIT, USR1 and USR2 to the command and exits 
   assert.equal(sh(setup, `pidguard run app.pid -- bash -c 'exit 7'`).status, 7);
   assert.equal(sh(setup, `pidguard run app.pid -- bash -c 'kill -TERM $$'`).status, 128 + 15);
   assert.equal(fs.existsSync(setup.pidfile), false);
+});
+
+/**
+ * Every signal `pidguard run` passes on to its command on Linux: all that Node can catch and
+ * that would end pidguard or that a service listens for (README, "The pidguard command").
+ */
+const FORWARDED = ['HUP', 'INT', 'QUIT', 'TRAP', 'ABRT', 'USR1', 'USR2', 'ALRM', 'TERM', 'STKFLT', 'CONT', 'URG', 'XCPU', 'XFSZ', 'VTALRM', 'PROF', 'WINCH', 'IO', 'PWR', 'SYS'];
+
+/** The next line the script prints, or what became of it if it exited first. */
+function lineOrExit(script) {
+  return Promise.race([script.nextLine(), script.exited.then((exit) => ({ exited: exit }))]);
+}
+
+/** While the command runs: a second copy is refused naming it, the file names it, the lock is held. */
+function assertStillHeldBy(setup, commandPid, when) {
+  const second = sh(setup, 'pidguard run app.pid -- touch ran');
+  assert.equal(second.status, 1, `${when}: a second copy was not refused (${second.stderr.trim()})`);
+  assert.match(second.stderr, new RegExp(`already running as PID ${commandPid}\\b`), when);
+  assert.equal(fs.readFileSync(setup.pidfile, 'utf8'), `${commandPid}\n`, `${when}: the file names the command`);
+  assert.equal(flockCanTake(setup.pidfile), false, `${when}: the lock is held`);
+  assert.equal(fs.existsSync(path.join(setup.dir, 'ran')), false, `${when}: no second copy ran`);
+}
+
+test('run passes on every signal it can catch, and none makes it give up the lock its command shares', linux, async (t) => {
+  const setup = cliSetup(t);
+  fs.writeFileSync(path.join(setup.dir, 'service.sh'), `
+    for s in ${FORWARDED.join(' ')}; do trap "echo got $s" $s; done
+    echo $$
+    while :; do sleep 5 & wait $!; done
+  `);
+  // ulimit: TRAP, ABRT, QUIT, XCPU, XFSZ and SYS dump core when they kill (as they did pidguard).
+  const service = startScript(t, setup, 'ulimit -c 0; exec pidguard run app.pid -- bash service.sh');
+  const commandPid = Number(await service.nextLine());
+  await fileHolds(setup.pidfile, `${commandPid}\n`);
+  for (const signal of FORWARDED) {
+    process.kill(service.child.pid, `SIG${signal}`);
+    // The command's "got" line is the barrier; a pidguard that died of the signal ends the wait.
+    const outcome = await lineOrExit(service);
+    assertStillHeldBy(setup, commandPid, `after SIG${signal}`);
+    assert.equal(outcome, `got ${signal}`, `SIG${signal} reached the command and pidguard lives on`);
+  }
+  process.kill(commandPid, 'SIGKILL');
+  assert.deepEqual(await service.exited, { code: 128 + 9, signal: null });
+  assert.equal(fs.existsSync(setup.pidfile), false, 'removed once the command had ended');
+});
+
+test('the README and --help name the signals run passes on, word for word as the code lists them', linux, (t) => {
+  const setup = cliSetup(t);
+  assert.deepEqual(signals.FORWARDED_SIGNALS, FORWARDED.map((name) => `SIG${name}`), 'the list these tests send');
+  const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
+  const listed = /Signals passed on to the command, on Linux: ([^.]*)\./.exec(readme)?.[1].replace(/\s+/g, ' ');
+  const names = signals.FORWARDED_SIGNALS;
+  assert.equal(listed, `${names.slice(0, -1).join(', ')} and ${names.at(-1)}`);
+  const help = sh(setup, 'pidguard --help').stdout;
+  assert.match(help.replace(/\s+/g, ' '), new RegExp(`these signals on to it \\(those this system has\\): ${FORWARDED.join(' ')} and exit`));
+});
+
+test('pidguard failing while its command runs (uncaught error, unhandled rejection, process.exit) leaves the command holding the lock', linux, async (t) => {
+  const setup = cliSetup(t);
+  const fixture = path.join(here, 'fixtures', 'cli-fault.cjs');
+  for (const [fault, status] of [['throw', 1], ['reject', 1], ['exit', 3]]) {
+    const faults = fs.mkdtempSync(path.join(setup.dir, 'faults-'));
+    const service = startScript(t, setup, `NODE_OPTIONS="--require ${fixture}" PIDGUARD_TEST_FAULT_DIR=${faults} \
+      exec pidguard run app.pid -- bash -c 'echo $$; exec sleep 60'`);
+    const commandPid = Number(await service.nextLine());
+    await fileHolds(setup.pidfile, `${commandPid}\n`);
+    fs.writeFileSync(path.join(faults, fault), '');
+    assert.equal((await service.exited).code, status, `${fault}: ${service.stderr()}`);
+    assertStillHeldBy(setup, commandPid, `after pidguard's ${fault}`);
+    process.kill(commandPid, 'SIGKILL');
+    assert.equal(sh(setup, 'flock --wait 10 app.pid true').status, 0, `${fault}: freed when the command died`);
+    fs.rmSync(setup.pidfile);
+  }
 });
 
 test('a command that cannot be run: 127 or 126, and the lock and PID file are given up', linux, (t) => {

@@ -1,5 +1,6 @@
 // What the pidguard command prints, and the exit statuses it uses. Pure.
 import { stopCommand } from '../errors';
+import { FORWARDED_SIGNALS } from './signals';
 
 /** Exit statuses of pidguard itself (a command run by `pidguard run` exits with its own). */
 export const EXIT = {
@@ -29,6 +30,22 @@ export function usageMessage(problem: string): string {
   return `pidguard: ${problem}\nTry 'pidguard --help'.\n`;
 }
 
+/** `words` filled into lines of at most `width` characters, each starting with `indent`. */
+function fill(words: readonly string[], indent: string, width = 96): string {
+  const lines: string[] = [];
+  let line = indent;
+  for (const word of words) {
+    if (line.length > indent.length && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = indent;
+    }
+    line += line.length > indent.length ? ` ${word}` : word;
+  }
+  return [...lines, line].join('\n');
+}
+
+const RUN_SIGNALS = fill(FORWARDED_SIGNALS.map((signal) => signal.slice(3)), '           ');
+
 export const HELP = `Usage:
   pidguard run [options] <pidfile> -- <command> [args...]
   pidguard status [--json] <pidfile>
@@ -38,9 +55,11 @@ export const HELP = `Usage:
 One copy of a service per PID file. The lock is a kernel lock (flock(2)) on the PID file, so
 exactly one of any number of copies started at once runs, and the lock ends when its holder dies.
 
-run      Take the lock, run the command, record its PID in the file, forward SIGINT, SIGTERM,
-         SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 to it, and exit with its status (128+N when it
-         died of signal N). When the lock is held, print who holds it and exit 1.
+run      Take the lock, run the command, record its PID in the file, pass these signals on to
+         it (those this system has):
+${RUN_SIGNALS}
+         and exit with its status (128+N when it died of signal N). When the lock is held,
+         print who holds it and exit 1.
   -w, --wait <seconds|forever>    wait that long for the lock (default: do not wait)
   -E, --conflict-exit-code <n>    exit status when the lock is held (default: 1)
       --pid self                  record pidguard's own PID instead of the command's

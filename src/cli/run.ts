@@ -7,9 +7,7 @@ import type { PidLock } from '../pid-lock';
 import { readCommandLine } from '../process-info';
 import type { RunCommand } from './args';
 import { conflictMessage, EXIT } from './messages';
-
-/** The signals an operator or a supervisor sends to a service; each is passed on to the command. */
-const FORWARDED: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
+import { forwardedSignals } from './signals';
 
 /** Where the command finds the locked descriptor when it inherits it: the first after stdio. */
 const INHERITED_FD = 3;
@@ -38,17 +36,21 @@ function cannotRun(name: string, error: NodeJS.ErrnoException): number {
   return notFound ? EXIT.notFound : EXIT.cannotExecute;
 }
 
-function recordCommandPid(lock: PidLock, pid: number): void {
+/** Records the command's PID in the file; false (with a warning) when it could not. */
+function recordCommandPid(lock: PidLock, pid: number): boolean {
   try {
     lock.recordPid(pid);
+    return true;
   } catch (error) {
     // The file keeps naming this process, which holds the lock and forwards signals.
     process.stderr.write(`pidguard: warning: could not record PID ${pid}: ${(error as Error).message}\n`);
+    return false;
   }
 }
 
 /** Runs the command while `lock` is held; resolves with the status to exit with. */
 async function runHolding(lock: PidLock, run: RunCommand): Promise<number> {
+  const forwarded = forwardedSignals();
   let child: ChildProcess | undefined;
   const forward = (signal: NodeJS.Signals): void => {
     child?.kill(signal);
@@ -57,11 +59,18 @@ async function runHolding(lock: PidLock, run: RunCommand): Promise<number> {
   // running must not find this process with the default action, which would end it. Listening
   // also keeps signal-exit from releasing the lock on these signals: the command decides when
   // the service ends, and the lock is released after it has.
-  for (const signal of FORWARDED) process.on(signal, forward);
+  for (const signal of forwarded) process.on(signal, forward);
+  // From the spawn on, the command holds the lock too (it inherits the locked open file), and
+  // whatever ends this process must leave the lock and the file to it, until its exit is seen.
+  const inherits = run.inherit && lock.descriptor() !== null;
+  if (inherits) lock.shareWithChild(true);
   try {
     const started = start(lock, run);
     child = started;
-    if (started.pid !== undefined && !run.recordSelf) recordCommandPid(lock, started.pid);
+    if (started.pid !== undefined && !run.recordSelf) {
+      // In mode 'pidfile' the file naming the live command is what holds the lock.
+      if (recordCommandPid(lock, started.pid) && lock.mode === 'pidfile') lock.shareWithChild(true);
+    }
     return await new Promise<number>((resolve) => {
       started.on('error', (error: NodeJS.ErrnoException) => {
         // After a failed spawn; an error once running (a failed kill) changes nothing here.
@@ -70,7 +79,8 @@ async function runHolding(lock: PidLock, run: RunCommand): Promise<number> {
       started.once('exit', (code, signal) => resolve(exitStatus(code, signal)));
     });
   } finally {
-    for (const signal of FORWARDED) process.off(signal, forward);
+    lock.shareWithChild(false);
+    for (const signal of forwarded) process.off(signal, forward);
   }
 }
 
