@@ -27,7 +27,8 @@ export function sh(setup, script, options = {}) {
 
 /**
  * Starts a bash script in a process group of its own (killed whole when `t` ends) and gives its
- * output a line at a time: `nextLine()` is the barrier the tests wait on.
+ * output a line at a time: `nextLine()` is the barrier the tests wait on. `exited` resolves when
+ * the script's process ends, `closed` once its output has too.
  */
 export function startScript(t, setup, script) {
   const child = spawn('bash', ['-c', script], {
@@ -51,26 +52,33 @@ export function startScript(t, setup, script) {
   });
   const queued = [];
   const waiting = [];
-  readline.createInterface({ input: child.stdout }).on('line', (line) => {
+  const lines = readline.createInterface({ input: child.stdout });
+  lines.on('line', (line) => {
     const waiter = waiting.shift();
     if (waiter) waiter.resolve(line);
     else queued.push(line);
   });
-  const exited = new Promise((resolve) => {
-    child.once('exit', (code, signal) => {
-      resolve({ code, signal });
-      // Nothing more will come: fail whoever still waits for a line.
-      setImmediate(() => {
-        for (const waiter of waiting.splice(0)) waiter.reject(new Error(`script exited (${code ?? signal}) before printing; stderr: ${stderr}`));
-      });
-    });
+  // Whoever still waits for a line once stdout has ended will get none. Not on 'exit': a line
+  // printed just before the exit may not have been read yet then.
+  let ended = false;
+  const noLine = () => new Error(`script's output ended before that line; stderr: ${stderr}`);
+  lines.on('close', () => {
+    ended = true;
+    for (const waiter of waiting.splice(0)) waiter.reject(noLine());
   });
+  // 'exit', not 'close': the script's process has ended, though a command it left running (as
+  // the tests of a killed wrapper do) may still hold its output open. Read stderr() after
+  // `closed` for all of it.
+  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  const closed = new Promise((resolve) => child.once('close', resolve));
   return {
     child,
     exited,
+    closed,
     stderr: () => stderr,
     nextLine() {
       if (queued.length > 0) return Promise.resolve(queued.shift());
+      if (ended) return Promise.reject(noLine());
       return new Promise((resolve, reject) => waiting.push({ resolve, reject }));
     },
   };
