@@ -7,7 +7,7 @@ import type { PidLock } from '../pid-lock';
 import { readCommandLine } from '../process-info';
 import type { RunCommand } from './args';
 import { conflictMessage, EXIT } from './messages';
-import { forwardedSignals } from './signals';
+import { forwardedSignals, signalAliases } from './signals';
 
 /** Where the command finds the locked descriptor when it inherits it: the first after stdio. */
 const INHERITED_FD = 3;
@@ -48,6 +48,9 @@ function recordCommandPid(lock: PidLock, pid: number): boolean {
   }
 }
 
+/** For the second names of forwarded signals: the first name's listener passes the signal on. */
+const ignore = (): void => {};
+
 /** Runs the command while `lock` is held; resolves with the status to exit with. */
 async function runHolding(lock: PidLock, run: RunCommand): Promise<number> {
   const forwarded = forwardedSignals();
@@ -60,6 +63,8 @@ async function runHolding(lock: PidLock, run: RunCommand): Promise<number> {
   // also keeps signal-exit from releasing the lock on these signals: the command decides when
   // the service ends, and the lock is released after it has.
   for (const signal of forwarded) process.on(signal, forward);
+  const aliases = signalAliases(forwarded);
+  for (const alias of aliases) process.on(alias, ignore);
   // From the spawn on, the command holds the lock too (it inherits the locked open file), and
   // whatever ends this process must leave the lock and the file to it, until its exit is seen.
   const inherits = run.inherit && lock.descriptor() !== null;
@@ -81,6 +86,7 @@ async function runHolding(lock: PidLock, run: RunCommand): Promise<number> {
   } finally {
     lock.shareWithChild(false);
     for (const signal of forwarded) process.off(signal, forward);
+    for (const alias of aliases) process.off(alias, ignore);
   }
 }
 

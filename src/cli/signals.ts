@@ -13,7 +13,7 @@ import { constants } from 'node:os';
  * SIGTTOU (job control: at a terminal they reach the whole foreground process group, the command
  * included, and a listener would keep pidguard from stopping when the shell stops the job).
  * Real-time signals cannot be listened to in Node: one kills pidguard by its default action.
- * SIGIOT and SIGPOLL are other names of SIGABRT and SIGIO.
+ * SIGIOT and SIGPOLL, other names of SIGABRT and SIGIO, are in signalAliases().
  */
 export const FORWARDED_SIGNALS: readonly NodeJS.Signals[] = [
   'SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGTRAP', 'SIGABRT', 'SIGUSR1', 'SIGUSR2', 'SIGALRM', 'SIGTERM', 'SIGSTKFLT',
@@ -30,4 +30,17 @@ const WINDOWS_FORWARDED: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGH
 export function forwardedSignals(platform: NodeJS.Platform = process.platform): readonly NodeJS.Signals[] {
   if (platform === 'win32') return WINDOWS_FORWARDED;
   return FORWARDED_SIGNALS.filter((signal) => signal in constants.signals);
+}
+
+/**
+ * The other names Node has for the signals in `signals` (SIGIOT for SIGABRT, SIGPOLL for SIGIO).
+ * Node calls a listener only for the name it was added under, once per name listened to, so
+ * pidguard listens to these too, and passes nothing on from them: signal-exit listens to both
+ * names, and finding no other listener on the second it would run the exit cleanup, unload
+ * itself and raise the signal again, which would give up a lock the command does not share.
+ */
+export function signalAliases(signals: readonly NodeJS.Signals[]): NodeJS.Signals[] {
+  const numbers = constants.signals as Record<string, number>;
+  const listed = new Set(signals.map((name) => numbers[name]));
+  return Object.keys(numbers).filter((name) => listed.has(numbers[name]) && !signals.includes(name as NodeJS.Signals)) as NodeJS.Signals[];
 }
