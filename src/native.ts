@@ -40,6 +40,22 @@ export interface Binding {
   cancelWait(ticket: WaitTicket): void;
   /** Waits, blocking this thread, at most `timeoutMs` (-1: no limit); null when it timed out. */
   waitSync(path: string, flags: number, text: string | null, timeoutMs: number): NativeHandle | null;
+  /**
+   * POSIX only (absent on Windows): starts a command (native/child_binding.c) with every signal
+   * at its default action, stdio shared, and `lockFd` (unless -1) at descriptor 3. Returns its
+   * PID, or a negative errno when it could not be started. `done` runs once it has ended and been
+   * reaped: its exit code and 0, or -1 and the signal that killed it (any number, the real-time
+   * ones included), or with `errno` set when waiting for it failed. `reapOthers` (for PID 1)
+   * reaps every other child that ends meanwhile.
+   */
+  spawnChild?: (
+    file: string,
+    argv: readonly string[],
+    envp: readonly string[],
+    lockFd: number,
+    reapOthers: boolean,
+    done: (code: number, signal: number, errno: number) => void,
+  ) => number;
   readonly SHARED: number;
   readonly CREATE: number;
   readonly PIDFILE: number;

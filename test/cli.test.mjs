@@ -4,9 +4,10 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { blockedOn, cliSetup, fileHolds, linesIn, sh, startScript } from './cli-helpers.mjs';
 import signals from '../dist/cli/signals.js';
-import { flockCanTake, here, root, startHolder } from './helpers.mjs';
+import { flockCanTake, here, root, run, startHolder, tempDir } from './helpers.mjs';
 
 const linux = { skip: process.platform !== 'linux' && 'needs bash, flock(1) and /proc/locks', timeout: 60_000 };
 const isRoot = process.getuid?.() === 0;
@@ -278,13 +279,130 @@ test('pidguard failing while its command runs (uncaught error, unhandled rejecti
   }
 });
 
-test('a command that cannot be run: 127 or 126, and the lock and PID file are given up', linux, (t) => {
+test('a command that cannot be run: 127 when not found, 126 when it cannot be executed, never 71; the lock and file are given up', linux, (t) => {
   const setup = cliSetup(t);
-  assertOneLineError(sh(setup, 'pidguard run app.pid -- no-such-command-here'), 127, /cannot run 'no-such-command-here': command not found/);
-  fs.writeFileSync(path.join(setup.dir, 'not-executable'), '#!/bin/sh\n');
-  assertOneLineError(sh(setup, 'pidguard run app.pid -- ./not-executable'), 126, /cannot run '.\/not-executable': EACCES/);
+  const write = (name, text, mode) => fs.writeFileSync(path.join(setup.dir, name), text, { mode });
+  write('not-executable', '#!/bin/sh\n', 0o644);
+  write('no-interpreter', '#!/no/such/interpreter\n', 0o755);
+  write('not-a-program', 'neither ELF nor #!\n\0\0', 0o755);
+  fs.symlinkSync('loop', path.join(setup.dir, 'loop'));
+  fs.mkdirSync(path.join(setup.dir, 'a-directory'));
+  const tooLong = 'x'.repeat(300); // over NAME_MAX (255)
+  for (const [command, status, pattern] of [
+    ['no-such-command-here', 127, /cannot run 'no-such-command-here': command not found$/m],
+    ['./no-such-file', 127, /cannot run '.\/no-such-file': command not found$/m],
+    ['./not-executable', 126, /cannot run '.\/not-executable': EACCES: permission denied$/m],
+    ['./a-directory', 126, /cannot run '.\/a-directory': EACCES: permission denied$/m],
+    ['./loop', 126, /cannot run '.\/loop': ELOOP: too many symbolic links encountered$/m],
+    ['./not-a-program', 126, /cannot run '.\/not-a-program': ENOEXEC: exec format error$/m],
+    ['./no-interpreter', 126, /cannot run '.\/no-interpreter': ENOENT: its #! interpreter or its loader was not found$/m],
+    [tooLong, 126, new RegExp(`cannot run '${tooLong}': ENAMETOOLONG: name too long$`, 'm')],
+  ]) {
+    assertOneLineError(sh(setup, `pidguard run app.pid -- ${command}`), status, pattern);
+    assert.equal(fs.existsSync(setup.pidfile), false, `${command}: the PID file was removed`);
+  }
+  assert.equal(sh(setup, 'pidguard run app.pid -- true').status, 0, 'and the lock was given up');
+});
+
+test("run exits with the command's code, or 128+N for every signal N that kills it, the real-time ones included", linux, (t) => {
+  const setup = cliSetup(t);
+  // Every signal whose default action ends a process: all but those ignored (CHLD, CONT, URG,
+  // WINCH) and those that stop it (STOP, TSTP, TTIN, TTOU). Node names none of 32 to 64.
+  const lethal = Array.from({ length: 64 }, (_, i) => i + 1).filter((n) => ![17, 18, 19, 20, 21, 22, 23, 28].includes(n));
+  // Four at a time, each on a PID file of its own; ulimit: some of them dump core.
+  const result = sh(setup, `ulimit -c 0; printf '%s\\n' ${lethal.join(' ')} | xargs -P 4 -I N \\
+    sh -c 'pidguard run app-N.pid -- sh -c "kill -N \\$\\$; exit 99"; echo "N $?"'`, { timeout: 60_000 });
+  const statuses = new Map(result.stdout.trim().split('\n').map((line) => line.split(' ').map(Number)));
+  assert.deepEqual([...statuses.keys()].sort((a, b) => a - b), lethal, result.stderr);
+  for (const n of lethal) assert.equal(statuses.get(n), 128 + n, `killed by signal ${n}`);
+  for (const code of [0, 1, 7, 126, 255]) assert.equal(sh(setup, `pidguard run app.pid -- sh -c 'exit ${code}'`).status, code);
+});
+
+/** Each process of the PID namespace that `pid` (a host PID) is in: host PID, parent, state, and PID inside. */
+function namespaceProcesses(pid) {
+  const namespace = fs.readlinkSync(`/proc/${pid}/ns/pid`);
+  return fs.readdirSync('/proc').filter((name) => /^\d+$/.test(name)).flatMap((name) => {
+    try {
+      if (fs.readlinkSync(`/proc/${name}/ns/pid`) !== namespace) return [];
+      const fields = Object.fromEntries(fs.readFileSync(`/proc/${name}/status`, 'utf8').split('\n').map((line) => line.split(':\t')));
+      return [{ pid: Number(name), ppid: Number(fields.PPid), state: fields.State[0], inside: Number(fields.NSpid.split('\t').at(-1)) }];
+    } catch {
+      return []; // gone meanwhile
+    }
+  });
+}
+
+/** Resolves once process `pid` is gone from /proc: reaped, not merely dead (a zombie stays listed). */
+async function reaped(pid, timeoutMs = 10_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (fs.existsSync(`/proc/${pid}`)) {
+    if (Date.now() > deadline) {
+      const state = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0];
+      throw new Error(`process ${pid} was not reaped within ${timeoutMs} ms (state ${state})`);
+    }
+    await sleep(10);
+  }
+}
+
+const asRoot = { ...linux, skip: linux.skip || (!isRoot && 'unshare --pid needs root') };
+
+test("as a container's PID 1: reaps the orphans it inherits, passes SIGTERM on, and exits with the command's status", asRoot, async (t) => {
+  const setup = cliSetup(t);
+  sh(setup, 'mkfifo orphan.fifo');
+  fs.writeFileSync(path.join(setup.dir, 'service.sh'), `
+    trap 'echo got TERM; exit 143' TERM
+    # An orphan: the inner sh starts it in the background and exits at once, so the kernel
+    # gives it to the namespace's PID 1, pidguard.
+    sh -c '(read -r _ < orphan.fifo; echo orphan ended) & echo "orphan $!"'
+    echo "ready $$"
+    while :; do sleep 5 & wait $!; done
+  `);
+  // ENTRYPOINT ["pidguard", "run", ...] as a container runtime starts it: PID 1 of a new namespace.
+  const service = startScript(t, setup, 'exec unshare --pid --fork --mount-proc pidguard run app.pid -- bash service.sh');
+  const orphanInside = Number((await service.nextLine()).split(' ')[1]);
+  assert.match(await service.nextLine(), /^ready \d+$/);
+  const [init] = fs.readFileSync(`/proc/${service.child.pid}/task/${service.child.pid}/children`, 'utf8').trim().split(' ').map(Number);
+  const inside = namespaceProcesses(init);
+  assert.equal(inside.find((p) => p.pid === init)?.inside, 1, 'pidguard is PID 1 there');
+  const orphan = inside.find((p) => p.inside === orphanInside);
+  assert.equal(orphan?.ppid, init, 'the orphan was given to pidguard');
+
+  sh(setup, 'echo go > orphan.fifo');
+  assert.equal(await service.nextLine(), 'orphan ended');
+  await reaped(orphan.pid);
+  assert.deepEqual(namespaceProcesses(init).filter((p) => p.state === 'Z'), [], 'no zombie under PID 1');
+
+  process.kill(init, 'SIGTERM'); // as `docker stop` sends it, from outside the namespace
+  assert.equal(await service.nextLine(), 'got TERM');
+  assert.deepEqual(await service.exited, { code: 143, signal: null }, 'unshare passes on what PID 1 exited with');
   assert.equal(fs.existsSync(setup.pidfile), false);
-  assert.equal(sh(setup, 'pidguard run app.pid -- true').status, 0);
+});
+
+test('a worker torn down while a command it started runs: terminate() settles, and the command is reaped when it ends', linux, async (t) => {
+  const dir = tempDir(t);
+  const fifo = path.join(dir, 'release.fifo');
+  assert.equal(run('mkfifo', [fifo]).status, 0);
+  const { Worker } = await import('node:worker_threads');
+  const worker = new Worker(`
+    const { parentPort, workerData } = require('node:worker_threads');
+    const native = require(workerData.native).binding();
+    const pid = native.spawnChild('sh', ['sh', '-c', 'read -r _ < "$0"', workerData.fifo], ['PATH=' + process.env.PATH], -1, false, () => {});
+    parentPort.postMessage(pid);
+    setInterval(() => {}, 1000); // busy until terminated
+  `, { eval: true, workerData: { native: path.join(root, 'dist', 'native.js'), fifo } });
+  const pid = await new Promise((resolve, reject) => worker.once('message', resolve).once('error', reject));
+  assert.ok(pid > 0, `started: ${pid}`);
+  t.after(() => {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // reaped, as it should be
+    }
+  });
+  await worker.terminate();
+  assert.equal(fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1][0], 'S', 'the command runs on');
+  fs.writeFileSync(fifo, 'go\n');
+  await reaped(pid);
 });
 
 test('the command inherits the lock: a SIGKILLed wrapper leaves it held by the command', linux, async (t) => {

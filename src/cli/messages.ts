@@ -26,6 +26,34 @@ export function conflictMessage(path: string, pid: number | null, commandLine: s
   );
 }
 
+/**
+ * run: the status for a command that ended with exit code `code` (signal 0) or was killed by
+ * signal number `signal` (code -1): the code, or 128+N for every signal N, the real-time ones
+ * included, as the shells report it; null for anything else, which is never taken for success.
+ */
+export function commandExitStatus(code: number, signal: number): number | null {
+  if (signal > 0) return 128 + signal;
+  return code >= 0 ? code : null;
+}
+
+/** Errors of the system rather than of the command: pidguard's failure to start it (EX_OSERR). */
+const SYSTEM_SHORTAGES = new Set(['EAGAIN', 'ENOMEM', 'EMFILE', 'ENFILE']);
+
+/**
+ * run: the line for a command that could not be started, and the status: 127 when it is not
+ * found; 126 when it cannot be executed (EACCES, ENOEXEC, ELOOP, ENAMETOOLONG, a directory, or
+ * ENOENT for a file that exists, whose #! interpreter is missing), as the shells do; 71 when the
+ * system lacked the means (EAGAIN, ENOMEM, EMFILE, ENFILE).
+ */
+export function cannotRunMessage(name: string, code: string, description: string, exists: boolean): { status: number; message: string } {
+  if (code === 'ENOENT' && !exists) return { status: EXIT.notFound, message: `pidguard: cannot run '${name}': command not found\n` };
+  const why = code === 'ENOENT' ? 'its #! interpreter or its loader was not found' : description;
+  return {
+    status: SYSTEM_SHORTAGES.has(code) ? EXIT.failure : EXIT.cannotExecute,
+    message: `pidguard: cannot run '${name}': ${code}: ${why}\n`,
+  };
+}
+
 export function usageMessage(problem: string): string {
   return `pidguard: ${problem}\nTry 'pidguard --help'.\n`;
 }
