@@ -1,10 +1,11 @@
 // Running the pidguard command as users do: the installed executable, from bash.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { root, run, tempDir } from './helpers.mjs';
+import { here, root, run, tempDir } from './helpers.mjs';
 
 /**
  * A directory to work in, with `pidguard` on PATH as npm installs it (a link to bin/pidguard.js),
@@ -123,4 +124,35 @@ export async function fileHolds(file, text, timeoutMs = 15_000) {
     await sleep(5);
   }
   throw new Error(`${file} holds ${JSON.stringify(seen)}, not ${JSON.stringify(text)}, after ${timeoutMs} ms`);
+}
+
+/** Why a FUSE file system cannot be mounted here, or false when it can (as fallback.test.mjs asks). */
+export const fuseSkip = process.platform !== 'linux' ? 'FUSE on Linux'
+  : process.getuid() !== 0 ? 'mounting FUSE needs root'
+  : !fs.existsSync('/dev/fuse') ? 'no /dev/fuse'
+  : run('/usr/bin/python3', ['-c', 'import fusepy']).status !== 0 ? "no python3-fusepy (Debian's package; .ci/run installs it)"
+  : false;
+
+/**
+ * Mounts test/fixtures/nolock-fs.py, a file system that refuses flock, over a new directory,
+ * unmounted when `t` ends (the same as fallback.test.mjs's); resolves with the mount point.
+ */
+export async function mountNoLockFs(t) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pidguard-fuse-'));
+  const backing = path.join(dir, 'backing');
+  const mount = path.join(dir, 'mnt');
+  fs.mkdirSync(backing);
+  fs.mkdirSync(mount);
+  const daemon = spawn('/usr/bin/python3', [path.join(here, 'fixtures', 'nolock-fs.py'), backing, mount], { stdio: ['ignore', 'pipe', 'inherit'] });
+  // One hook, in this order: the directory cannot be removed while mounted.
+  t.after(() => {
+    run('umount', ['-l', mount]);
+    daemon.kill('SIGKILL');
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  await new Promise((resolve, reject) => {
+    daemon.stdout.once('data', resolve);
+    daemon.once('exit', (code) => reject(new Error(`nolock-fs exited ${code}`)));
+  });
+  return mount;
 }

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { blockedOn, cliSetup, fileHolds, linesIn, sh, startScript } from './cli-helpers.mjs';
+import { blockedOn, cliSetup, fileHolds, fuseSkip, linesIn, mountNoLockFs, sh, startScript } from './cli-helpers.mjs';
 import signals from '../dist/cli/signals.js';
 import { flockCanTake, here, root, run, startHolder, tempDir } from './helpers.mjs';
 
@@ -448,6 +448,26 @@ test('--pid self records the wrapper rather than the command', linux, async (t) 
   assert.equal(fs.readFileSync(setup.pidfile, 'utf8'), `${service.child.pid}\n`);
   assert.equal(sh(setup, 'pidguard stop app.pid').status, 0, 'stopping the wrapper stops the command');
   assert.deepEqual(await service.exited, { code: 128 + 15, signal: null });
+});
+
+test("--pid self is refused in mode 'pidfile', where the file must name the command (PIDGUARD_MODE=pidfile)", linux, (t) => {
+  const setup = cliSetup(t);
+  setup.env.PIDGUARD_MODE = 'pidfile';
+  const refusal = /^pidguard: --pid self cannot be used: mode 'pidfile' \(PIDGUARD_MODE\) holds app\.pid, where the file must name the command, the live holder/m;
+  assertOneLineError(sh(setup, 'pidguard run --pid self app.pid -- touch ran'), 64, refusal);
+  assert.equal(fs.existsSync(setup.pidfile), false, 'the file was never made');
+  assert.equal(fs.existsSync(path.join(setup.dir, 'ran')), false, 'the command never ran');
+});
+
+test("--pid self is refused where mode 'auto' fell back to 'pidfile' (a file system without locks)", { ...linux, skip: linux.skip || fuseSkip }, async (t) => {
+  const setup = cliSetup(t);
+  const mount = await mountNoLockFs(t);
+  const result = sh(setup, `pidguard run --pid self ${mount}/app.pid -- touch ran`);
+  assert.equal(result.status, 64, result.stderr);
+  assert.equal(result.stderr, `pidguard: --pid self cannot be used: ${mount}/app.pid is on a file system that refuses locks, ` +
+    "so mode 'pidfile' holds it, where the file must name the command, the live holder that keeps a second copy out if pidguard is killed\n");
+  assert.equal(fs.existsSync(`${mount}/app.pid`), false, 'the file it held was removed');
+  assert.equal(fs.existsSync(path.join(setup.dir, 'ran')), false, 'the command never ran');
 });
 
 test('flock(1) and pidguard run exclude each other; run -w waits for flock(1) to let go', linux, async (t) => {

@@ -54,6 +54,15 @@ export function cannotRunMessage(name: string, code: string, description: string
   };
 }
 
+/**
+ * run: --pid self refused where the lock is the stale-PID fallback's (exit 64): asked for with
+ * PIDGUARD_MODE, or fallen back to where the file system refuses locks.
+ */
+export function pidSelfRefusal(path: string, fellBack: boolean): string {
+  const why = fellBack ? `${path} is on a file system that refuses locks, so mode 'pidfile' holds it` : `mode 'pidfile' (PIDGUARD_MODE) holds ${path}`;
+  return `pidguard: --pid self cannot be used: ${why}, where the file must name the command, the live holder that keeps a second copy out if pidguard is killed\n`;
+}
+
 export function usageMessage(problem: string): string {
   return `pidguard: ${problem}\nTry 'pidguard --help'.\n`;
 }

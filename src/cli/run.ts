@@ -6,7 +6,7 @@ import type { PidLock } from '../pid-lock';
 import { readCommandLine } from '../process-info';
 import type { RunCommand } from './args';
 import { describeErrno, startCommand, type Command, type CommandEnd } from './command';
-import { cannotRunMessage, commandExitStatus, conflictMessage, EXIT } from './messages';
+import { cannotRunMessage, commandExitStatus, conflictMessage, EXIT, pidSelfRefusal } from './messages';
 import { forwardedSignals, signalAliases } from './signals';
 
 /** Where the command finds the locked descriptor when it inherits it: the first after stdio. */
@@ -91,7 +91,18 @@ async function runHolding(lock: PidLock, run: RunCommand): Promise<number> {
   }
 }
 
+/**
+ * --pid self is refused in mode 'pidfile': the fallback has no descriptor for the command to
+ * inherit, so only a file that names the live command keeps a second copy out once pidguard is
+ * killed. Recording the command instead would quietly undo what was asked for.
+ */
+function refusePidSelf(path: string, fellBack: boolean): number {
+  process.stderr.write(pidSelfRefusal(path, fellBack));
+  return EXIT.usage;
+}
+
 export async function run(command: RunCommand): Promise<number> {
+  if (command.recordSelf && process.env['PIDGUARD_MODE'] === 'pidfile') return refusePidSelf(command.pidfile, false);
   let lock: PidLock;
   try {
     lock = await acquire(command.pidfile, { wait: command.waitMs });
@@ -102,6 +113,8 @@ export async function run(command: RunCommand): Promise<number> {
     return command.conflictExitCode;
   }
   try {
+    // Mode 'auto' falls back where the file system refuses locks: known only now.
+    if (command.recordSelf && lock.mode === 'pidfile') return refusePidSelf(lock.path, true);
     return await runHolding(lock, command);
   } finally {
     lock.release(); // removes the PID file, while still locked, if it is still ours
