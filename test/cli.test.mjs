@@ -428,6 +428,18 @@ test('the command inherits the lock: a SIGKILLed wrapper leaves it held by the c
   assert.equal(fs.existsSync(path.join(setup.dir, 'ran')), true);
 });
 
+test('a command that closes its inherited fd 3 gives its share up: a SIGKILLed wrapper then leaves the lock free (the README says so)', linux, async (t) => {
+  const setup = cliSetup(t);
+  const service = startScript(t, setup, `exec pidguard run app.pid -- bash -c 'exec 3>&-; echo $$; exec sleep 60'`);
+  const commandPid = Number(await service.nextLine());
+  await fileHolds(setup.pidfile, `${commandPid}\n`);
+  assert.equal(flockCanTake(setup.pidfile), false, 'held by pidguard while it lives');
+  process.kill(service.child.pid, 'SIGKILL');
+  await service.exited;
+  assert.equal(flockCanTake(setup.pidfile), true, 'nothing holds it now, though the command runs on');
+  assert.equal(fs.readFileSync(`/proc/${commandPid}/stat`, 'utf8').split(') ')[1][0], 'S');
+});
+
 test('--no-inherit: the command gets no lock descriptor, and the lock ends with the wrapper', linux, async (t) => {
   const setup = cliSetup(t);
   const service = startScript(t, setup, `exec pidguard run --no-inherit app.pid -- bash -c '

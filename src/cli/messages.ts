@@ -96,13 +96,16 @@ run      Take the lock, run the command, record its PID in the file, pass these 
          it (those this system has):
 ${RUN_SIGNALS}
          and exit with its status (128+N when it died of signal N). When the lock is held,
-         print who holds it and exit 1.
+         print who holds it and exit 1. As PID 1, also reap every orphan.
   -w, --wait <seconds|forever>    wait that long for the lock (default: do not wait)
   -E, --conflict-exit-code <n>    exit status when the lock is held (default: 1)
       --pid self                  record pidguard's own PID instead of the command's
+                                  (refused in mode 'pidfile')
       --no-inherit                do not pass the locked descriptor to the command; by default
                                   the command inherits it (as fd 3, PIDGUARD_LOCK_FD=3), so the
-                                  lock lasts as long as the command even if pidguard is killed
+                                  lock lasts as long as the command keeps fd 3 open, even if
+                                  pidguard is killed (closing it, as with exec 3>&-, gives the
+                                  command's share up)
 status   Print the holder's PID and exit 0 when the lock is held; exit 1 when it is not.
       --json                      print the whole status as JSON
 stop     Signal the holder and wait until the lock is free; exit 1 when nothing holds it or
@@ -116,6 +119,6 @@ wait     Wait until the lock is free; exit 1 if the timeout ends first.
   -V, --version                   show the version
 
 Exit statuses of pidguard itself: 1 as described above, 64 for a mistake in the command line,
-71 when the PID file cannot be used (the message says why), 126 and 127 when the command cannot
-be executed or is not found.
+71 when the PID file cannot be used or the command cannot be started for want of resources (the
+message says why), 126 when the command cannot be executed, 127 when it is not found.
 `;
