@@ -18,14 +18,35 @@
 /* The descriptor at which the command finds the inherited lock: the first after stdio. */
 #define PG_CHILD_LOCK_FD 3
 
+/* A command's process, forked and held before its exec (see pg_child_spawn). */
+typedef struct pg_child {
+  pid_t pid;
+  int gate_fd;   /* written to let it exec; closed unwritten, it exits without running anything */
+  int report_fd; /* where it reports what its exec met; end of file when the exec succeeded */
+} pg_child;
+
 /*
- * Starts `file` (searched in PATH when it holds no slash) with the NULL-terminated `argv` and
- * `envp`, stdio shared with this process, every signal reset to its default action and none
- * blocked (as libuv does for its children), and, when `lock_fd` >= 0, that descriptor duplicated
- * at PG_CHILD_LOCK_FD without close-on-exec, as flock(1) hands its lock to its command. On
- * failure err is the errno that starting or executing it met (ENOENT, EACCES, ENOEXEC, ...).
+ * Forks the process for `file` (searched in PATH when it holds no slash) with the
+ * NULL-terminated `argv` and `envp`, stdio shared with this process, every signal reset to its
+ * default action and none blocked (as libuv does for its children), and, when `lock_fd` >= 0,
+ * that descriptor duplicated at PG_CHILD_LOCK_FD without close-on-exec, as flock(1) hands its
+ * lock to its command. The child is held before its execve until pg_child_exec, so that its PID
+ * can be recorded before it runs anything: a PID file must name the holder from the start, or a
+ * pidguard killed in between would leave a dead PID in it while the command ran. If this process
+ * ends first, or calls pg_child_cancel, the child exits with status 127, having run nothing.
+ * err is set when the fork (or a pipe or descriptor for it) failed; nothing then runs.
  */
-pg_result pg_child_spawn(const char *file, char *const argv[], char *const envp[], int lock_fd, pid_t *pid);
+pg_result pg_child_spawn(const char *file, char *const argv[], char *const envp[], int lock_fd, pg_child *child);
+
+/*
+ * Lets a held child exec, and blocks until it has (err 0) or could not: err is then what its
+ * exec met (ENOENT, EACCES, ENOEXEC, ...), and the child exits with status 127. Closes the
+ * child's descriptors either way.
+ */
+pg_result pg_child_exec(pg_child *child);
+
+/* Closes a held child's descriptors without letting it exec: it exits 127, having run nothing. */
+void pg_child_cancel(pg_child *child);
 
 /*
  * Blocks until process `pid`, a child of this process, has ended, and tells how: *code is its

@@ -3,15 +3,20 @@
  * `pidguard run` uses Node's spawn there):
  *
  *   spawnChild(file: string, argv: string[], envp: string[], lockFd: number, reapOthers: boolean,
- *              done: (code: number, signal: number, errno: number) => void): number
+ *              done: (code: number, signal: number, errno: number) => void): Child | number
+ *   childPid(child: Child): number
+ *   execChild(child: Child): number        0, or the negative errno its exec met
+ *   cancelChild(child: Child): void        it exits without running anything
  *
- * returns the command's PID, or a negative errno when it could not be started (nothing then
- * runs and `done` is never called). A thread of its own waits for the command to end and
- * delivers how through a thread-safe function, the way wait.c delivers a granted lock: `done`
- * runs on the JS thread with the exit code and 0, or -1 and the signal's number, or with the
- * errno of a wait that failed. The command is reaped just before `done` runs, on the JS thread,
- * so that a signal passed on to it before then reaches it or its zombie, never a process that
- * has reused its PID. A pending command keeps the event loop alive, as a ChildProcess does.
+ * spawnChild forks the command's process and holds it before its exec (so that its PID can be
+ * recorded first), or returns a negative errno when the fork failed (nothing then runs and
+ * `done` is never called). A Child given up without execChild is cancelled by its finalizer.
+ * A thread of its own waits for the process to end and delivers how through a thread-safe
+ * function, the way wait.c delivers a granted lock: `done` runs on the JS thread with the exit
+ * code and 0, or -1 and the signal's number, or with the errno of a wait that failed. The
+ * process is reaped just before `done` runs, on the JS thread, so that a signal passed on to it
+ * before then reaches it or its zombie, never a process that has reused its PID. A pending
+ * command keeps the event loop alive, as a ChildProcess does.
  *
  * At environment teardown (process exit, worker.terminate()) with the command still running, a
  * cleanup hook closes the thread-safe function; the thread, detached from the start, then only
@@ -201,6 +206,20 @@ static int stay_loaded(void) {
   return 0;
 }
 
+/* What JavaScript holds for a forked command: its gate, until it is let run or given up. */
+typedef struct child_ticket {
+  pg_child child;
+  int held; /* still at the gate */
+} child_ticket;
+
+static void finalize_ticket(napi_env env, void *data, void *hint) {
+  child_ticket *ticket = (child_ticket *)data;
+  (void)env;
+  (void)hint;
+  if (ticket->held) pg_child_cancel(&ticket->child);
+  free(ticket);
+}
+
 static napi_value spawn_child(napi_env env, napi_callback_info info) {
   napi_value argv[6], result;
   char *file = NULL, **args = NULL, **envp = NULL;
@@ -208,10 +227,9 @@ static napi_value spawn_child(napi_env env, napi_callback_info info) {
   bool reap_others = false;
   napi_valuetype type;
   child_watch *w;
+  child_ticket *ticket;
   pg_thread thread;
   pg_result outcome;
-  pid_t pid = 0;
-  int32_t returned;
 
   if (!get_args(env, info, 6, argv, "spawnChild(file, argv, envp, lockFd, reapOthers, done)")) return NULL;
   if (stay_loaded() != 0) {
@@ -223,41 +241,101 @@ static napi_value spawn_child(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "lockFd must be a number, reapOthers a boolean and done a function");
     return NULL;
   }
+  ticket = (child_ticket *)calloc(1, sizeof(*ticket));
+  if (ticket == NULL) {
+    napi_throw_error(env, "ENOMEM", "out of memory");
+    return NULL;
+  }
   file = utf8_copy(env, argv[0]);
-  if (file == NULL) return NULL;
-  args = string_array(env, argv[1]);
+  if (file != NULL) args = string_array(env, argv[1]);
   if (args != NULL) envp = string_array(env, argv[2]);
   w = envp == NULL ? NULL : new_watch(env, argv[5], reap_others);
   if (w == NULL) {
+    free(ticket);
     free(file);
     free_strings(args);
     free_strings(envp);
     return NULL;
   }
 
-  outcome = pg_child_spawn(file, args, envp, lock_fd, &pid);
+  outcome = pg_child_spawn(file, args, envp, lock_fd, &ticket->child);
   free(file);
   free_strings(args);
   free_strings(envp);
   if (outcome.err != 0) {
     discard_watch(env, w);
-    returned = -outcome.err;
-  } else {
-    w->pid = pid;
-    if (pg_thread_start(&thread, watch_thread, w, CHILD_THREAD_STACK) != 0) {
-      /* Nothing could tell when it ends: end it now rather than leave it running unwatched. */
-      pg_child_end(pid);
-      discard_watch(env, w);
-      napi_throw_error(env, "EAGAIN", "could not start a thread to wait for the command");
-      return NULL;
-    }
-    pg_thread_detach(&thread);
-    returned = (int32_t)pid;
+    free(ticket);
+    NAPI_CALL(env, napi_create_int32(env, -outcome.err, &result));
+    return result;
   }
-  NAPI_CALL(env, napi_create_int32(env, returned, &result));
+  w->pid = ticket->child.pid;
+  if (pg_thread_start(&thread, watch_thread, w, CHILD_THREAD_STACK) != 0) {
+    /* Nothing could tell when it ends: it must not run at all. */
+    pg_child_cancel(&ticket->child);
+    pg_child_end(ticket->child.pid);
+    discard_watch(env, w);
+    free(ticket);
+    napi_throw_error(env, "EAGAIN", "could not start a thread to wait for the command");
+    return NULL;
+  }
+  pg_thread_detach(&thread);
+  ticket->held = 1;
+  if (napi_create_external(env, ticket, finalize_ticket, NULL, &result) != napi_ok) {
+    finalize_ticket(env, ticket, NULL); /* cancelled: the thread sees it exit and reaps it */
+    throw_napi_failure(env, napi_generic_failure);
+    return NULL;
+  }
   return result;
 }
 
+/* The ticket behind a Child argument; NULL with an exception pending. */
+static child_ticket *ticket_of(napi_env env, napi_value value) {
+  void *data = NULL;
+  if (napi_get_value_external(env, value, &data) != napi_ok || data == NULL) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "not a child from spawnChild");
+    return NULL;
+  }
+  return (child_ticket *)data;
+}
+
+static napi_value child_pid(napi_env env, napi_callback_info info) {
+  napi_value argv[1], result;
+  child_ticket *ticket;
+  if (!get_args(env, info, 1, argv, "childPid(child)")) return NULL;
+  if ((ticket = ticket_of(env, argv[0])) == NULL) return NULL;
+  NAPI_CALL(env, napi_create_int32(env, (int32_t)ticket->child.pid, &result));
+  return result;
+}
+
+static napi_value exec_child(napi_env env, napi_callback_info info) {
+  napi_value argv[1], result;
+  child_ticket *ticket;
+  pg_result outcome;
+  if (!get_args(env, info, 1, argv, "execChild(child)")) return NULL;
+  if ((ticket = ticket_of(env, argv[0])) == NULL) return NULL;
+  if (!ticket->held) {
+    napi_throw_error(env, "ERR_PIDGUARD_CHILD", "the child has already been let run or given up");
+    return NULL;
+  }
+  ticket->held = 0;
+  outcome = pg_child_exec(&ticket->child);
+  NAPI_CALL(env, napi_create_int32(env, -outcome.err, &result));
+  return result;
+}
+
+static napi_value cancel_child(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  child_ticket *ticket;
+  if (!get_args(env, info, 1, argv, "cancelChild(child)")) return NULL;
+  if ((ticket = ticket_of(env, argv[0])) == NULL) return NULL;
+  if (ticket->held) pg_child_cancel(&ticket->child);
+  ticket->held = 0;
+  return NULL;
+}
+
 napi_value init_child(napi_env env, napi_value exports) {
-  return export_function(env, exports, "spawnChild", spawn_child);
+  if (export_function(env, exports, "spawnChild", spawn_child) == NULL) return NULL;
+  if (export_function(env, exports, "childPid", child_pid) == NULL) return NULL;
+  if (export_function(env, exports, "execChild", exec_child) == NULL) return NULL;
+  return export_function(env, exports, "cancelChild", cancel_child);
 }

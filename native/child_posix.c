@@ -77,12 +77,14 @@ static void free_candidates(char **list) {
   free(list);
 }
 
-/* In the child, after the fork: async-signal-safe calls only. Reports errno on `error_fd` and
- * exits if it cannot execute the command. */
-static void exec_child(char **files, char *const argv[], char *const envp[], const int *copies, int error_fd) {
+/* In the child, after the fork: async-signal-safe calls only. Waits at the gate, then executes
+ * the command, or reports errno on `error_fd` and exits 127 if it cannot. */
+static void exec_child(char **files, char *const argv[], char *const envp[], const int *copies, int error_fd, int gate_fd) {
   struct sigaction action;
   sigset_t none;
   int target, sig, err = ENOENT, seen_eacces = 0;
+  char go = 0;
+  ssize_t got;
   size_t n;
 
   /* Every signal to its default action, then none blocked (all were blocked across the fork, so
@@ -100,6 +102,13 @@ static void exec_child(char **files, char *const argv[], char *const envp[], con
   }
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, NULL);
+
+  /* Held here until the parent has recorded this PID; end of file (the parent ended, or gave
+   * the command up) means run nothing. */
+  do {
+    got = read(gate_fd, &go, 1);
+  } while (got < 0 && errno == EINTR);
+  if (got != 1) _exit(127);
 
   /* As execvp(3) searches, without its retry under /bin/sh for a file the kernel cannot execute
    * (ENOEXEC is reported, as posix_spawnp does). */
@@ -128,13 +137,39 @@ report:
   _exit(127);
 }
 
-pg_result pg_child_spawn(const char *file, char *const argv[], char *const envp[], int lock_fd, pid_t *pid) {
-  int copies[HANDED_ON], pipe_fds[2] = {-1, -1}, error_fd = -1, target, err = 0, reported = 0;
+/* Closes *fd if open, and marks it closed. */
+static void close_fd(int *fd) {
+  if (*fd >= 0) close(*fd);
+  *fd = -1;
+}
+
+/* A close-on-exec pipe with both ends above the descriptors handed on (so that no dup2 in the
+ * child lands on one). Only this thread, Node's JS thread, starts processes, so none can inherit
+ * the pipe before the flags are set (macOS has no pipe2). 0, or an errno. */
+static int high_pipe(int ends[2]) {
+  int raw[2], i, err = 0;
+  ends[0] = ends[1] = -1;
+  if (pipe(raw) != 0) return errno;
+  for (i = 0; i < 2; i++) {
+    ends[i] = fcntl(raw[i], F_DUPFD_CLOEXEC, HANDED_ON);
+    if (ends[i] < 0 && err == 0) err = errno;
+    close(raw[i]);
+  }
+  if (err != 0) {
+    close_fd(&ends[0]);
+    close_fd(&ends[1]);
+  }
+  return err;
+}
+
+pg_result pg_child_spawn(const char *file, char *const argv[], char *const envp[], int lock_fd, pg_child *child) {
+  int copies[HANDED_ON], gate[2] = {-1, -1}, report[2] = {-1, -1}, target, err = 0;
   const char *syscall = "fork";
   char **files = candidates(file, envp);
   sigset_t all, saved;
-  ssize_t got;
 
+  child->pid = -1;
+  child->gate_fd = child->report_fd = -1;
   if (files == NULL) return fail(ENOMEM, "malloc");
   /* Node opens even its stdio close-on-exec. Each descriptor the child is given is copied above
    * the targets first, so that no dup2 in the child overwrites another's source; a stdio
@@ -149,49 +184,55 @@ pg_result pg_child_spawn(const char *file, char *const argv[], char *const envp[
       syscall = "fcntl";
     }
   }
-  /* Closed on exec: the parent reads nothing (end of file) when the exec succeeded. Only this
-   * thread, Node's JS thread, starts processes, so none can inherit the pipe before the flags
-   * are set (macOS has no pipe2). */
-  if (err == 0 && pipe(pipe_fds) != 0) {
-    err = errno;
-    syscall = "pipe";
-  }
-  if (err == 0 && (fcntl(pipe_fds[0], F_SETFD, FD_CLOEXEC) != 0 || fcntl(pipe_fds[1], F_SETFD, FD_CLOEXEC) != 0)) {
-    err = errno;
-    syscall = "fcntl";
-  }
-  if (err == 0 && (error_fd = fcntl(pipe_fds[1], F_DUPFD_CLOEXEC, HANDED_ON)) < 0) {
-    err = errno;
-    syscall = "fcntl";
-  }
+  if (err == 0 && ((err = high_pipe(gate)) != 0 || (err = high_pipe(report)) != 0)) syscall = "pipe";
   if (err == 0) {
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &saved);
-    *pid = fork();
-    if (*pid == 0) exec_child(files, argv, envp, copies, error_fd);
-    if (*pid < 0) err = errno;
+    child->pid = fork();
+    if (child->pid == 0) {
+      /* The parent's ends: a gate held open here would never read end of file. */
+      close(gate[1]);
+      close(report[0]);
+      exec_child(files, argv, envp, copies, report[1], gate[0]);
+    }
+    if (child->pid < 0) err = errno;
     pthread_sigmask(SIG_SETMASK, &saved, NULL);
   }
-  if (error_fd >= 0) close(error_fd);
-  if (pipe_fds[1] >= 0) close(pipe_fds[1]);
+  close_fd(&gate[0]);
+  close_fd(&report[1]);
   if (err == 0) {
-    do {
-      got = read(pipe_fds[0], &reported, sizeof(reported));
-    } while (got < 0 && errno == EINTR);
-    if (got == (ssize_t)sizeof(reported)) {
-      err = reported;
-      syscall = "execve";
-      while (waitpid(*pid, NULL, 0) < 0 && errno == EINTR) {
-      }
-    }
+    child->gate_fd = gate[1];
+    child->report_fd = report[0];
+  } else {
+    close_fd(&gate[1]);
+    close_fd(&report[0]);
   }
-  if (pipe_fds[0] >= 0) close(pipe_fds[0]);
-  for (target = 0; target < HANDED_ON; target++) {
-    if (copies[target] >= 0) close(copies[target]);
-  }
+  for (target = 0; target < HANDED_ON; target++) close_fd(&copies[target]);
   free_candidates(files);
   if (err != 0) return fail(err, syscall);
   return fail(0, NULL);
+}
+
+pg_result pg_child_exec(pg_child *child) {
+  int reported = 0;
+  ssize_t done;
+  /* A child already gone (a signal passed on to it) makes this fail with EPIPE: its end is the
+   * waiting thread's to report, and the report pipe then reads end of file. */
+  do {
+    done = write(child->gate_fd, "x", 1);
+  } while (done < 0 && errno == EINTR);
+  close_fd(&child->gate_fd);
+  do {
+    done = read(child->report_fd, &reported, sizeof(reported));
+  } while (done < 0 && errno == EINTR);
+  close_fd(&child->report_fd);
+  if (done == (ssize_t)sizeof(reported)) return fail(reported, "execve");
+  return fail(0, NULL);
+}
+
+void pg_child_cancel(pg_child *child) {
+  close_fd(&child->gate_fd);
+  close_fd(&child->report_fd);
 }
 
 /* Blocks every signal in this thread: process-directed signals go to Node's threads, and none

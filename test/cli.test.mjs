@@ -211,12 +211,12 @@ function lineOrExit(script) {
 }
 
 /** While the command runs: a second copy is refused naming it, the file names it, the lock is held. */
-function assertStillHeldBy(setup, commandPid, when) {
+function assertStillHeldBy(setup, commandPid, when, mode = 'kernel') {
   const second = sh(setup, 'pidguard run app.pid -- touch ran');
   assert.equal(second.status, 1, `${when}: a second copy was not refused (${second.stderr.trim()})`);
   assert.match(second.stderr, new RegExp(`already running as PID ${commandPid}\\b`), when);
   assert.equal(fs.readFileSync(setup.pidfile, 'utf8'), `${commandPid}\n`, `${when}: the file names the command`);
-  assert.equal(flockCanTake(setup.pidfile), false, `${when}: the lock is held`);
+  if (mode === 'kernel') assert.equal(flockCanTake(setup.pidfile), false, `${when}: the lock is held`);
   assert.equal(fs.existsSync(path.join(setup.dir, 'ran')), false, `${when}: no second copy ran`);
 }
 
@@ -386,8 +386,9 @@ test('a worker torn down while a command it started runs: terminate() settles, a
   const worker = new Worker(`
     const { parentPort, workerData } = require('node:worker_threads');
     const native = require(workerData.native).binding();
-    const pid = native.spawnChild('sh', ['sh', '-c', 'read -r _ < "$0"', workerData.fifo], ['PATH=' + process.env.PATH], -1, false, () => {});
-    parentPort.postMessage(pid);
+    const child = native.spawnChild('sh', ['sh', '-c', 'read -r _ < "$0"', workerData.fifo], ['PATH=' + process.env.PATH], -1, false, () => {});
+    if (native.execChild(child) !== 0) throw new Error('could not run sh');
+    parentPort.postMessage(native.childPid(child));
     setInterval(() => {}, 1000); // busy until terminated
   `, { eval: true, workerData: { native: path.join(root, 'dist', 'native.js'), fifo } });
   const pid = await new Promise((resolve, reject) => worker.once('message', resolve).once('error', reject));
@@ -439,6 +440,20 @@ test('a command that closes its inherited fd 3 gives its share up: a SIGKILLed w
   assert.equal(flockCanTake(setup.pidfile), true, 'nothing holds it now, though the command runs on');
   assert.equal(fs.readFileSync(`/proc/${commandPid}/stat`, 'utf8').split(') ')[1][0], 'S');
 });
+
+for (const mode of ['kernel', 'pidfile']) {
+  test(`the file names the command before it runs, and a pidguard SIGKILLed at once leaves no second copy [${mode}]`, linux, async (t) => {
+    const setup = cliSetup(t);
+    setup.env.PIDGUARD_MODE = mode;
+    // The command's first act: read the file. pidguard kills come straight after.
+    const service = startScript(t, setup, `exec pidguard run app.pid -- bash -c 'echo "$$ $(cat app.pid)"; exec sleep 60'`);
+    const [commandPid, named] = (await service.nextLine()).split(' ').map(Number);
+    process.kill(service.child.pid, 'SIGKILL');
+    await service.exited;
+    assert.equal(named, commandPid, 'the file named the command when it started');
+    assertStillHeldBy(setup, commandPid, 'after pidguard was SIGKILLed', mode);
+  });
+}
 
 test('--no-inherit: the command gets no lock descriptor, and the lock ends with the wrapper', linux, async (t) => {
   const setup = cliSetup(t);

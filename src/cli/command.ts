@@ -20,12 +20,24 @@ export interface CannotStartError extends NodeJS.ErrnoException {
 }
 
 export interface Command {
-  /** Resolves with the command's PID once it runs; rejects with a CannotStartError. */
-  readonly started: Promise<number>;
+  /**
+   * The command's PID before it runs, so that it can be recorded first (the addon holds the
+   * forked process before its exec); null where it is known only once it runs (Node's spawn).
+   */
+  readonly pid: number | null;
+  /** Lets the command run; resolves with its PID once it runs, or rejects with a CannotStartError. */
+  run(): Promise<number>;
+  /** Gives up a command not yet let run: it exits without running anything. */
+  cancel(): void;
   /** Resolves once the command has ended and been reaped. */
   readonly ended: Promise<CommandEnd>;
-  /** Sends `signal` to the command while it runs; nothing before it has started or once it has ended. */
+  /** Sends `signal` to the command's process; nothing before there is one or once it has ended. */
   kill(signal: NodeJS.Signals): void;
+}
+
+/** A command that never started: its failure, told when it is let run. */
+function failed(error: unknown): Command {
+  return { pid: null, run: () => Promise.reject(error), cancel: () => {}, ended: new Promise(() => {}), kill: () => {} };
 }
 
 export interface CommandOptions {
@@ -56,34 +68,41 @@ function errnoError(errno: number, syscall: string, file: string): CannotStartEr
   return Object.assign(new Error(`${code}: ${describeErrno(errno)}, ${syscall} '${file}'`), { code, errno, syscall, path: file });
 }
 
-function nativeCommand(spawnChild: NonNullable<Binding['spawnChild']>, argv: readonly string[], options: CommandOptions): Command {
+type ChildCalls = Required<Pick<Binding, 'spawnChild' | 'childPid' | 'execChild' | 'cancelChild'>>;
+
+function nativeCommand(native: ChildCalls, argv: readonly string[], options: CommandOptions): Command {
   const file = argv[0] ?? '';
   const envp = Object.entries(options.env).flatMap(([name, value]) => (value === undefined ? [] : [`${name}=${value}`]));
-  if ([...argv, ...envp].some((text) => text.includes('\0'))) {
-    const error = errnoError(-(constants.errno.EINVAL ?? 22), 'posix_spawnp', file);
-    return { started: Promise.reject(error), ended: new Promise(() => {}), kill: () => {} };
-  }
+  if ([...argv, ...envp].some((text) => text.includes('\0'))) return failed(errnoError(-(constants.errno.EINVAL ?? 22), 'execve', file));
   let running = false;
   let onEnd: (end: CommandEnd) => void = () => {};
   const ended = new Promise<CommandEnd>((resolve) => {
     onEnd = resolve;
   });
-  const pid = spawnChild(file, argv, envp, options.lockFd ?? -1, options.reapOthers, (code, signal, errno) => {
+  const child = native.spawnChild(file, argv, envp, options.lockFd ?? -1, options.reapOthers, (code, signal, errno) => {
     // Reaped just now, on this thread: from here on the PID may be another process's.
     running = false;
     onEnd(errno === 0 ? { code, signal } : { code: -1, signal: 0, waitError: errnoError(-errno, 'waitid', file) });
   });
-  if (pid < 0) return { started: Promise.reject(errnoError(pid, 'posix_spawnp', file)), ended, kill: () => {} };
+  if (typeof child === 'number') return failed(errnoError(child, 'fork', file));
+  const pid = native.childPid(child);
   running = true;
   return {
-    started: Promise.resolve(pid),
+    pid,
+    run() {
+      const outcome = native.execChild(child);
+      return outcome < 0 ? Promise.reject(errnoError(outcome, 'execve', file)) : Promise.resolve(pid);
+    },
+    cancel() {
+      native.cancelChild(child);
+    },
     ended,
     kill(signal) {
       if (!running) return;
       try {
         process.kill(pid, signal);
       } catch {
-        // gone already (a zombie until it is reaped takes signals; this is the moment after)
+        // already gone (a zombie, until reaped, still takes signals without harm)
       }
     },
   };
@@ -91,46 +110,57 @@ function nativeCommand(spawnChild: NonNullable<Binding['spawnChild']>, argv: rea
 
 function nodeCommand(argv: readonly string[], { env }: CommandOptions): Command {
   const [file = '', ...args] = argv;
-  let child: ReturnType<typeof spawn>;
-  try {
-    child = spawn(file, args, { stdio: 'inherit', env });
-  } catch (error) {
-    // Some failures are thrown at once rather than emitted (a name longer than NAME_MAX, ...).
-    return { started: Promise.reject(error), ended: new Promise(() => {}), kill: () => {} };
-  }
-  const started = new Promise<number>((resolve, reject) => {
-    child.once('spawn', () => resolve(child.pid ?? 0));
-    child.once('error', (error) => {
-      if (child.pid === undefined) reject(error);
-      // once running, an error is a failed kill: it changes nothing here
-    });
-  });
+  let child: ReturnType<typeof spawn> | undefined;
+  let onEnd: (end: CommandEnd) => void = () => {};
   const ended = new Promise<CommandEnd>((resolve) => {
-    child.once('exit', (code, signal) => {
-      // Node reports a signal it has no name for (POSIX real-time signals) as code 0, signal null.
-      resolve(signal === null ? { code: code ?? -1, signal: 0 } : { code: -1, signal: constants.signals[signal] ?? 0 });
-    });
+    onEnd = resolve;
   });
   return {
-    started,
+    pid: null,
+    run() {
+      try {
+        child = spawn(file, args, { stdio: 'inherit', env });
+      } catch (error) {
+        // Some failures are thrown at once rather than emitted (a name longer than NAME_MAX, ...).
+        return Promise.reject(error);
+      }
+      const started = child;
+      started.once('exit', (code, signal) => {
+        // Node reports a signal it has no name for (POSIX real-time signals) as code 0, signal null.
+        onEnd(signal === null ? { code: code ?? -1, signal: 0 } : { code: -1, signal: constants.signals[signal] ?? 0 });
+      });
+      return new Promise<number>((resolve, reject) => {
+        started.once('spawn', () => resolve(started.pid ?? 0));
+        started.once('error', (error) => {
+          if (started.pid === undefined) reject(error);
+          // once running, an error is a failed kill: it changes nothing here
+        });
+      });
+    },
+    cancel() {},
     ended,
     kill(signal) {
-      child.kill(signal);
+      child?.kill(signal);
     },
   };
 }
 
-/** The addon's spawnChild where it has one (POSIX); undefined on Windows or when it cannot be loaded. */
-function spawner(): Binding['spawnChild'] {
+/** The addon's calls for commands where it has them (POSIX); null on Windows or when it cannot be loaded. */
+function childCalls(): ChildCalls | null {
+  if (process.platform === 'win32') return null;
+  let native: Binding;
   try {
-    return binding().spawnChild;
+    native = binding();
   } catch {
-    return undefined; // acquire has said why already, and fell back to mode 'pidfile'
+    return null; // acquire has met this already, and fell back to mode 'pidfile'
   }
+  const { spawnChild, childPid, execChild, cancelChild } = native;
+  if (spawnChild === undefined || childPid === undefined || execChild === undefined || cancelChild === undefined) return null;
+  return { spawnChild, childPid, execChild, cancelChild };
 }
 
-/** Starts the command `argv` (its name first, searched in PATH). */
+/** Prepares the command `argv` (its name first, searched in PATH), to be let run with run(). */
 export function startCommand(argv: readonly string[], options: CommandOptions): Command {
-  const spawnChild = process.platform === 'win32' ? undefined : spawner();
-  return spawnChild === undefined ? nodeCommand(argv, options) : nativeCommand(spawnChild, argv, options);
+  const native = childCalls();
+  return native === null ? nodeCommand(argv, options) : nativeCommand(native, argv, options);
 }

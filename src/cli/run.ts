@@ -45,7 +45,23 @@ function recordCommandPid(lock: PidLock, pid: number): boolean {
   }
 }
 
-/** Starts the command, with the locked descriptor as fd 3 when it is to inherit it. */
+/**
+ * In mode 'pidfile' the file naming the live command is what holds the lock once the command
+ * runs, so a command whose PID cannot be recorded is given up before it runs (false).
+ */
+function recordOrCancel(lock: PidLock, command: Command, name: string): boolean {
+  try {
+    lock.recordPid(command.pid ?? 0);
+  } catch (error) {
+    command.cancel();
+    process.stderr.write(`pidguard: cannot run '${name}': mode 'pidfile' needs its PID in the file, and ${(error as Error).message}\n`);
+    return false;
+  }
+  lock.shareWithChild(true);
+  return true;
+}
+
+/** Prepares the command, with the locked descriptor as fd 3 when it is to inherit it. */
 function start(fd: number | null, run: RunCommand): Command {
   return startCommand(run.command, {
     env: fd === null ? process.env : { ...process.env, PIDGUARD_LOCK_FD: String(INHERITED_FD) },
@@ -75,14 +91,22 @@ async function runHolding(lock: PidLock, run: RunCommand): Promise<number> {
   if (fd !== null) lock.shareWithChild(true);
   try {
     command = start(fd, run);
+    const name = run.command[0] ?? '';
+    // The addon holds the command's process before its exec: its PID is recorded before it runs
+    // anything, so that a pidguard killed now leaves a file naming a process that will never run
+    // the command (it exits as pidguard's end closes its gate), not a dead PID beside a live one.
+    if (command.pid !== null && !run.recordSelf) {
+      if (lock.mode !== 'pidfile') recordCommandPid(lock, command.pid);
+      else if (!recordOrCancel(lock, command, name)) return EXIT.failure;
+    }
     let pid: number;
     try {
-      pid = await command.started;
+      pid = await command.run();
     } catch (error) {
-      return cannotRun(run.command[0] ?? '', error as NodeJS.ErrnoException);
+      return cannotRun(name, error as NodeJS.ErrnoException);
     }
-    // In mode 'pidfile' the file naming the live command is what holds the lock.
-    if (!run.recordSelf && recordCommandPid(lock, pid) && lock.mode === 'pidfile') lock.shareWithChild(true);
+    // Node's spawn (Windows, or no addon) tells the PID only now.
+    if (command.pid === null && !run.recordSelf && recordCommandPid(lock, pid) && lock.mode === 'pidfile') lock.shareWithChild(true);
     return ended(pid, await command.ended);
   } finally {
     lock.shareWithChild(false);
