@@ -57,7 +57,10 @@ export function describeErrno(errno: number): string {
   return getSystemErrorMap().get(errno)?.[1] ?? MORE_DESCRIPTIONS[code] ?? 'unknown error';
 }
 
+/** libuv's name for an errno, else the first of os.constants.errno's (libuv knows no ENOEXEC). */
 function codeOf(errno: number): string {
+  const named = getSystemErrorMap().get(errno)?.[0];
+  if (named !== undefined) return named;
   const names = constants.errno as Record<string, number>;
   return Object.keys(names).find((name) => names[name] === -errno) ?? `E${-errno}`;
 }
