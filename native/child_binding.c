@@ -37,9 +37,12 @@
 #define CHILD_THREAD_STACK (128 * 1024)
 
 /* Shared by the waiting thread and the environment; whichever lets go last frees it. */
+typedef struct child_end child_end;
+
 typedef struct child_watch {
   pid_t pid;
   int reap_others;
+  child_end *end; /* made before the thread starts, so that its news cannot be lost to malloc */
   napi_threadsafe_function tsfn;
   pthread_mutex_t mutex;
   int closed;   /* the environment is being torn down: tsfn is not to be used (under mutex) */
@@ -48,41 +51,39 @@ typedef struct child_watch {
 } child_watch;
 
 /* How the command ended, queued for deliver(); owned by whoever holds it. */
-typedef struct child_end {
+struct child_end {
   pid_t pid;
   int code;
   int signal;
   int err;
-} child_end;
+};
 
 static void drop_ref(child_watch *w) {
   if (__atomic_sub_fetch(&w->refs, 1, __ATOMIC_ACQ_REL) != 0) return;
   pthread_mutex_destroy(&w->mutex);
+  free(w->end);
   free(w);
 }
 
 static void watch_thread(void *data) {
   child_watch *w = (child_watch *)data;
-  child_end *end = (child_end *)calloc(1, sizeof(*end));
-  int code = -1, signal = 0;
-  pg_result outcome = pg_child_wait(w->pid, w->reap_others, &code, &signal);
+  child_end *end = w->end;
+  pg_result outcome = pg_child_wait(w->pid, w->reap_others, &end->code, &end->signal);
 
+  end->pid = w->pid;
+  end->err = outcome.err;
   pthread_mutex_lock(&w->mutex);
   if (!w->closed) {
-    if (end != NULL) {
-      end->pid = w->pid;
-      end->code = code;
-      end->signal = signal;
-      end->err = outcome.err;
-      if (napi_call_threadsafe_function(w->tsfn, end, napi_tsfn_blocking) == napi_ok) end = NULL;
+    /* Queued, the end belongs to deliver(). */
+    if (napi_call_threadsafe_function(w->tsfn, end, napi_tsfn_blocking) == napi_ok) w->end = NULL;
+    if (napi_release_threadsafe_function(w->tsfn, napi_tsfn_release) != napi_ok) {
+      /* Nothing to undo: Node's own teardown closes the function. */
     }
-    napi_release_threadsafe_function(w->tsfn, napi_tsfn_release);
     w->released = 1;
   }
   pthread_mutex_unlock(&w->mutex);
-  /* Nobody will be told (torn down, or out of memory): reap it here, or it stays a zombie. */
-  if (end != NULL || outcome.err != 0) pg_child_reap(w->pid);
-  free(end);
+  /* Nobody will be told (torn down meanwhile): reap it here, or it stays a zombie. */
+  if (w->end != NULL) pg_child_reap(w->pid);
   drop_ref(w);
 }
 
@@ -90,7 +91,9 @@ static void teardown_watch(void *data) {
   child_watch *w = (child_watch *)data;
   pthread_mutex_lock(&w->mutex);
   w->closed = 1;
-  if (!w->released) napi_release_threadsafe_function(w->tsfn, napi_tsfn_abort);
+  if (!w->released && napi_release_threadsafe_function(w->tsfn, napi_tsfn_abort) != napi_ok) {
+    /* Nothing to undo: Node's own cleanup hook, which runs after this one, closes the function. */
+  }
   pthread_mutex_unlock(&w->mutex);
   drop_ref(w);
 }
@@ -107,11 +110,12 @@ static void deliver(napi_env env, napi_value callback, void *context, void *data
     free(end);
     return;
   }
-  napi_remove_env_cleanup_hook(env, teardown_watch, w);
-  drop_ref(w);
+  /* The environment's reference, unless the hook stays registered: then it lets go at teardown. */
+  if (napi_remove_env_cleanup_hook(env, teardown_watch, w) == napi_ok) drop_ref(w);
   if (napi_create_int32(env, end->code, &argv[0]) == napi_ok && napi_create_int32(env, end->signal, &argv[1]) == napi_ok &&
-      napi_create_int32(env, end->err, &argv[2]) == napi_ok && napi_get_undefined(env, &undefined) == napi_ok) {
-    napi_call_function(env, undefined, callback, 3, argv, NULL);
+      napi_create_int32(env, end->err, &argv[2]) == napi_ok && napi_get_undefined(env, &undefined) == napi_ok &&
+      napi_call_function(env, undefined, callback, 3, argv, NULL) != napi_ok) {
+    /* The callback threw: Node reports that as an uncaught exception, as for any callback. */
   }
   free(end);
 }
@@ -162,22 +166,28 @@ static child_watch *new_watch(napi_env env, napi_value callback, int reap_others
   }
   w->reap_others = reap_others;
   w->refs = 2;
-  if (pthread_mutex_init(&w->mutex, NULL) != 0) {
+  w->end = (child_end *)calloc(1, sizeof(*w->end));
+  if (w->end == NULL || pthread_mutex_init(&w->mutex, NULL) != 0) {
+    free(w->end);
     free(w);
-    napi_throw_error(env, "ENOMEM", "could not make a mutex");
+    napi_throw_error(env, "ENOMEM", "out of memory");
     return NULL;
   }
   if (napi_create_string_utf8(env, "pidguard.child", NAPI_AUTO_LENGTH, &name) != napi_ok ||
       napi_create_threadsafe_function(env, callback, NULL, name, 0, 1, NULL, NULL, w, deliver, &w->tsfn) != napi_ok) {
     pthread_mutex_destroy(&w->mutex);
+    free(w->end);
     free(w);
     throw_napi_failure(env, napi_generic_failure);
     return NULL;
   }
   /* Added after the thread-safe function, so that it runs before Node's own cleanup of it. */
   if (napi_add_env_cleanup_hook(env, teardown_watch, w) != napi_ok) {
-    napi_release_threadsafe_function(w->tsfn, napi_tsfn_abort);
+    if (napi_release_threadsafe_function(w->tsfn, napi_tsfn_abort) != napi_ok) {
+      /* Nothing to undo: Node's own teardown closes the function. */
+    }
     pthread_mutex_destroy(&w->mutex);
+    free(w->end);
     free(w);
     throw_napi_failure(env, napi_generic_failure);
     return NULL;
@@ -187,10 +197,13 @@ static child_watch *new_watch(napi_env env, napi_value callback, int reap_others
 
 /* Undoes new_watch for a command that was never started (or was ended at once). */
 static void discard_watch(napi_env env, child_watch *w) {
-  napi_remove_env_cleanup_hook(env, teardown_watch, w);
-  napi_release_threadsafe_function(w->tsfn, napi_tsfn_abort);
-  pthread_mutex_destroy(&w->mutex);
-  free(w);
+  if (napi_release_threadsafe_function(w->tsfn, napi_tsfn_abort) != napi_ok) {
+    /* Nothing to undo: Node's own teardown closes the function. */
+  }
+  w->released = 1;
+  w->refs = 1; /* no thread: the environment's reference alone */
+  /* Should the hook stay registered, it lets go of the watch at teardown instead. */
+  if (napi_remove_env_cleanup_hook(env, teardown_watch, w) == napi_ok) drop_ref(w);
 }
 
 /* Keeps this addon mapped for the rest of the process (RTLD_NODELETE), so that a waiting thread
