@@ -348,5 +348,6 @@ NAPI_MODULE_INIT() {
   if (export_int(env, exports, "CREATE", PG_CREATE) == NULL) return NULL;
   if (export_int(env, exports, "PIDFILE", PG_PIDFILE) == NULL) return NULL;
   if (export_int(env, exports, "MKDIR", PG_MKDIR) == NULL) return NULL;
+  if (init_child(env, exports) == NULL) return NULL;
   return init_wait(env, exports);
 }

@@ -48,4 +48,7 @@ napi_value export_function(napi_env env, napi_value exports, const char *name, n
 /* Registers wait.c's functions on `exports`; NULL on failure. */
 napi_value init_wait(napi_env env, napi_value exports);
 
+/* Registers child_binding.c's functions on `exports` (none on Windows); NULL on failure. */
+napi_value init_child(napi_env env, napi_value exports);
+
 #endif

@@ -17,4 +17,9 @@ export interface Holding {
   recordPid(pid: number): void;
   /** The descriptor a child may inherit to share the lock; null when there is none to share. */
   descriptor(): number | null;
+  /**
+   * While `keep`, the process-wide exit cleanup (the addon's, for locks held in any thread) leaves
+   * this lock alone: a child process shares it.
+   */
+  keepAtExit(keep: boolean): void;
 }

@@ -42,6 +42,10 @@ export class KernelHolding implements Holding {
     }
   }
 
+  keepAtExit(keep: boolean): void {
+    this.#native.keepAtExit(this.#handle, keep);
+  }
+
   descriptor(): number | null {
     const fd = this.#native.descriptor(this.#handle);
     return fd < 0 ? null : fd;

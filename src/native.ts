@@ -6,6 +6,9 @@ import { addonLoadMessage } from './addon-error';
 /** An open, locked file held by the addon; opaque to JavaScript. */
 export type NativeHandle = { readonly __nativeHandle: unique symbol };
 
+/** A command's process forked by spawnChild and held before its exec. */
+export type HeldChild = { readonly __heldChild: unique symbol };
+
 /** A pending wait, for cancelWait. */
 export type WaitTicket = { readonly __waitTicket: unique symbol };
 
@@ -56,6 +59,28 @@ export interface Binding {
   keepAtExit(handle: NativeHandle, keep: boolean): void;
   /** Gives up every lock of every environment (main thread and workers) of this process: for its exit. */
   releaseAll(): void;
+  /**
+   * POSIX only (absent on Windows): forks a command's process (native/child_binding.c) with
+   * every signal at its default action, stdio shared and `lockFd` (unless -1) at descriptor 3,
+   * held before its exec until execChild; or a negative errno when the fork failed. `done` runs
+   * once it has ended and been reaped: its exit code and 0, or -1 and the signal that killed it
+   * (any number, the real-time ones included), or with `errno` set when waiting for it failed.
+   * `reapOthers` (for PID 1) reaps every other child that ends meanwhile.
+   */
+  spawnChild?: (
+    file: string,
+    argv: readonly string[],
+    envp: readonly string[],
+    lockFd: number,
+    reapOthers: boolean,
+    done: (code: number, signal: number, errno: number) => void,
+  ) => HeldChild | number;
+  /** The PID of a forked command, known before it runs. */
+  childPid?: (child: HeldChild) => number;
+  /** Lets a held command exec: 0, or the negative errno its exec met (it then exits 127). Once. */
+  execChild?: (child: HeldChild) => number;
+  /** Gives a held command up: it exits 127 without running anything. */
+  cancelChild?: (child: HeldChild) => void;
   readonly SHARED: number;
   readonly CREATE: number;
   readonly PIDFILE: number;

@@ -11,12 +11,21 @@ const heldLocks = new Set<PidLock>();
 let exitHandlerInstalled = false;
 
 /**
+/**
+ * Locks whose open file a child process shares (`pidguard run`'s command, which inherited the
+ * descriptor): the exit cleanup leaves them alone, since unlocking or removing the file would
+ * take the lock from a command that is still running. Exiting only closes this process's copy.
+ */
+const sharedWithChild = new WeakSet<PidLock>();
+
+/**
  * The process's exit cleanup: this environment's locks, and on the main thread those of every
  * worker too, which the addon keeps in one list (a worker ends with the process without running
- * any JavaScript, so nothing else would remove their PID files).
+ * any JavaScript, so nothing else would remove their PID files). The addon's list leaves alone
+ * what is shared with a child, as this loop does.
  */
 function releaseAll(): void {
-  for (const lock of heldLocks) lock.release();
+  for (const lock of heldLocks) if (!sharedWithChild.has(lock)) lock.release();
   if (isMainThread) loadedBinding()?.releaseAll();
 }
 
@@ -177,6 +186,17 @@ export class PidLock extends EventEmitter implements Disposable, AsyncDisposable
    */
   descriptor(): number | null {
     return this.#held().descriptor();
+  }
+
+  /**
+   * @internal For `pidguard run`: while `sharing`, a child process holds the lock with this one
+   * (it inherited the descriptor, or the file names it), and this process's exit, by a signal, an
+   * uncaught error or process.exit(), leaves the lock and the file to it. release() is unchanged.
+   */
+  shareWithChild(sharing: boolean): void {
+    this.#held().keepAtExit(sharing);
+    if (sharing) sharedWithChild.add(this);
+    else sharedWithChild.delete(this);
   }
 
   #held(): Holding {

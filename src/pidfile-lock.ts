@@ -456,4 +456,8 @@ export class PidFileHolding implements Holding {
   descriptor(): null {
     return null; // nothing to inherit: the file and the live PID in it are the lock
   }
+
+  keepAtExit(): void {
+    // Only JavaScript gives this lock up at exit, and PidLock already leaves it alone when asked.
+  }
 }

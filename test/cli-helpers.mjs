@@ -1,10 +1,11 @@
 // Running the pidguard command as users do: the installed executable, from bash.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { root, run, tempDir } from './helpers.mjs';
+import { here, root, run, tempDir } from './helpers.mjs';
 
 /**
  * A directory to work in, with `pidguard` on PATH as npm installs it (a link to bin/pidguard.js),
@@ -27,7 +28,8 @@ export function sh(setup, script, options = {}) {
 
 /**
  * Starts a bash script in a process group of its own (killed whole when `t` ends) and gives its
- * output a line at a time: `nextLine()` is the barrier the tests wait on.
+ * output a line at a time: `nextLine()` is the barrier the tests wait on. `exited` resolves when
+ * the script's process ends, `closed` once its output has too.
  */
 export function startScript(t, setup, script) {
   const child = spawn('bash', ['-c', script], {
@@ -51,26 +53,33 @@ export function startScript(t, setup, script) {
   });
   const queued = [];
   const waiting = [];
-  readline.createInterface({ input: child.stdout }).on('line', (line) => {
+  const lines = readline.createInterface({ input: child.stdout });
+  lines.on('line', (line) => {
     const waiter = waiting.shift();
     if (waiter) waiter.resolve(line);
     else queued.push(line);
   });
-  const exited = new Promise((resolve) => {
-    child.once('exit', (code, signal) => {
-      resolve({ code, signal });
-      // Nothing more will come: fail whoever still waits for a line.
-      setImmediate(() => {
-        for (const waiter of waiting.splice(0)) waiter.reject(new Error(`script exited (${code ?? signal}) before printing; stderr: ${stderr}`));
-      });
-    });
+  // Whoever still waits for a line once stdout has ended will get none. Not on 'exit': a line
+  // printed just before the exit may not have been read yet then.
+  let ended = false;
+  const noLine = () => new Error(`script's output ended before that line; stderr: ${stderr}`);
+  lines.on('close', () => {
+    ended = true;
+    for (const waiter of waiting.splice(0)) waiter.reject(noLine());
   });
+  // 'exit', not 'close': the script's process has ended, though a command it left running (as
+  // the tests of a killed wrapper do) may still hold its output open. Read stderr() after
+  // `closed` for all of it.
+  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  const closed = new Promise((resolve) => child.once('close', resolve));
   return {
     child,
     exited,
+    closed,
     stderr: () => stderr,
     nextLine() {
       if (queued.length > 0) return Promise.resolve(queued.shift());
+      if (ended) return Promise.reject(noLine());
       return new Promise((resolve, reject) => waiting.push({ resolve, reject }));
     },
   };
@@ -115,4 +124,35 @@ export async function fileHolds(file, text, timeoutMs = 15_000) {
     await sleep(5);
   }
   throw new Error(`${file} holds ${JSON.stringify(seen)}, not ${JSON.stringify(text)}, after ${timeoutMs} ms`);
+}
+
+/** Why a FUSE file system cannot be mounted here, or false when it can (as fallback.test.mjs asks). */
+export const fuseSkip = process.platform !== 'linux' ? 'FUSE on Linux'
+  : process.getuid() !== 0 ? 'mounting FUSE needs root'
+  : !fs.existsSync('/dev/fuse') ? 'no /dev/fuse'
+  : run('/usr/bin/python3', ['-c', 'import fusepy']).status !== 0 ? "no python3-fusepy (Debian's package; .ci/run installs it)"
+  : false;
+
+/**
+ * Mounts test/fixtures/nolock-fs.py, a file system that refuses flock, over a new directory,
+ * unmounted when `t` ends (the same as fallback.test.mjs's); resolves with the mount point.
+ */
+export async function mountNoLockFs(t) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pidguard-fuse-'));
+  const backing = path.join(dir, 'backing');
+  const mount = path.join(dir, 'mnt');
+  fs.mkdirSync(backing);
+  fs.mkdirSync(mount);
+  const daemon = spawn('/usr/bin/python3', [path.join(here, 'fixtures', 'nolock-fs.py'), backing, mount], { stdio: ['ignore', 'pipe', 'inherit'] });
+  // One hook, in this order: the directory cannot be removed while mounted.
+  t.after(() => {
+    run('umount', ['-l', mount]);
+    daemon.kill('SIGKILL');
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  await new Promise((resolve, reject) => {
+    daemon.stdout.once('data', resolve);
+    daemon.once('exit', (code) => reject(new Error(`nolock-fs exited ${code}`)));
+  });
+  return mount;
 }

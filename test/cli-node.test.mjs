@@ -30,7 +30,9 @@ function startRun(t, pidfile, journal) {
   const lines = readline.createInterface({ input: child.stdout })[Symbol.asyncIterator]();
   let stderr = '';
   child.stderr.on('data', (data) => (stderr += data));
-  const exited = new Promise((resolve) => child.once('exit', (code) => resolve({ code, stderr })));
+  // 'close', not 'exit': 'exit' can come before the last of stderr has been read, and a loser's
+  // message then looks empty ('close' waits for the streams; seen under Wine and load).
+  const exited = new Promise((resolve) => child.once('close', (code) => resolve({ code, stderr })));
   return { child, lines, exited };
 }
 

@@ -6,6 +6,7 @@ import { hostile } from './hostile.mjs';
 import { resources } from './resources.mjs';
 import { killAtEachStep } from './steps.mjs';
 import { storm } from './storm.mjs';
+import { wrapperSignals } from './wrapper-signals.mjs';
 
 const BOTH = ['kernel', 'pidfile'];
 
@@ -19,6 +20,10 @@ export const scenarios = [
   { name: 'children forked while the lock is taken and released', modes: BOTH, full: { cycles: 3000 }, short: { cycles: 200 }, run: children },
   { name: 'hostile PID file contents', modes: BOTH, full: { files: 3000 }, short: { files: 150 }, run: hostile },
   { name: 'resources over many cycles', modes: BOTH, full: { cycles: 20_000 }, short: { cycles: 2000 }, run: resources },
+  // A cycle is one round per kind: the 20 signals passed on, SIGKILL, SIGSEGV, two real-time
+  // signals and an uncaught error (25); the short run takes the first 6 (KILL, RTMIN+3, an
+  // uncaught error, ALRM, PWR, ABRT).
+  { name: 'pidguard run struck by every signal while contenders try', modes: BOTH, full: { cycles: 6, contenders: 3, kinds: 25 }, short: { cycles: 1, contenders: 1, kinds: 6 }, run: wrapperSignals },
 ];
 
 /**

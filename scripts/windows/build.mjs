@@ -16,7 +16,7 @@ const CC = 'x86_64-w64-mingw32-gcc';
 const DLLTOOL = 'x86_64-w64-mingw32-dlltool';
 
 // The same sources and defines as binding.gyp's Windows branch.
-const SOURCES = ['native/binding.c', 'native/held.c', 'native/wait.c', 'native/win32.c', 'native/thread_win32.c'];
+const SOURCES = ['native/binding.c', 'native/held.c', 'native/wait.c', 'native/win32.c', 'native/thread_win32.c', 'native/child_win32.c'];
 const DEFINES = ['NAPI_VERSION=8', 'UNICODE', '_UNICODE', 'WIN32_LEAN_AND_MEAN'];
 
 export function buildWin32({ quiet = false } = {}) {

@@ -31,8 +31,22 @@ function dispatch(command: Command): Promise<number> | number {
   }
 }
 
+/**
+ * Node's warnings (pidguard's own PIDGUARD_FALLBACK among them: a lock weaker than the kernel's)
+ * as one line each, in the command's voice, instead of Node's "(node:1234) [CODE] Warning: ..."
+ * and its hint about --trace-warnings. NODE_OPTIONS=--no-warnings still silences them.
+ */
+function printWarningsPlainly(): void {
+  if (process.listenerCount('warning') === 0) return; // --no-warnings: Node prints none either
+  process.removeAllListeners('warning');
+  process.on('warning', (warning: Error) => {
+    process.stderr.write(`pidguard: warning: ${warning.message.replace(/^pidguard: /, '')}\n`);
+  });
+}
+
 /** Runs the command line `argv` (without node and the script) and resolves with the exit status. */
 export async function main(argv: readonly string[]): Promise<number> {
+  printWarningsPlainly();
   try {
     return await dispatch(parseCommandLine(argv));
   } catch (error) {

@@ -1,5 +1,6 @@
 // What the pidguard command prints, and the exit statuses it uses. Pure.
 import { stopCommand } from '../errors';
+import { FORWARDED_SIGNALS } from './signals';
 
 /** Exit statuses of pidguard itself (a command run by `pidguard run` exits with its own). */
 export const EXIT = {
@@ -25,9 +26,62 @@ export function conflictMessage(path: string, pid: number | null, commandLine: s
   );
 }
 
+/**
+ * run: the status for a command that ended with exit code `code` (signal 0) or was killed by
+ * signal number `signal` (code -1): the code, or 128+N for every signal N, the real-time ones
+ * included, as the shells report it; null for anything else, which is never taken for success.
+ */
+export function commandExitStatus(code: number, signal: number): number | null {
+  if (signal > 0) return 128 + signal;
+  return code >= 0 ? code : null;
+}
+
+/** Errors of the system rather than of the command: pidguard's failure to start it (EX_OSERR). */
+const SYSTEM_SHORTAGES = new Set(['EAGAIN', 'ENOMEM', 'EMFILE', 'ENFILE']);
+
+/**
+ * run: the line for a command that could not be started, and the status: 127 when it is not
+ * found; 126 when it cannot be executed (EACCES, ENOEXEC, ELOOP, ENAMETOOLONG, a directory, or
+ * ENOENT for a file that exists, whose #! interpreter is missing), as the shells do; 71 when the
+ * system lacked the means (EAGAIN, ENOMEM, EMFILE, ENFILE).
+ */
+export function cannotRunMessage(name: string, code: string, description: string, exists: boolean): { status: number; message: string } {
+  if (code === 'ENOENT' && !exists) return { status: EXIT.notFound, message: `pidguard: cannot run '${name}': command not found\n` };
+  const why = code === 'ENOENT' ? 'its #! interpreter or its loader was not found' : description;
+  return {
+    status: SYSTEM_SHORTAGES.has(code) ? EXIT.failure : EXIT.cannotExecute,
+    message: `pidguard: cannot run '${name}': ${code}: ${why}\n`,
+  };
+}
+
+/**
+ * run: --pid self refused where the lock is the stale-PID fallback's (exit 64): asked for with
+ * PIDGUARD_MODE, or fallen back to where the file system refuses locks.
+ */
+export function pidSelfRefusal(path: string, fellBack: boolean): string {
+  const why = fellBack ? `${path} is on a file system that refuses locks, so mode 'pidfile' holds it` : `mode 'pidfile' (PIDGUARD_MODE) holds ${path}`;
+  return `pidguard: --pid self cannot be used: ${why}, where the file must name the command, the live holder that keeps a second copy out if pidguard is killed\n`;
+}
+
 export function usageMessage(problem: string): string {
   return `pidguard: ${problem}\nTry 'pidguard --help'.\n`;
 }
+
+/** `words` filled into lines of at most `width` characters, each starting with `indent`. */
+function fill(words: readonly string[], indent: string, width = 96): string {
+  const lines: string[] = [];
+  let line = indent;
+  for (const word of words) {
+    if (line.length > indent.length && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = indent;
+    }
+    line += line.length > indent.length ? ` ${word}` : word;
+  }
+  return [...lines, line].join('\n');
+}
+
+const RUN_SIGNALS = fill(FORWARDED_SIGNALS.map((signal) => signal.slice(3)), '           ');
 
 export const HELP = `Usage:
   pidguard run [options] <pidfile> -- <command> [args...]
@@ -38,15 +92,20 @@ export const HELP = `Usage:
 One copy of a service per PID file. The lock is a kernel lock (flock(2)) on the PID file, so
 exactly one of any number of copies started at once runs, and the lock ends when its holder dies.
 
-run      Take the lock, run the command, record its PID in the file, forward SIGINT, SIGTERM,
-         SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 to it, and exit with its status (128+N when it
-         died of signal N). When the lock is held, print who holds it and exit 1.
+run      Take the lock, run the command, record its PID in the file, pass these signals on to
+         it (those this system has):
+${RUN_SIGNALS}
+         and exit with its status (128+N when it died of signal N). When the lock is held,
+         print who holds it and exit 1. As PID 1, also reap every orphan.
   -w, --wait <seconds|forever>    wait that long for the lock (default: do not wait)
   -E, --conflict-exit-code <n>    exit status when the lock is held (default: 1)
       --pid self                  record pidguard's own PID instead of the command's
+                                  (refused in mode 'pidfile')
       --no-inherit                do not pass the locked descriptor to the command; by default
                                   the command inherits it (as fd 3, PIDGUARD_LOCK_FD=3), so the
-                                  lock lasts as long as the command even if pidguard is killed
+                                  lock lasts as long as the command keeps fd 3 open, even if
+                                  pidguard is killed (closing it, as with exec 3>&-, gives the
+                                  command's share up)
 status   Print the holder's PID and exit 0 when the lock is held; exit 1 when it is not.
       --json                      print the whole status as JSON
 stop     Signal the holder and wait until the lock is free; exit 1 when nothing holds it or
@@ -60,6 +119,6 @@ wait     Wait until the lock is free; exit 1 if the timeout ends first.
   -V, --version                   show the version
 
 Exit statuses of pidguard itself: 1 as described above, 64 for a mistake in the command line,
-71 when the PID file cannot be used (the message says why), 126 and 127 when the command cannot
-be executed or is not found.
+71 when the PID file cannot be used or the command cannot be started for want of resources (the
+message says why), 126 when the command cannot be executed, 127 when it is not found.
 `;

@@ -1,80 +1,132 @@
 // `pidguard run`: take the lock, run the command under it, and end with the command's status.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { constants } from 'node:os';
+import fs from 'node:fs';
 import { acquire } from '../acquire';
 import { LockedError } from '../errors';
 import type { PidLock } from '../pid-lock';
 import { readCommandLine } from '../process-info';
 import type { RunCommand } from './args';
-import { conflictMessage, EXIT } from './messages';
-
-/** The signals an operator or a supervisor sends to a service; each is passed on to the command. */
-const FORWARDED: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
+import { describeErrno, startCommand, type Command, type CommandEnd } from './command';
+import { cannotRunMessage, commandExitStatus, conflictMessage, EXIT, pidSelfRefusal } from './messages';
+import { forwardedSignals, signalAliases } from './signals';
 
 /** Where the command finds the locked descriptor when it inherits it: the first after stdio. */
 const INHERITED_FD = 3;
 
-function start(lock: PidLock, { command, inherit }: RunCommand): ChildProcess {
-  const fd = inherit ? lock.descriptor() : null;
-  const [file, ...args] = command as [string, ...string[]];
-  // A descriptor in the stdio array is dup2()ed into the child without close-on-exec, the way
-  // flock(1) hands its lock to the command; the open file description, and so the lock, is then
-  // shared with the command and outlives this process if it is killed.
-  return spawn(file, args, {
-    stdio: fd === null ? 'inherit' : ['inherit', 'inherit', 'inherit', fd],
-    env: fd === null ? process.env : { ...process.env, PIDGUARD_LOCK_FD: String(INHERITED_FD) },
-  });
-}
-
-function exitStatus(code: number | null, signal: NodeJS.Signals | null): number {
-  if (code !== null) return code;
-  return 128 + (signal === null ? 0 : (constants.signals[signal] ?? 0));
-}
+/** For the second names of forwarded signals: the first name's listener passes the signal on. */
+const ignore = (): void => {};
 
 function cannotRun(name: string, error: NodeJS.ErrnoException): number {
-  const notFound = error.code === 'ENOENT';
-  const why = notFound ? 'command not found' : `${error.code ?? 'error'}: ${error.message}`;
-  process.stderr.write(`pidguard: cannot run '${name}': ${why}\n`);
-  return notFound ? EXIT.notFound : EXIT.cannotExecute;
+  const code = error.code ?? 'UNKNOWN';
+  const description = error.errno === undefined ? error.message : describeErrno(error.errno);
+  // ENOENT for a path that exists: the file is there, its #! interpreter is not.
+  const exists = name.includes('/') && fs.existsSync(name);
+  const { status, message } = cannotRunMessage(name, code, description, exists);
+  process.stderr.write(message);
+  return status;
 }
 
-function recordCommandPid(lock: PidLock, pid: number): void {
+function ended(pid: number, end: CommandEnd): number {
+  const status = end.waitError === undefined ? commandExitStatus(end.code, end.signal) : null;
+  if (status !== null) return status;
+  const why = end.waitError?.message ?? `exit code ${end.code}, signal ${end.signal}`;
+  process.stderr.write(`pidguard: the command (PID ${pid}) has ended, but how could not be told: ${why}\n`);
+  return EXIT.failure;
+}
+
+/** Records the command's PID in the file; false (with a warning) when it could not. */
+function recordCommandPid(lock: PidLock, pid: number): boolean {
   try {
     lock.recordPid(pid);
+    return true;
   } catch (error) {
     // The file keeps naming this process, which holds the lock and forwards signals.
     process.stderr.write(`pidguard: warning: could not record PID ${pid}: ${(error as Error).message}\n`);
+    return false;
   }
+}
+
+/**
+ * In mode 'pidfile' the file naming the live command is what holds the lock once the command
+ * runs, so a command whose PID cannot be recorded is given up before it runs (false).
+ */
+function recordOrCancel(lock: PidLock, command: Command, name: string): boolean {
+  try {
+    lock.recordPid(command.pid ?? 0);
+  } catch (error) {
+    command.cancel();
+    process.stderr.write(`pidguard: cannot run '${name}': mode 'pidfile' needs its PID in the file, and ${(error as Error).message}\n`);
+    return false;
+  }
+  lock.shareWithChild(true);
+  return true;
+}
+
+/** Prepares the command, with the locked descriptor as fd 3 when it is to inherit it. */
+function start(fd: number | null, run: RunCommand): Command {
+  return startCommand(run.command, {
+    env: fd === null ? process.env : { ...process.env, PIDGUARD_LOCK_FD: String(INHERITED_FD) },
+    lockFd: fd,
+    // A container's PID 1 inherits every orphan in it, and must reap them as tini does.
+    reapOthers: process.pid === 1 && process.platform === 'linux',
+  });
 }
 
 /** Runs the command while `lock` is held; resolves with the status to exit with. */
 async function runHolding(lock: PidLock, run: RunCommand): Promise<number> {
-  let child: ChildProcess | undefined;
+  const forwarded = forwardedSignals();
+  const aliases = signalAliases(forwarded);
+  let command: Command | undefined;
   const forward = (signal: NodeJS.Signals): void => {
-    child?.kill(signal);
+    command?.kill(signal);
   };
   // Listening from before the command starts: a signal sent as soon as the command is seen
   // running must not find this process with the default action, which would end it. Listening
   // also keeps signal-exit from releasing the lock on these signals: the command decides when
   // the service ends, and the lock is released after it has.
-  for (const signal of FORWARDED) process.on(signal, forward);
+  for (const signal of forwarded) process.on(signal, forward);
+  for (const alias of aliases) process.on(alias, ignore);
+  const fd = run.inherit ? lock.descriptor() : null;
+  // From the spawn on, the command holds the lock too (it inherits the locked open file), and
+  // whatever ends this process must leave the lock and the file to it, until its end is seen.
+  if (fd !== null) lock.shareWithChild(true);
   try {
-    const started = start(lock, run);
-    child = started;
-    if (started.pid !== undefined && !run.recordSelf) recordCommandPid(lock, started.pid);
-    return await new Promise<number>((resolve) => {
-      started.on('error', (error: NodeJS.ErrnoException) => {
-        // After a failed spawn; an error once running (a failed kill) changes nothing here.
-        if (started.pid === undefined) resolve(cannotRun(run.command[0] ?? '', error));
-      });
-      started.once('exit', (code, signal) => resolve(exitStatus(code, signal)));
-    });
+    command = start(fd, run);
+    const name = run.command[0] ?? '';
+    // The addon holds the command's process before its exec: its PID is recorded before it runs
+    // anything, so that a pidguard killed now leaves a file naming a process that will never run
+    // the command (it exits as pidguard's end closes its gate), not a dead PID beside a live one.
+    if (command.pid !== null && !run.recordSelf) {
+      if (lock.mode !== 'pidfile') recordCommandPid(lock, command.pid);
+      else if (!recordOrCancel(lock, command, name)) return EXIT.failure;
+    }
+    let pid: number;
+    try {
+      pid = await command.run();
+    } catch (error) {
+      return cannotRun(name, error as NodeJS.ErrnoException);
+    }
+    // Node's spawn (Windows, or no addon) tells the PID only now.
+    if (command.pid === null && !run.recordSelf && recordCommandPid(lock, pid) && lock.mode === 'pidfile') lock.shareWithChild(true);
+    return ended(pid, await command.ended);
   } finally {
-    for (const signal of FORWARDED) process.off(signal, forward);
+    lock.shareWithChild(false);
+    for (const signal of forwarded) process.off(signal, forward);
+    for (const alias of aliases) process.off(alias, ignore);
   }
 }
 
+/**
+ * --pid self is refused in mode 'pidfile': the fallback has no descriptor for the command to
+ * inherit, so only a file that names the live command keeps a second copy out once pidguard is
+ * killed. Recording the command instead would quietly undo what was asked for.
+ */
+function refusePidSelf(path: string, fellBack: boolean): number {
+  process.stderr.write(pidSelfRefusal(path, fellBack));
+  return EXIT.usage;
+}
+
 export async function run(command: RunCommand): Promise<number> {
+  if (command.recordSelf && process.env['PIDGUARD_MODE'] === 'pidfile') return refusePidSelf(command.pidfile, false);
   let lock: PidLock;
   try {
     lock = await acquire(command.pidfile, { wait: command.waitMs });
@@ -85,6 +137,8 @@ export async function run(command: RunCommand): Promise<number> {
     return command.conflictExitCode;
   }
   try {
+    // Mode 'auto' falls back where the file system refuses locks: known only now.
+    if (command.recordSelf && lock.mode === 'pidfile') return refusePidSelf(lock.path, true);
     return await runHolding(lock, command);
   } finally {
     lock.release(); // removes the PID file, while still locked, if it is still ours
