@@ -17,7 +17,8 @@ const READ_FLAGS = fs.constants.O_RDONLY | (fs.constants.O_NOFOLLOW ?? 0) | (fs.
 function notAPidFile(error: unknown): PidFileContents | null {
   const code = (error as NodeJS.ErrnoException).code;
   if (code === 'ENOENT' || code === 'ENOTDIR') return { kind: 'missing' };
-  if (code === 'ELOOP' || code === 'EISDIR') return { kind: 'other', dev: null, ino: null, mtimeMs: null };
+  // ENXIO: a Unix socket (or a device with no driver behind it), which cannot be opened at all.
+  if (code === 'ELOOP' || code === 'EISDIR' || code === 'ENXIO') return { kind: 'other', dev: null, ino: null, mtimeMs: null };
   return null;
 }
 

@@ -2,6 +2,7 @@
 // from bash, with real processes holding and waiting for real locks.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { test } from 'node:test';
 import { blockedOn, cliSetup, fileHolds, linesIn, sh, startScript } from './cli-helpers.mjs';
@@ -46,6 +47,17 @@ test('a PID file that cannot be used: one line with the code and the path, and t
   assertOneLineError(sh(setup, 'pidguard run a-dir.pid -- touch ran'), 71, /^pidguard: EISDIR: .*a-dir\.pid'/);
   assertOneLineError(sh(setup, 'pidguard status no-such-dir/app.pid'), 1, /is not locked/);
   assert.equal(fs.existsSync(path.join(setup.dir, 'ran')), false);
+});
+
+test('a Unix socket at the path: status says not locked (1), run refuses it with EINVAL (71)', linux, async (t) => {
+  const setup = cliSetup(t);
+  const server = net.createServer();
+  await new Promise((resolve, reject) => server.listen(setup.pidfile, resolve).once('error', reject));
+  t.after(() => server.close());
+  assertOneLineError(sh(setup, 'pidguard status app.pid'), 1, /app\.pid is not locked/);
+  assertOneLineError(sh(setup, 'pidguard run app.pid -- touch ran'), 71, /^pidguard: EINVAL: .*app\.pid'/);
+  assert.equal(fs.existsSync(path.join(setup.dir, 'ran')), false);
+  assert.ok(fs.lstatSync(setup.pidfile).isSocket());
 });
 
 test('permission denied: one line with EACCES and the path', { ...linux, skip: linux.skip || (!isRoot && 'drops to nobody with setpriv, which needs root') }, (t) => {

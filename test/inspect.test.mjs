@@ -2,10 +2,11 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { inspect, inspectSync } from 'pidguard';
+import { acquireSync, inspect, inspectSync, readPid } from 'pidguard';
 import { run, startAgents, tempDir } from './helpers.mjs';
 
 const pidguardEntry = fileURLToPath(import.meta.resolve('pidguard'));
@@ -69,4 +70,21 @@ test('inspecting never makes a concurrent acquirer fail', { skip: process.platfo
   assert.deepEqual(JSON.parse(output.split('\n')[1]), { refused: 0 });
   assert.ok(inspections > 0);
   t.diagnostic(`${inspections} inspections, ${sawLocked} saw the lock held`);
+});
+
+test('a Unix socket at the path: readPid is null, inspect says not locked, acquire refuses it with EINVAL', { skip: process.platform === 'win32' && 'POSIX file types', timeout: 30_000 }, async (t) => {
+  const file = path.join(tempDir(t), 'app.pid');
+  const server = net.createServer();
+  await new Promise((resolve, reject) => server.listen(file, resolve).once('error', reject));
+  t.after(() => server.close());
+  assert.ok(fs.lstatSync(file).isSocket());
+  assert.equal(readPid(file), null);
+  for (const status of [inspectSync(file), await inspect(file)]) {
+    assert.equal(status.locked, false);
+    assert.equal(status.pid, null);
+    assert.equal(status.exists, true);
+    assert.equal(status.checkedBy, 'none');
+  }
+  assert.throws(() => acquireSync(file), { code: 'EINVAL', path: file });
+  assert.ok(fs.lstatSync(file).isSocket(), 'the socket is left where it was');
 });
