@@ -1,7 +1,7 @@
 // Looking at a PID file without taking it: readPid, inspect and inspectSync, in either mode.
-import { refusesLocks, withPath } from './errors';
+import { withPath } from './errors';
 import { readFlockHolders, readFlockHoldersSync } from './kernel-locks';
-import { binding, ProbeState } from './native';
+import { binding, isNativeError, ProbeState } from './native';
 import { checkPath, settleMode, type InspectOptions, type LockMode } from './options';
 import { judgeFile } from './pidfile-lock';
 import { readCommandLine, readProcessFacts } from './process-info';
@@ -54,8 +54,8 @@ function addonLoads(): boolean {
 
 /**
  * Mode 'auto' looks as acquire() would lock: the kernel's lock, unless the addon cannot load, or
- * the file holds a live PID without a kernel lock on a file system that refuses locks (which only
- * a probe can tell, so only then is one made).
+ * the file holds a live PID without a kernel lock on a file system that refuses locks. The addon
+ * asks the last with F_GETLK, which takes no lock, so a concurrent acquirer is never refused.
  */
 function fallbackApplies(mode: LockMode, file: string, contents: PidFileContents, kernelLocked: () => boolean): boolean {
   if (mode === 'pidfile') return true;
@@ -63,10 +63,11 @@ function fallbackApplies(mode: LockMode, file: string, contents: PidFileContents
   if (!addonLoads()) return true;
   if (contents.kind !== 'pid' || kernelLocked() || judgeFile(contents, 0).kind !== 'held') return false;
   try {
-    binding().probe(file);
-    return false;
+    return !binding().locksSupported(file);
   } catch (error) {
-    return refusesLocks(error);
+    // Gone, or replaced by something that cannot be opened, since it was read: not a fallback file.
+    if (isNativeError(error)) return false;
+    throw error;
   }
 }
 
