@@ -1,6 +1,6 @@
 // Looking at a PID file without taking it: readPid, inspect and inspectSync, in either mode.
 import { withPath } from './errors';
-import { readFlockHolders, readFlockHoldersSync } from './kernel-locks';
+import { lockedFile, readFlockHolders, readFlockHoldersSync } from './kernel-locks';
 import { binding, isNativeError, ProbeState } from './native';
 import { checkPath, settleMode, type InspectOptions, type LockMode } from './options';
 import { judgeFile } from './pidfile-lock';
@@ -87,8 +87,9 @@ function status(file: string, mode: LockMode, contents: PidFileContents, holders
 export function inspectSync(path: string, options?: InspectOptions): LockStatus {
   const file = checkPath(path);
   const mode = settleMode(options?.mode, process.env['PIDGUARD_MODE']);
-  const contents = readPidFileSync(file);
-  const holders = hasIdentity(contents) && mode !== 'pidfile' ? readFlockHoldersSync(contents.dev, contents.ino) : null;
+  const contents = readPidFileSync(file, mode !== 'pidfile');
+  const locked = mode === 'pidfile' ? null : lockedFile(contents);
+  const holders = locked === null ? null : readFlockHoldersSync(locked);
   return status(file, mode, contents, holders);
 }
 
@@ -96,7 +97,8 @@ export function inspectSync(path: string, options?: InspectOptions): LockStatus 
 export async function inspect(path: string, options?: InspectOptions): Promise<LockStatus> {
   const file = checkPath(path);
   const mode = settleMode(options?.mode, process.env['PIDGUARD_MODE']);
-  const contents = await readPidFile(file);
-  const holders = hasIdentity(contents) && mode !== 'pidfile' ? await readFlockHolders(contents.dev, contents.ino) : null;
+  const contents = await readPidFile(file, mode !== 'pidfile');
+  const locked = mode === 'pidfile' ? null : lockedFile(contents);
+  const holders = locked === null ? null : await readFlockHolders(locked);
   return status(file, mode, contents, holders);
 }

@@ -1,7 +1,7 @@
 // Taking a kernel lock: at once, or waiting on a native thread; and, when another holder keeps
 // it, that holder's PID for the "already running" error.
 import { abortReason, LockedError, withPath } from './errors';
-import { exclusiveHolderPid, readFlockHoldersSync } from './kernel-locks';
+import { exclusiveHolderPid, lockedFile, readFlockHoldersSync } from './kernel-locks';
 import { binding, type Binding, type NativeError, type NativeHandle } from './native';
 import type { SettledOptions } from './options';
 import { KernelHolding } from './kernel-holding';
@@ -27,7 +27,7 @@ interface Holder {
 function* findHolder(file: string): Steps<Holder> {
   const deadline = performance.now() + PID_WRITE_GRACE_MS;
   for (;;) {
-    const contents = readPidFileSync(file);
+    const contents = readPidFileSync(file, true);
     if (contents.kind === 'missing') return { pid: null, released: true };
     // A PID whose process is gone was left by an earlier holder that was killed; the holder
     // now is one that records no PID (flock(1), say), so ask the kernel instead.
@@ -41,7 +41,8 @@ function* findHolder(file: string): Steps<Holder> {
     // Never written, not a PID, or a dead one: where the kernel lists lock holders, it names the
     // process. If it lists none, the holder died or let go while we looked (one SIGKILLed between
     // its create and its write leaves just such an empty file): try the lock again.
-    const holders = contents.dev === null || contents.ino === null ? null : readFlockHoldersSync(contents.dev, contents.ino);
+    const locked = lockedFile(contents);
+    const holders = locked === null ? null : readFlockHoldersSync(locked);
     const pid = exclusiveHolderPid(holders);
     return { pid, released: holders !== null && pid === null };
   }
