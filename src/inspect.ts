@@ -1,11 +1,13 @@
 // Looking at a PID file without taking it: readPid, inspect and inspectSync, in either mode.
 import { withPath } from './errors';
 import { lockedFile, readFlockHolders, readFlockHoldersSync } from './kernel-locks';
+import { kernelHolder } from './lock-holders';
 import { binding, isNativeError, ProbeState } from './native';
 import { checkPath, settleMode, type InspectOptions, type LockMode } from './options';
 import { judgeFile } from './pidfile-lock';
-import { readCommandLine, readProcessFacts } from './process-info';
+import { runProcAsync, runProcSync, type ProcSteps } from './proc-io';
 import type { FlockHolder } from './proc-locks';
+import { readCommandLine, readProcessFacts } from './process-info';
 import { readPidFile, readPidFileSync, type PidFileContents } from './read-pid';
 import { describeStatus, type LockStatus, type ProcessView } from './status';
 
@@ -22,12 +24,6 @@ function probe(path: string): boolean {
   } catch (error) {
     throw withPath(error, path);
   }
-}
-
-type Identified = PidFileContents & { dev: bigint; ino: bigint };
-
-function hasIdentity(contents: PidFileContents): contents is Identified {
-  return contents.kind !== 'missing' && contents.dev !== null && contents.ino !== null;
 }
 
 /** Looks each PID up in /proc once per inspect, however often the report asks about it. */
@@ -71,16 +67,19 @@ function fallbackApplies(mode: LockMode, file: string, contents: PidFileContents
   }
 }
 
-function status(file: string, mode: LockMode, contents: PidFileContents, holders: FlockHolder[] | null): LockStatus {
+function* look(file: string, mode: LockMode, contents: PidFileContents, holders: FlockHolder[] | null): ProcSteps<LockStatus> {
   const lookUp = processLookUp();
-  const probedLocked = hasIdentity(contents) && holders === null && mode !== 'pidfile' && addonLoads() ? probe(file) : null;
+  const identity = mode === 'pidfile' ? null : lockedFile(contents);
+  const probedLocked = identity !== null && holders === null && addonLoads() ? probe(file) : null;
   const kernelLocked = (): boolean => (holders?.some((holder) => holder.exclusive) ?? false) || probedLocked === true;
   if (fallbackApplies(mode, file, contents, kernelLocked)) {
     // No verdict on no file, nor on a symlink or a directory (read as 'other' with no identity).
     const verdict = contents.kind !== 'missing' && contents.dev !== null ? judgeFile(contents, 0) : null;
     return describeStatus({ path: file, contents, lookUp, mode: 'pidfile', verdict });
   }
-  return describeStatus({ path: file, contents, lookUp, mode: 'kernel', holders, probedLocked });
+  const checkedBy = holders !== null ? 'proc-locks' : probedLocked !== null ? 'probe' : 'none';
+  const holder = yield* kernelHolder(contents, identity, holders, probedLocked);
+  return describeStatus({ path: file, contents, lookUp, mode: 'kernel', checkedBy, holder });
 }
 
 /** Whether the PID file at `path` is locked, and by which PID; takes no lock on Linux. */
@@ -88,9 +87,9 @@ export function inspectSync(path: string, options?: InspectOptions): LockStatus 
   const file = checkPath(path);
   const mode = settleMode(options?.mode, process.env['PIDGUARD_MODE']);
   const contents = readPidFileSync(file, mode !== 'pidfile');
-  const locked = mode === 'pidfile' ? null : lockedFile(contents);
-  const holders = locked === null ? null : readFlockHoldersSync(locked);
-  return status(file, mode, contents, holders);
+  const identity = mode === 'pidfile' ? null : lockedFile(contents);
+  const holders = identity === null ? null : readFlockHoldersSync(identity);
+  return runProcSync(look(file, mode, contents, holders));
 }
 
 /** inspectSync(), reading with non-blocking I/O: for health-check endpoints. */
@@ -98,7 +97,7 @@ export async function inspect(path: string, options?: InspectOptions): Promise<L
   const file = checkPath(path);
   const mode = settleMode(options?.mode, process.env['PIDGUARD_MODE']);
   const contents = await readPidFile(file, mode !== 'pidfile');
-  const locked = mode === 'pidfile' ? null : lockedFile(contents);
-  const holders = locked === null ? null : await readFlockHolders(locked);
-  return status(file, mode, contents, holders);
+  const identity = mode === 'pidfile' ? null : lockedFile(contents);
+  const holders = identity === null ? null : await readFlockHolders(identity);
+  return runProcAsync(look(file, mode, contents, holders));
 }

@@ -122,8 +122,8 @@ test('status: exit 1 when not running, the PID and exit 0 when running, the whol
   const reported = JSON.parse(json.stdout);
   assert.ok(Date.parse(reported.startedAt) > Date.now() - 60_000, reported.startedAt);
   assert.deepEqual({ ...reported, startedAt: undefined }, {
-    path: setup.pidfile, locked: true, pid: commandPid, recordedPid: commandPid, exists: true, mode: 'kernel', checkedBy: 'proc-locks',
-    alive: true, startedAt: undefined, commandLine: 'sleep 60',
+    path: setup.pidfile, locked: true, pid: commandPid, holderProof: 'fd', recordedPid: commandPid, recordedPidHolds: true, exists: true,
+    mode: 'kernel', checkedBy: 'proc-locks', alive: true, startedAt: undefined, commandLine: 'sleep 60',
   });
 
   process.kill(-service.child.pid, 'SIGKILL'); // wrapper and command, as a crash would
@@ -132,8 +132,8 @@ test('status: exit 1 when not running, the PID and exit 0 when running, the whol
   const stale = sh(setup, 'pidguard status --json app.pid');
   assert.equal(stale.status, 1);
   assert.deepEqual(JSON.parse(stale.stdout), {
-    path: setup.pidfile, locked: false, pid: null, recordedPid: commandPid, exists: true, mode: 'kernel', checkedBy: 'proc-locks',
-    alive: false, startedAt: null, commandLine: null,
+    path: setup.pidfile, locked: false, pid: null, holderProof: null, recordedPid: commandPid, recordedPidHolds: false, exists: true,
+    mode: 'kernel', checkedBy: 'proc-locks', alive: false, startedAt: null, commandLine: null,
   });
 });
 

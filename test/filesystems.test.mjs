@@ -11,12 +11,13 @@ import { startHolder } from './helpers.mjs';
 
 const options = (type) => ({ skip: cannotMount(type) ?? false, timeout: 60_000 });
 
-/** inspect and inspectSync agree, and name `pid` as the holder. */
+/** inspect and inspectSync agree, and name `pid` as the holder, proven by its descriptor of the file. */
 async function assertHeldBy(file, pid) {
   const seen = await inspect(file);
   assert.deepEqual(inspectSync(file), seen);
   assert.equal(seen.locked, true, JSON.stringify(seen));
   assert.equal(seen.pid, pid, JSON.stringify(seen));
+  assert.equal(seen.holderProof, 'fd', JSON.stringify(seen));
 }
 
 /** `pidguard run` holds `file`: status names its command, a second run is refused, stop ends it. */
@@ -59,6 +60,22 @@ test('btrfs, top level and a nested subvolume: status, stop and inspect see the 
     await pidguardRunHolds(t, setup, path.join(dir, 'run.pid'));
     await flockHolds(t, setup, path.join(dir, 'flock.pid'));
   }
+});
+
+test('btrfs: a lock on a file with the same inode number in another subvolume is not this file\'s', options('btrfs'), async (t) => {
+  const mounted = mountBtrfs(t);
+  if (mounted === null) return;
+  // The first file made in each subvolume gets the same inode number (257), and /proc/locks
+  // prints both under the file system's one device.
+  const [top, sub] = [path.join(mounted.top, 'a.pid'), path.join(mounted.sub, 'a.pid')];
+  fs.writeFileSync(top, '');
+  fs.writeFileSync(sub, '');
+  assert.equal(fs.statSync(top).ino, fs.statSync(sub).ino);
+  const { child } = await startHolder(t, 'flock', [sub, '-c', 'echo held; exec sleep 60']);
+  await assertHeldBy(sub, child.pid);
+  const other = await inspect(top);
+  assert.equal(other.locked, false, JSON.stringify(other));
+  assert.deepEqual(inspectSync(top), other);
 });
 
 test('xfs: status, stop and inspect see the lock', options('xfs'), async (t) => {
