@@ -4,6 +4,7 @@ import { children } from './children.mjs';
 import { churn } from './churn.mjs';
 import { hostile } from './hostile.mjs';
 import { resources } from './resources.mjs';
+import { reuse } from './reuse.mjs';
 import { killAtEachStep } from './steps.mjs';
 import { storm } from './storm.mjs';
 
@@ -19,6 +20,7 @@ export const scenarios = [
   { name: 'children forked while the lock is taken and released', modes: BOTH, full: { cycles: 3000 }, short: { cycles: 200 }, run: children },
   { name: 'hostile PID file contents', modes: BOTH, full: { files: 3000 }, short: { files: 150 }, run: hostile },
   { name: 'resources over many cycles', modes: BOTH, full: { cycles: 20_000 }, short: { cycles: 2000 }, run: resources },
+  { name: 'stale PIDs reused while holders come and go: stop signals only holders', modes: ['kernel'], full: { rounds: 140 }, short: { rounds: 14 }, run: reuse },
 ];
 
 /**
