@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import { nameHolder, type NamedHolder } from './holder-proof';
 import type { LockedFile } from './kernel-locks';
 import { fdinfoLocks } from './proc-fdinfo';
-import { identity, list, text, texts, type ProcSteps } from './proc-io';
+import { identity, list, text, type ProcSteps } from './proc-io';
 import type { FlockHolder } from './proc-locks';
 import { processRunning } from './process-info';
 import type { PidFileContents } from './read-pid';
@@ -47,10 +47,8 @@ export function* checkHolder(pid: number, file: LockedFile): ProcSteps<HolderChe
   }
   let twin = false;
   let unreadable = false;
-  const infos = yield* texts(fds.value.map((fd) => `/proc/${pid}/fdinfo/${fd}`));
-  for (const [index, fd] of fds.value.entries()) {
-    const info = infos[index];
-    if (info === undefined) continue;
+  for (const fd of fds.value) {
+    const info = yield* text(`/proc/${pid}/fdinfo/${fd}`);
     if (!info.ok) {
       unreadable ||= cannotRead(info.code); // else closed since the listing
       continue;

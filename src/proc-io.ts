@@ -2,11 +2,8 @@
 // the reads it wants, and each driver does them its own way (blocking, or with fs.promises).
 import fs from 'node:fs';
 
-/**
- * One read: a directory's names, a file's text, the texts of several files (read at once by the
- * async driver: a process's fdinfo files), or the identity of the file a path names.
- */
-export type ProcRead = { op: 'list' | 'text' | 'identity'; path: string } | { op: 'texts'; paths: readonly string[] };
+/** One read: a directory's names, a file's text, or the identity of the file a path names. */
+export type ProcRead = { op: 'list' | 'text' | 'identity'; path: string };
 
 /** What a file is, by stat: enough to tell whether two paths name one file. */
 export interface FileIdentity {
@@ -17,7 +14,7 @@ export interface FileIdentity {
 /** A read's outcome: its value, or the error code it failed with (ENOENT, EACCES, ...). */
 export type Outcome<T> = { ok: true; value: T } | { ok: false; code: string };
 
-type Reply = Outcome<string[] | string | FileIdentity> | Outcome<string>[];
+type Reply = Outcome<string[] | string | FileIdentity>;
 
 export type ProcSteps<T> = Generator<ProcRead, T, Reply>;
 
@@ -35,50 +32,27 @@ export function* text(path: string): ProcSteps<Outcome<string>> {
   return (yield { op: 'text', path }) as Outcome<string>;
 }
 
-/** The texts of files `paths`, each read as text() reads one. */
-export function* texts(paths: readonly string[]): ProcSteps<Outcome<string>[]> {
-  return (yield { op: 'texts', paths }) as Outcome<string>[];
-}
-
 /** The device and inode of the file `path` names, following it (a /proc/<pid>/fd/<n> link). */
 export function* identity(path: string): ProcSteps<Outcome<FileIdentity>> {
   return (yield { op: 'identity', path }) as Outcome<FileIdentity>;
 }
 
-function textSync(path: string): Outcome<string> {
+function readSync({ op, path }: ProcRead): Reply {
   try {
-    return { ok: true, value: fs.readFileSync(path, 'latin1') };
-  } catch (error) {
-    return failed(error);
-  }
-}
-
-async function readText(path: string): Promise<Outcome<string>> {
-  try {
-    return { ok: true, value: await fs.promises.readFile(path, 'latin1') };
-  } catch (error) {
-    return failed(error);
-  }
-}
-
-function readSync(request: ProcRead): Reply {
-  if (request.op === 'texts') return request.paths.map(textSync);
-  if (request.op === 'text') return textSync(request.path);
-  try {
-    if (request.op === 'list') return { ok: true, value: fs.readdirSync(request.path) };
-    const { dev, ino } = fs.statSync(request.path, { bigint: true });
+    if (op === 'list') return { ok: true, value: fs.readdirSync(path) };
+    if (op === 'text') return { ok: true, value: fs.readFileSync(path, 'latin1') };
+    const { dev, ino } = fs.statSync(path, { bigint: true });
     return { ok: true, value: { dev, ino } };
   } catch (error) {
     return failed(error);
   }
 }
 
-async function read(request: ProcRead): Promise<Reply> {
-  if (request.op === 'texts') return Promise.all(request.paths.map(readText));
-  if (request.op === 'text') return readText(request.path);
+async function read({ op, path }: ProcRead): Promise<Reply> {
   try {
-    if (request.op === 'list') return { ok: true, value: await fs.promises.readdir(request.path) };
-    const { dev, ino } = await fs.promises.stat(request.path, { bigint: true });
+    if (op === 'list') return { ok: true, value: await fs.promises.readdir(path) };
+    if (op === 'text') return { ok: true, value: await fs.promises.readFile(path, 'latin1') };
+    const { dev, ino } = await fs.promises.stat(path, { bigint: true });
     return { ok: true, value: { dev, ino } };
   } catch (error) {
     return failed(error);
