@@ -14,28 +14,16 @@ function readSync(file: string): string | null {
   }
 }
 
-async function read(file: string): Promise<string | null> {
-  try {
-    return await fs.promises.readFile(file, 'latin1');
-  } catch {
-    return null;
-  }
-}
-
-/** The device of the mount that open descriptor `fd` of this process is on; null where not told. */
-export function mountDeviceOfSync(fd: number): string | null {
+/**
+ * The device of the mount that open descriptor `fd` of this process is on; null where not told.
+ * Read synchronously even for the async readers: /proc's texts are made by the kernel from memory
+ * and never wait on a disk or a network, and through libuv's threadpool each would cost several
+ * round trips.
+ */
+export function mountDeviceOf(fd: number): string | null {
   if (!linux) return null;
   const info = readSync(`/proc/self/fdinfo/${fd}`);
   const id = info === null ? null : fdinfoMountId(info);
   const mounts = id === null ? null : readSync('/proc/self/mountinfo');
-  return id === null || mounts === null ? null : mountDevice(mounts, id);
-}
-
-/** mountDeviceOfSync, with non-blocking reads. */
-export async function mountDeviceOf(fd: number): Promise<string | null> {
-  if (!linux) return null;
-  const info = await read(`/proc/self/fdinfo/${fd}`);
-  const id = info === null ? null : fdinfoMountId(info);
-  const mounts = id === null ? null : await read('/proc/self/mountinfo');
   return id === null || mounts === null ? null : mountDevice(mounts, id);
 }

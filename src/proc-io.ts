@@ -1,5 +1,11 @@
 // Reading /proc one way for the sync and the async API: an algorithm is a generator that yields
-// the reads it wants, and each driver does them its own way (blocking, or with fs.promises).
+// the reads it wants, and each driver does them its own way.
+//
+// Listings and texts of /proc are made by the kernel from memory, never waiting on a disk or a
+// network, so the async driver reads them at once as well: through libuv's threadpool each
+// fdinfo file of a holder costs several round trips (measured: inspect() three times slower).
+// Only the identity of a descriptor's file is stat()ed asynchronously: that reaches the file's
+// own file system, which may be a network mount that is slow to answer.
 import fs from 'node:fs';
 
 /** One read: a directory's names, a file's text, or the identity of the file a path names. */
@@ -48,10 +54,10 @@ function readSync({ op, path }: ProcRead): Reply {
   }
 }
 
-async function read({ op, path }: ProcRead): Promise<Reply> {
+async function read(request: ProcRead): Promise<Reply> {
+  const { op, path } = request;
+  if (op !== 'identity') return readSync(request);
   try {
-    if (op === 'list') return { ok: true, value: await fs.promises.readdir(path) };
-    if (op === 'text') return { ok: true, value: await fs.promises.readFile(path, 'latin1') };
     const { dev, ino } = await fs.promises.stat(path, { bigint: true });
     return { ok: true, value: { dev, ino } };
   } catch (error) {
@@ -67,7 +73,7 @@ export function runProcSync<T>(steps: ProcSteps<T>): T {
   }
 }
 
-/** Runs `steps`, reading with non-blocking I/O. */
+/** Runs `steps`, stat()ing files with non-blocking I/O (see above). */
 export async function runProcAsync<T>(steps: ProcSteps<T>): Promise<T> {
   for (let step = steps.next(); ; ) {
     if (step.done === true) return step.value;

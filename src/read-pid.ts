@@ -1,6 +1,6 @@
 // Reading a PID file: the I/O around parsePid, sync and async, never following a final symlink.
 import fs from 'node:fs';
-import { mountDeviceOf, mountDeviceOfSync } from './mount-device';
+import { mountDeviceOf } from './mount-device';
 import { MAX_PID_TEXT_BYTES, parsePid } from './pid-text';
 
 /**
@@ -49,7 +49,7 @@ export function readPidFileSync(file: string, withMount = false): PidFileContent
   }
   try {
     const stat = fs.fstatSync(fd, { bigint: true });
-    const mountDevice = withMount ? mountDeviceOfSync(fd) : null;
+    const mountDevice = withMount ? mountDeviceOf(fd) : null;
     if (!stat.isFile()) return classify(stat, new Uint8Array(0), mountDevice);
     // One byte more than a PID file can hold tells a huge file from a full one without reading it.
     const buffer = Buffer.alloc(MAX_PID_TEXT_BYTES + 1);
@@ -72,7 +72,7 @@ export async function readPidFile(file: string, withMount = false): Promise<PidF
   }
   try {
     const stat = await handle.stat({ bigint: true });
-    const mountDevice = withMount ? await mountDeviceOf(handle.fd) : null;
+    const mountDevice = withMount ? mountDeviceOf(handle.fd) : null;
     if (!stat.isFile()) return classify(stat, new Uint8Array(0), mountDevice);
     const buffer = Buffer.alloc(MAX_PID_TEXT_BYTES + 1);
     const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
