@@ -92,7 +92,10 @@ export function inspectSync(path: string, options?: InspectOptions): LockStatus 
   return runProcSync(look(file, mode, contents, holders));
 }
 
-/** inspectSync(), reading with non-blocking I/O: for health-check endpoints. */
+/**
+ * inspectSync(), reading the PID file and stat()ing holders' files with non-blocking I/O, for
+ * health-check endpoints (/proc itself is read at once: it never waits on a disk or a network).
+ */
 export async function inspect(path: string, options?: InspectOptions): Promise<LockStatus> {
   const file = checkPath(path);
   const mode = settleMode(options?.mode, process.env['PIDGUARD_MODE']);
