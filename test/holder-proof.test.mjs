@@ -8,11 +8,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { acquireSync, inspect, inspectSync, LockedError } from 'pidguard';
+import errors from '../dist/errors.js';
 import holderProof from '../dist/holder-proof.js';
 import { cliSetup, fileHolds, sh, startScript } from './cli-helpers.mjs';
 import { here, run, startDecoy, startHolder } from './helpers.mjs';
 
 const { nameHolder, familyHead } = holderProof;
+const { lockedMessage } = errors;
 
 const linux = { skip: process.platform !== 'linux' && 'needs /proc', timeout: 60_000 };
 const isRoot = process.getuid?.() === 0;
@@ -59,6 +61,19 @@ test('of a family found holding the lock, the one whose parent is not among them
   assert.equal(familyHead([{ pid: 5, ppid: 1 }, { pid: 6, ppid: 5 }, { pid: 7, ppid: 6 }]), 5);
   assert.equal(familyHead([{ pid: 5, ppid: 1 }, { pid: 8, ppid: 1 }]), null, 'two unrelated holders: no guess');
   assert.equal(familyHead([]), null);
+});
+
+test('the words of a refusal: the file\'s PID that is not the holder, and a taker that cannot be checked', () => {
+  const doubt = (recordedPid, recordedPidHolds, uncheckedPid = null) => ({ recordedPid, recordedPidHolds, uncheckedPid });
+  assert.equal(lockedMessage('/run/a.pid', 7, 1, doubt(7, true)), '/run/a.pid is locked: already running as PID 7. To stop it: kill 7');
+  assert.equal(lockedMessage('/run/a.pid', 7, 1, doubt(9, false)),
+    '/run/a.pid is locked: already running as PID 7 (the file names PID 9, which does not hold the lock). To stop it: kill 7');
+  assert.equal(lockedMessage('/run/a.pid', null, 1, doubt(9, false)),
+    '/run/a.pid is locked by another process, which could not be named: the file names PID 9, which does not hold the lock');
+  assert.equal(lockedMessage('/run/a.pid', null, 1, doubt(9, null, 12)),
+    '/run/a.pid is locked by another process: PID 12 took the lock, but this process cannot check that it still holds it; ' +
+    'the file names PID 9, which this process cannot check');
+  assert.equal(lockedMessage('/run/a.pid', null, 1, doubt(null, null)), '/run/a.pid is locked by another process, which has not recorded its PID in the file');
 });
 
 test('a flock(1) holder whose file names an unrelated live process: status names flock, stop signals it and never the other', linux, async (t) => {
