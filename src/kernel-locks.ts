@@ -6,7 +6,7 @@ import type { PidFileContents } from './read-pid';
 const PROC_LOCKS = '/proc/locks';
 
 /** True where /proc/locks can answer; elsewhere callers probe with a lock attempt instead. */
-export const kernelListsLocks = process.platform === 'linux';
+const kernelListsLocks = process.platform === 'linux';
 
 /** A file as the kernel's lock listings know it: its stat identity, and the keys they print it under. */
 export interface LockedFile {
@@ -43,9 +43,4 @@ export async function readFlockHolders(file: LockedFile): Promise<FlockHolder[] 
     return null;
   }
   return flockHolders(text, file.keys);
-}
-
-/** The exclusive holder's PID among `holders`, when one is listed with a visible PID. */
-export function exclusiveHolderPid(holders: readonly FlockHolder[] | null): number | null {
-  return holders?.find((holder) => holder.exclusive)?.pid ?? null;
 }
