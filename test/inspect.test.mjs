@@ -126,13 +126,13 @@ test('a file naming a live PID without a kernel lock: inspect takes no lock to t
   const file = path.join(tempDir(t), 'app.pid');
   // A live PID with no lock: what mode 'auto' must tell apart from a fallback holder.
   fs.writeFileSync(file, `${process.pid}\n`);
-  const alone = await refusalsWhile(t, file, 500, () => delay(2));
+  const alone = await refusalsWhile(t, file, 300, () => delay(2));
   assert.equal(alone.refused, 0, 'nothing else locks the file');
   let sawLocked = 0;
-  const inspected = await refusalsWhile(t, file, 2000, async () => {
+  const inspected = await refusalsWhile(t, file, 750, async () => {
     if ((await inspect(file)).locked) sawLocked += 1;
     if (inspectSync(file).locked) sawLocked += 1;
   });
-  t.diagnostic(`alone: ${alone.cycles} lock cycles; with 4000 inspections: ${inspected.cycles} cycles, ${sawLocked} inspections saw the lock held`);
+  t.diagnostic(`alone: ${alone.cycles} lock cycles; with 1500 inspections: ${inspected.cycles} cycles, ${sawLocked} inspections saw the lock held`);
   assert.equal(inspected.refused, 0, `${inspected.refused} of ${inspected.cycles} lock attempts refused while inspecting`);
 });
