@@ -6,25 +6,62 @@ export function stopCommand(pid: number, platform: NodeJS.Platform = process.pla
   return platform === 'win32' ? `taskkill /PID ${pid}` : `kill ${pid}`;
 }
 
-/** The "already running" message of a refused acquire. */
-export function lockedMessage(path: string, pid: number | null, selfPid: number = process.pid): string {
-  if (pid === null) {
-    return `${path} is locked by another process, which has not recorded its PID in the file`;
+/**
+ * What is known of a holder that could not be named with certainty, for the words of a refusal:
+ * the PID the file records and whether it holds the lock (null: could not be told), and the
+ * kernel's record of the process that took the lock where it could not be checked.
+ */
+export interface HolderDoubt {
+  recordedPid: number | null;
+  recordedPidHolds: boolean | null;
+  uncheckedPid: number | null;
+}
+
+/** What the file's PID is, when it is not the holder named. */
+function recordedWords(doubt: HolderDoubt): string | null {
+  const { recordedPid, recordedPidHolds } = doubt;
+  if (recordedPid === null || recordedPidHolds === true) return null;
+  return recordedPidHolds === false
+    ? `the file names PID ${recordedPid}, which does not hold the lock`
+    : `the file names PID ${recordedPid}, which this process cannot check`;
+}
+
+/** The lock's holder, when it could not be named: what is known instead, in one clause. */
+export function unnamedHolder(path: string, doubt: HolderDoubt): string {
+  const recorded = recordedWords(doubt);
+  if (doubt.uncheckedPid !== null) {
+    const took = `${path} is locked by another process: PID ${doubt.uncheckedPid} took the lock, but this process cannot check that it still holds it`;
+    return recorded === null ? took : `${took}; ${recorded}`;
   }
+  if (recorded !== null) return `${path} is locked by another process, which could not be named: ${recorded}`;
+  return `${path} is locked by another process, which has not recorded its PID in the file`;
+}
+
+/**
+ * The "already running" message of a refused acquire. `pid` is a holder proven (or, where
+ * nothing proves one, trusted); `doubt` says what else is known, and why the file's PID is not it.
+ */
+export function lockedMessage(path: string, pid: number | null, selfPid: number = process.pid, doubt: HolderDoubt | null = null): string {
+  if (pid === null) return unnamedHolder(path, doubt ?? { recordedPid: null, recordedPidHolds: null, uncheckedPid: null });
   if (pid === selfPid) {
     return `${path} is already locked by this process (PID ${pid}); release that lock before taking it again`;
   }
-  return `${path} is locked: already running as PID ${pid}. To stop it: ${stopCommand(pid)}`;
+  const recorded = doubt === null || doubt.recordedPid === pid ? null : recordedWords(doubt);
+  const aside = recorded === null ? '' : ` (${recorded})`;
+  return `${path} is locked: already running as PID ${pid}${aside}. To stop it: ${stopCommand(pid)}`;
 }
 
-/** Thrown when another holder has the lock. `pid` is the holder's PID, when it could be told. */
+/**
+ * Thrown when another holder has the lock. `pid` is the holder's PID, when it could be told: on
+ * Linux only a process proven to hold the lock; `doubt` (for the message) what else is known.
+ */
 export class LockedError extends Error {
   readonly code = 'ELOCKED' as const;
   readonly path: string;
   readonly pid: number | null;
 
-  constructor(path: string, pid: number | null) {
-    super(lockedMessage(path, pid));
+  constructor(path: string, pid: number | null, doubt: HolderDoubt | null = null) {
+    super(lockedMessage(path, pid, process.pid, doubt));
     this.name = 'LockedError';
     this.path = path;
     this.pid = pid;

@@ -1,11 +1,13 @@
 // Looking at a PID file without taking it: readPid, inspect and inspectSync, in either mode.
-import { refusesLocks, withPath } from './errors';
-import { readFlockHolders, readFlockHoldersSync } from './kernel-locks';
-import { binding, ProbeState } from './native';
+import { withPath } from './errors';
+import { lockedFile, readFlockHolders, readFlockHoldersSync } from './kernel-locks';
+import { kernelHolder } from './lock-holders';
+import { binding, isNativeError, ProbeState } from './native';
 import { checkPath, settleMode, type InspectOptions, type LockMode } from './options';
 import { judgeFile } from './pidfile-lock';
-import { readCommandLine, readProcessFacts } from './process-info';
+import { runProcAsync, runProcSync, type ProcSteps } from './proc-io';
 import type { FlockHolder } from './proc-locks';
+import { readCommandLine, readProcessFacts } from './process-info';
 import { readPidFile, readPidFileSync, type PidFileContents } from './read-pid';
 import { describeStatus, type LockStatus, type ProcessView } from './status';
 
@@ -22,12 +24,6 @@ function probe(path: string): boolean {
   } catch (error) {
     throw withPath(error, path);
   }
-}
-
-type Identified = PidFileContents & { dev: bigint; ino: bigint };
-
-function hasIdentity(contents: PidFileContents): contents is Identified {
-  return contents.kind !== 'missing' && contents.dev !== null && contents.ino !== null;
 }
 
 /** Looks each PID up in /proc once per inspect, however often the report asks about it. */
@@ -54,8 +50,8 @@ function addonLoads(): boolean {
 
 /**
  * Mode 'auto' looks as acquire() would lock: the kernel's lock, unless the addon cannot load, or
- * the file holds a live PID without a kernel lock on a file system that refuses locks (which only
- * a probe can tell, so only then is one made).
+ * the file holds a live PID without a kernel lock on a file system that refuses locks. The addon
+ * asks the last with F_GETLK, which takes no lock, so a concurrent acquirer is never refused.
  */
 function fallbackApplies(mode: LockMode, file: string, contents: PidFileContents, kernelLocked: () => boolean): boolean {
   if (mode === 'pidfile') return true;
@@ -63,39 +59,48 @@ function fallbackApplies(mode: LockMode, file: string, contents: PidFileContents
   if (!addonLoads()) return true;
   if (contents.kind !== 'pid' || kernelLocked() || judgeFile(contents, 0).kind !== 'held') return false;
   try {
-    binding().probe(file);
-    return false;
+    return !binding().locksSupported(file);
   } catch (error) {
-    return refusesLocks(error);
+    // Gone, or replaced by something that cannot be opened, since it was read: not a fallback file.
+    if (isNativeError(error)) return false;
+    throw error;
   }
 }
 
-function status(file: string, mode: LockMode, contents: PidFileContents, holders: FlockHolder[] | null): LockStatus {
+function* look(file: string, mode: LockMode, contents: PidFileContents, holders: FlockHolder[] | null): ProcSteps<LockStatus> {
   const lookUp = processLookUp();
-  const probedLocked = hasIdentity(contents) && holders === null && mode !== 'pidfile' && addonLoads() ? probe(file) : null;
+  const identity = mode === 'pidfile' ? null : lockedFile(contents);
+  const probedLocked = identity !== null && holders === null && addonLoads() ? probe(file) : null;
   const kernelLocked = (): boolean => (holders?.some((holder) => holder.exclusive) ?? false) || probedLocked === true;
   if (fallbackApplies(mode, file, contents, kernelLocked)) {
     // No verdict on no file, nor on a symlink or a directory (read as 'other' with no identity).
     const verdict = contents.kind !== 'missing' && contents.dev !== null ? judgeFile(contents, 0) : null;
     return describeStatus({ path: file, contents, lookUp, mode: 'pidfile', verdict });
   }
-  return describeStatus({ path: file, contents, lookUp, mode: 'kernel', holders, probedLocked });
+  const checkedBy = holders !== null ? 'proc-locks' : probedLocked !== null ? 'probe' : 'none';
+  const holder = yield* kernelHolder(contents, identity, holders, probedLocked);
+  return describeStatus({ path: file, contents, lookUp, mode: 'kernel', checkedBy, holder });
 }
 
 /** Whether the PID file at `path` is locked, and by which PID; takes no lock on Linux. */
 export function inspectSync(path: string, options?: InspectOptions): LockStatus {
   const file = checkPath(path);
   const mode = settleMode(options?.mode, process.env['PIDGUARD_MODE']);
-  const contents = readPidFileSync(file);
-  const holders = hasIdentity(contents) && mode !== 'pidfile' ? readFlockHoldersSync(contents.dev, contents.ino) : null;
-  return status(file, mode, contents, holders);
+  const contents = readPidFileSync(file, mode !== 'pidfile');
+  const identity = mode === 'pidfile' ? null : lockedFile(contents);
+  const holders = identity === null ? null : readFlockHoldersSync(identity);
+  return runProcSync(look(file, mode, contents, holders));
 }
 
-/** inspectSync(), reading with non-blocking I/O: for health-check endpoints. */
+/**
+ * inspectSync(), reading the PID file and stat()ing holders' files with non-blocking I/O, for
+ * health-check endpoints (/proc itself is read at once: it never waits on a disk or a network).
+ */
 export async function inspect(path: string, options?: InspectOptions): Promise<LockStatus> {
   const file = checkPath(path);
   const mode = settleMode(options?.mode, process.env['PIDGUARD_MODE']);
-  const contents = await readPidFile(file);
-  const holders = hasIdentity(contents) && mode !== 'pidfile' ? await readFlockHolders(contents.dev, contents.ino) : null;
-  return status(file, mode, contents, holders);
+  const contents = await readPidFile(file, mode !== 'pidfile');
+  const identity = mode === 'pidfile' ? null : lockedFile(contents);
+  const holders = identity === null ? null : await readFlockHolders(identity);
+  return runProcAsync(look(file, mode, contents, holders));
 }

@@ -2,14 +2,16 @@
 // it, that holder's PID for the "already running" error.
 import fs from 'node:fs';
 import { abortReason, fsErrorFor, LockedError, withPath } from './errors';
-import { lockError } from './refusal';
-import { exclusiveHolderPid, readFlockHoldersSync } from './kernel-locks';
+import type { NamedHolder } from './holder-proof';
+import { lockedFile, readFlockHoldersSync } from './kernel-locks';
+import { kernelHolder } from './lock-holders';
 import { binding, nativePath, type Binding, type NativeError, type NativeHandle } from './native';
+import { lockError } from './refusal';
 import type { SettledOptions } from './options';
 import { KernelHolding } from './kernel-holding';
 import { PidLock } from './pid-lock';
 import { formatPid } from './pid-text';
-import { processRunning } from './process-info';
+import { runProcSync } from './proc-io';
 import { readPidFileSync } from './read-pid';
 import { runAsync, runSync, type Steps } from './steps';
 import { setLongTimeout } from './timers';
@@ -22,32 +24,47 @@ const PID_POLL_MS = 5;
 const MAX_ROUNDS = 8;
 
 interface Holder {
-  pid: number | null;
-  /** The file was gone when we looked: its holder released it. */
+  /** The holder as far as it could be named (see holder-proof.ts). */
+  named: NamedHolder;
+  /** The file was gone, or unlocked, when we looked: its holder released it. */
   released: boolean;
 }
 
+const NOBODY: NamedHolder = { locked: false, pid: null, proof: null, recordedPid: null, recordedPidHolds: null };
+
+/**
+ * Who holds the file we were just refused. The refusal itself says it is locked, so where the
+ * kernel's listing cannot be read the holder is still looked for; a listing with no exclusive
+ * holder means the holder let go while we looked.
+ */
 function* findHolder(file: string): Steps<Holder> {
   const deadline = performance.now() + PID_WRITE_GRACE_MS;
   for (;;) {
-    const contents = readPidFileSync(file);
-    if (contents.kind === 'missing') return { pid: null, released: true };
-    // A PID whose process is gone was left by an earlier holder that was killed; the holder
-    // now is one that records no PID (flock(1), say), so ask the kernel instead.
-    if (contents.kind === 'pid' && processRunning(contents.pid)) return { pid: contents.pid, released: false };
+    const contents = readPidFileSync(file, true);
+    if (contents.kind === 'missing') return { named: NOBODY, released: true };
     // Empty: the holder is between its lock and its write, which takes microseconds unless it
     // is descheduled; give it a bounded grace.
     if (contents.kind === 'empty' && performance.now() < deadline) {
       yield PID_POLL_MS;
       continue;
     }
-    // Never written, not a PID, or a dead one: where the kernel lists lock holders, it names the
-    // process. If it lists none, the holder died or let go while we looked (one SIGKILLed between
-    // its create and its write leaves just such an empty file): try the lock again.
-    const holders = contents.dev === null || contents.ino === null ? null : readFlockHoldersSync(contents.dev, contents.ino);
-    const pid = exclusiveHolderPid(holders);
-    return { pid, released: holders !== null && pid === null };
+    // A PID is named only when proven to hold the lock (Linux): a PID left by a SIGKILLed
+    // holder may have been reused, and one written in another PID namespace names another
+    // process here. Never written, not a PID, or not the holder: the kernel's record, proven,
+    // names the process. One SIGKILLed between its create and its write leaves an empty file
+    // and no lock: try the lock again.
+    const identity = lockedFile(contents);
+    const listed = identity === null ? null : readFlockHoldersSync(identity);
+    const named = runProcSync(kernelHolder(contents, identity, listed, true));
+    return { named, released: !named.locked };
   }
+}
+
+/** The refusal: naming only a holder proven (or, where nothing proves one, trusted). */
+function lockedError(path: string, { pid, proof, recordedPid, recordedPidHolds }: NamedHolder): LockedError {
+  const named = proof === 'fd' || proof === 'pid-file' ? pid : null;
+  const uncheckedPid = proof === 'proc-locks' ? pid : null;
+  return new LockedError(path, named, { recordedPid, recordedPidHolds, uncheckedPid });
 }
 
 /** What one kind of lock asks of the addon. */
@@ -109,8 +126,9 @@ function* lockNow(native: Binding, request: LockRequest): Steps<PidLock> {
     if (handle !== null) return wrap(native, request, handle);
     const holder = yield* findHolder(request.target);
     if (holder.released && round < MAX_ROUNDS) continue;
-    logger.debug(`${path} is held by PID ${holder.pid ?? 'unknown'}`);
-    throw new LockedError(path, holder.pid);
+    const error = lockedError(path, holder.named);
+    logger.debug(`${path} is held by PID ${error.pid ?? 'unknown'}`);
+    throw error;
   }
 }
 

@@ -1,14 +1,29 @@
 // The kernel's own record of flock holders, where the platform shows it (Linux: /proc/locks).
 import fs from 'node:fs';
-import { flockHolders, procLocksKey, type FlockHolder } from './proc-locks';
+import { flockHolders, lockKeys, type FlockHolder } from './proc-locks';
+import type { PidFileContents } from './read-pid';
 
 const PROC_LOCKS = '/proc/locks';
 
 /** True where /proc/locks can answer; elsewhere callers probe with a lock attempt instead. */
-export const kernelListsLocks = process.platform === 'linux';
+const kernelListsLocks = process.platform === 'linux';
 
-/** The flock holders of the file (dev, ino), or null when /proc/locks cannot be read. */
-export function readFlockHoldersSync(dev: bigint, ino: bigint): FlockHolder[] | null {
+/** A file as the kernel's lock listings know it: its stat identity, and the keys they print it under. */
+export interface LockedFile {
+  dev: bigint;
+  ino: bigint;
+  keys: readonly string[];
+}
+
+/** The file read into `contents` as the lock listings know it; null when there is no file to know. */
+export function lockedFile(contents: PidFileContents): LockedFile | null {
+  if (contents.kind === 'missing' || contents.dev === null || contents.ino === null) return null;
+  const { dev, ino } = contents;
+  return { dev, ino, keys: lockKeys(dev, ino, contents.mountDevice) };
+}
+
+/** The flock holders of `file`, or null when /proc/locks cannot be read. */
+export function readFlockHoldersSync(file: LockedFile): FlockHolder[] | null {
   if (!kernelListsLocks) return null;
   let text: string;
   try {
@@ -16,10 +31,10 @@ export function readFlockHoldersSync(dev: bigint, ino: bigint): FlockHolder[] | 
   } catch {
     return null;
   }
-  return flockHolders(text, procLocksKey(dev, ino));
+  return flockHolders(text, file.keys);
 }
 
-export async function readFlockHolders(dev: bigint, ino: bigint): Promise<FlockHolder[] | null> {
+export async function readFlockHolders(file: LockedFile): Promise<FlockHolder[] | null> {
   if (!kernelListsLocks) return null;
   let text: string;
   try {
@@ -27,10 +42,5 @@ export async function readFlockHolders(dev: bigint, ino: bigint): Promise<FlockH
   } catch {
     return null;
   }
-  return flockHolders(text, procLocksKey(dev, ino));
-}
-
-/** The exclusive holder's PID among `holders`, when one is listed with a visible PID. */
-export function exclusiveHolderPid(holders: readonly FlockHolder[] | null): number | null {
-  return holders?.find((holder) => holder.exclusive)?.pid ?? null;
+  return flockHolders(text, file.keys);
 }

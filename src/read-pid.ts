@@ -1,13 +1,18 @@
 // Reading a PID file: the I/O around parsePid, sync and async, never following a final symlink.
 import fs from 'node:fs';
+import { mountDeviceOf } from './mount-device';
 import { MAX_PID_TEXT_BYTES, parsePid } from './pid-text';
 
-/** What a PID file holds, with the file's identity for a /proc/locks lookup. */
+/**
+ * What a PID file holds, with the file's identity for a /proc/locks lookup. `mountDevice` is the
+ * device of the file's mount as /proc/locks prints it (Linux, when asked for: see mount-device.ts);
+ * null otherwise.
+ */
 export type PidFileContents =
   | { kind: 'missing' }
-  | { kind: 'pid'; pid: number; dev: bigint; ino: bigint; mtimeMs: number }
-  | { kind: 'empty'; dev: bigint; ino: bigint; mtimeMs: number }
-  | { kind: 'other'; dev: bigint | null; ino: bigint | null; mtimeMs: number | null };
+  | { kind: 'pid'; pid: number; dev: bigint; ino: bigint; mtimeMs: number; mountDevice: string | null }
+  | { kind: 'empty'; dev: bigint; ino: bigint; mtimeMs: number; mountDevice: string | null }
+  | { kind: 'other'; dev: bigint | null; ino: bigint | null; mtimeMs: number | null; mountDevice: string | null };
 
 // O_NONBLOCK: a FIFO planted at the path must not hang the reader. O_NOFOLLOW does not exist on
 // Windows, where links are refused by the lock call instead.
@@ -17,21 +22,23 @@ const READ_FLAGS = fs.constants.O_RDONLY | (fs.constants.O_NOFOLLOW ?? 0) | (fs.
 function notAPidFile(error: unknown): PidFileContents | null {
   const code = (error as NodeJS.ErrnoException).code;
   if (code === 'ENOENT' || code === 'ENOTDIR') return { kind: 'missing' };
-  if (code === 'ELOOP' || code === 'EISDIR') return { kind: 'other', dev: null, ino: null, mtimeMs: null };
+  // ENXIO: a Unix socket (or a device with no driver behind it), which cannot be opened at all.
+  if (code === 'ELOOP' || code === 'EISDIR' || code === 'ENXIO') return { kind: 'other', dev: null, ino: null, mtimeMs: null, mountDevice: null };
   return null;
 }
 
-function classify(stat: fs.BigIntStats, bytes: Uint8Array): PidFileContents {
+function classify(stat: fs.BigIntStats, bytes: Uint8Array, mountDevice: string | null): PidFileContents {
   const { dev, ino } = stat;
   // When the file was last written, by the file system's clock, for the stale-PID fallback.
   const mtimeMs = Number(stat.mtimeNs) / 1e6;
-  if (!stat.isFile() || bytes.length > MAX_PID_TEXT_BYTES) return { kind: 'other', dev, ino, mtimeMs };
-  if (bytes.length === 0) return { kind: 'empty', dev, ino, mtimeMs };
+  if (!stat.isFile() || bytes.length > MAX_PID_TEXT_BYTES) return { kind: 'other', dev, ino, mtimeMs, mountDevice };
+  if (bytes.length === 0) return { kind: 'empty', dev, ino, mtimeMs, mountDevice };
   const pid = parsePid(bytes);
-  return pid === null ? { kind: 'other', dev, ino, mtimeMs } : { kind: 'pid', pid, dev, ino, mtimeMs };
+  return pid === null ? { kind: 'other', dev, ino, mtimeMs, mountDevice } : { kind: 'pid', pid, dev, ino, mtimeMs, mountDevice };
 }
 
-export function readPidFileSync(file: string): PidFileContents {
+/** Reads the file at `file`; `withMount`: also find its mount's device, for a /proc/locks lookup. */
+export function readPidFileSync(file: string, withMount = false): PidFileContents {
   let fd: number;
   try {
     fd = fs.openSync(file, READ_FLAGS);
@@ -42,17 +49,19 @@ export function readPidFileSync(file: string): PidFileContents {
   }
   try {
     const stat = fs.fstatSync(fd, { bigint: true });
-    if (!stat.isFile()) return classify(stat, new Uint8Array(0));
+    const mountDevice = withMount ? mountDeviceOf(fd) : null;
+    if (!stat.isFile()) return classify(stat, new Uint8Array(0), mountDevice);
     // One byte more than a PID file can hold tells a huge file from a full one without reading it.
     const buffer = Buffer.alloc(MAX_PID_TEXT_BYTES + 1);
     const length = fs.readSync(fd, buffer, 0, buffer.length, 0);
-    return classify(stat, buffer.subarray(0, length));
+    return classify(stat, buffer.subarray(0, length), mountDevice);
   } finally {
     fs.closeSync(fd);
   }
 }
 
-export async function readPidFile(file: string): Promise<PidFileContents> {
+/** readPidFileSync, with non-blocking I/O. */
+export async function readPidFile(file: string, withMount = false): Promise<PidFileContents> {
   let handle: fs.promises.FileHandle;
   try {
     handle = await fs.promises.open(file, READ_FLAGS);
@@ -63,10 +72,11 @@ export async function readPidFile(file: string): Promise<PidFileContents> {
   }
   try {
     const stat = await handle.stat({ bigint: true });
-    if (!stat.isFile()) return classify(stat, new Uint8Array(0));
+    const mountDevice = withMount ? mountDeviceOf(handle.fd) : null;
+    if (!stat.isFile()) return classify(stat, new Uint8Array(0), mountDevice);
     const buffer = Buffer.alloc(MAX_PID_TEXT_BYTES + 1);
     const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
-    return classify(stat, buffer.subarray(0, bytesRead));
+    return classify(stat, buffer.subarray(0, bytesRead), mountDevice);
   } finally {
     await handle.close();
   }

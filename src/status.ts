@@ -1,8 +1,7 @@
 // Deciding what a PID file's state means, from facts gathered elsewhere. Pure.
 import type { Verdict } from './holder-verdict';
+import type { HolderProof, NamedHolder } from './holder-proof';
 import type { HeldMode } from './holding';
-import { exclusiveHolderPid } from './kernel-locks';
-import type { FlockHolder } from './proc-locks';
 import type { ProcessFacts } from './process-info';
 import type { PidFileContents } from './read-pid';
 
@@ -12,10 +11,28 @@ export interface LockStatus {
   path: string;
   /** Whether a holder has the lock now. */
   locked: boolean;
-  /** The holder's PID when locked: the one recorded in the file, else the kernel's record. */
+  /**
+   * The holder's PID when locked, as `holderProof` says it was told: on Linux only a process
+   * proven to hold the lock, or the kernel's record marked as unproven; null when none can be named.
+   */
   pid: number | null;
+  /**
+   * How `pid` was told. 'fd': proven (Linux): that process has the file open and the lock is held
+   * through that descriptor (/proc/<pid>/fdinfo). 'proc-locks': only /proc/locks' record of the
+   * process that took the lock, which this process could not check (another user's process, and
+   * this one is not root). 'pid-file': the PID the file records, trusted because its process runs
+   * and nothing on this platform can prove more (macOS, the BSDs, Windows), or because the PID file
+   * is the lock (mode 'pidfile'). null when `pid` is null.
+   */
+  holderProof: HolderProof | null;
   /** The PID the file records, even when nobody holds it (a holder that was SIGKILLed leaves one). */
   recordedPid: number | null;
+  /**
+   * Whether the process `recordedPid` names holds the lock: false for a PID left by a killed
+   * holder (perhaps reused since by another process) or written in another PID namespace; null
+   * when it could not be told (another user's process; a platform with no proof) or no PID is recorded.
+   */
+  recordedPidHolds: boolean | null;
   /** Whether a file exists at the path. */
   exists: boolean;
   /** Which kind of lock was looked for: the kernel's, or the stale-PID fallback's PID file. */
@@ -47,10 +64,10 @@ export type StatusFacts = {
 } & (
   | {
       mode: 'kernel';
-      /** From /proc/locks, where it was read. */
-      holders: readonly FlockHolder[] | null;
-      /** From a probe, where /proc/locks could not answer. */
-      probedLocked: boolean | null;
+      /** How the lock was looked for. */
+      checkedBy: LockStatus['checkedBy'];
+      /** Who holds it, as holder-proof.ts names them. */
+      holder: NamedHolder;
     }
   | {
       mode: 'pidfile';
@@ -60,48 +77,36 @@ export type StatusFacts = {
 );
 
 interface Lock {
-  locked: boolean;
-  pid: number | null;
+  holder: NamedHolder;
   checkedBy: LockStatus['checkedBy'];
 }
 
-function kernelLock(holders: readonly FlockHolder[] | null, probedLocked: boolean | null, recorded: number | null, lookUp: StatusFacts['lookUp']): Lock {
-  let locked = false;
-  let checkedBy: LockStatus['checkedBy'] = 'none';
-  if (holders !== null) {
-    locked = holders.some((holder) => holder.exclusive);
-    checkedBy = 'proc-locks';
-  } else if (probedLocked !== null) {
-    locked = probedLocked;
-    checkedBy = 'probe';
-  }
-  if (!locked) return { locked, pid: null, checkedBy };
-  // A recorded PID whose process is gone was left by a killed holder; the kernel names the live one.
-  const recordedAlive = recorded !== null && lookUp(recorded).facts.exists;
-  return { locked, pid: recordedAlive ? recorded : exclusiveHolderPid(holders), checkedBy };
-}
-
-function fallbackLock(verdict: Verdict | null): Lock {
-  if (verdict === null) return { locked: false, pid: null, checkedBy: 'none' };
-  if (verdict.kind === 'held') return { locked: true, pid: verdict.pid, checkedBy: 'pid' };
+/** In mode 'pidfile' the PID file is the lock: its PID holds it when the verdict says so. */
+function fallbackLock(verdict: Verdict | null, recordedPid: number | null): Lock {
+  if (verdict === null) return { holder: { locked: false, pid: null, proof: null, recordedPid, recordedPidHolds: null }, checkedBy: 'none' };
+  if (verdict.kind === 'held') return { holder: { locked: true, pid: verdict.pid, proof: 'pid-file', recordedPid, recordedPidHolds: true }, checkedBy: 'pid' };
   // Settling: an empty file moments old, whose holder is likely writing its PID.
-  return { locked: verdict.kind === 'settling', pid: null, checkedBy: 'pid' };
+  const recordedPidHolds = recordedPid === null ? null : false;
+  return { holder: { locked: verdict.kind === 'settling', pid: null, proof: null, recordedPid, recordedPidHolds }, checkedBy: 'pid' };
 }
 
 export function describeStatus(facts: StatusFacts): LockStatus {
   const { path, contents, lookUp } = facts;
   const exists = contents.kind !== 'missing';
   const recordedPid = contents.kind === 'pid' ? contents.pid : null;
-  const { locked, pid, checkedBy } = facts.mode === 'kernel'
-    ? kernelLock(facts.holders, facts.probedLocked, recordedPid, lookUp)
-    : fallbackLock(facts.verdict);
-  const subject = pid ?? recordedPid;
+  const { holder, checkedBy } = facts.mode === 'kernel' ? { holder: facts.holder, checkedBy: facts.checkedBy } : fallbackLock(facts.verdict, recordedPid);
+  const { locked, pid } = holder;
+  // The holder, when locked; else the process the file names. Never, while locked, a recorded
+  // PID that was not named as the holder: that process may be any process at all.
+  const subject = locked ? pid : recordedPid;
   const view = subject === null ? null : lookUp(subject);
   return {
     path,
     locked,
     pid,
+    holderProof: holder.proof,
     recordedPid,
+    recordedPidHolds: holder.recordedPidHolds,
     exists,
     mode: facts.mode,
     checkedBy,

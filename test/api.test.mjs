@@ -174,8 +174,8 @@ test('inspectSync reports a held, a free and a stale PID file', (t) => {
   assert.deepEqual(
     { ...inspectSync(file), checkedBy: undefined },
     {
-      path: file, locked: false, pid: null, recordedPid: null, exists: false, mode, checkedBy: undefined,
-      alive: null, startedAt: null, commandLine: null,
+      path: file, locked: false, pid: null, holderProof: null, recordedPid: null, recordedPidHolds: null, exists: false, mode,
+      checkedBy: undefined, alive: null, startedAt: null, commandLine: null,
     },
   );
   const lock = acquireSync(file);

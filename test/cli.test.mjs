@@ -2,6 +2,7 @@
 // from bash, with real processes holding and waiting for real locks.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -48,6 +49,17 @@ test('a PID file that cannot be used: one line with the code and the path, and t
   assertOneLineError(sh(setup, 'pidguard run a-dir.pid -- touch ran'), 71, /^pidguard: EISDIR: .*a-dir\.pid'/);
   assertOneLineError(sh(setup, 'pidguard status no-such-dir/app.pid'), 1, /is not locked/);
   assert.equal(fs.existsSync(path.join(setup.dir, 'ran')), false);
+});
+
+test('a Unix socket at the path: status says not locked (1), run refuses it with EINVAL (71)', linux, async (t) => {
+  const setup = cliSetup(t);
+  const server = net.createServer();
+  await new Promise((resolve, reject) => server.listen(setup.pidfile, resolve).once('error', reject));
+  t.after(() => server.close());
+  assertOneLineError(sh(setup, 'pidguard status app.pid'), 1, /app\.pid is not locked/);
+  assertOneLineError(sh(setup, 'pidguard run app.pid -- touch ran'), 71, /^pidguard: EINVAL: .*app\.pid'/);
+  assert.equal(fs.existsSync(path.join(setup.dir, 'ran')), false);
+  assert.ok(fs.lstatSync(setup.pidfile).isSocket());
 });
 
 test('permission denied: one line with EACCES and the path', { ...linux, skip: linux.skip || (!isRoot && 'drops to nobody with setpriv, which needs root') }, (t) => {
@@ -112,8 +124,8 @@ test('status: exit 1 when not running, the PID and exit 0 when running, the whol
   const reported = JSON.parse(json.stdout);
   assert.ok(Date.parse(reported.startedAt) > Date.now() - 60_000, reported.startedAt);
   assert.deepEqual({ ...reported, startedAt: undefined }, {
-    path: setup.pidfile, locked: true, pid: commandPid, recordedPid: commandPid, exists: true, mode: 'kernel', checkedBy: 'proc-locks',
-    alive: true, startedAt: undefined, commandLine: 'sleep 60',
+    path: setup.pidfile, locked: true, pid: commandPid, holderProof: 'fd', recordedPid: commandPid, recordedPidHolds: true, exists: true,
+    mode: 'kernel', checkedBy: 'proc-locks', alive: true, startedAt: undefined, commandLine: 'sleep 60',
   });
 
   process.kill(-service.child.pid, 'SIGKILL'); // wrapper and command, as a crash would
@@ -122,8 +134,8 @@ test('status: exit 1 when not running, the PID and exit 0 when running, the whol
   const stale = sh(setup, 'pidguard status --json app.pid');
   assert.equal(stale.status, 1);
   assert.deepEqual(JSON.parse(stale.stdout), {
-    path: setup.pidfile, locked: false, pid: null, recordedPid: commandPid, exists: true, mode: 'kernel', checkedBy: 'proc-locks',
-    alive: false, startedAt: null, commandLine: null,
+    path: setup.pidfile, locked: false, pid: null, holderProof: null, recordedPid: commandPid, recordedPidHolds: false, exists: true,
+    mode: 'kernel', checkedBy: 'proc-locks', alive: false, startedAt: null, commandLine: null,
   });
 });
 
@@ -210,11 +222,15 @@ function lineOrExit(script) {
   return Promise.race([script.nextLine(), script.exited.then((exit) => ({ exited: exit }))]);
 }
 
-/** While the command runs: a second copy is refused naming it, the file names it, the lock is held. */
-function assertStillHeldBy(setup, commandPid, when, mode = 'kernel') {
+/**
+ * While the command runs: a second copy is refused naming the holder (the command, or with
+ * --no-inherit pidguard itself, which alone has the lock then), the file names the command, and
+ * the lock is held.
+ */
+function assertStillHeldBy(setup, commandPid, when, mode = 'kernel', holderPid = commandPid) {
   const second = sh(setup, 'pidguard run app.pid -- touch ran');
   assert.equal(second.status, 1, `${when}: a second copy was not refused (${second.stderr.trim()})`);
-  assert.match(second.stderr, new RegExp(`already running as PID ${commandPid}\\b`), when);
+  assert.match(second.stderr, new RegExp(`already running as PID ${holderPid}\\b`), when);
   assert.equal(fs.readFileSync(setup.pidfile, 'utf8'), `${commandPid}\n`, `${when}: the file names the command`);
   if (mode === 'kernel') assert.equal(flockCanTake(setup.pidfile), false, `${when}: the lock is held`);
   assert.equal(fs.existsSync(path.join(setup.dir, 'ran')), false, `${when}: no second copy ran`);
@@ -237,7 +253,7 @@ for (const inherit of [true, false]) {
       process.kill(service.child.pid, `SIG${signal}`);
       // The command's "got" line is the barrier; a pidguard that died of the signal ends the wait.
       const outcome = await lineOrExit(service);
-      assertStillHeldBy(setup, commandPid, `after SIG${signal}`);
+      assertStillHeldBy(setup, commandPid, `after SIG${signal}`, 'kernel', inherit ? commandPid : service.child.pid);
       assert.equal(outcome, `got ${signal}`, `SIG${signal} reached the command and pidguard lives on`);
     }
     process.kill(commandPid, 'SIGKILL');

@@ -223,8 +223,8 @@ test("mode 'auto' falls back where the file system refuses locks, with one warni
   assert.equal(refused.code, 'ELOCKED');
   assert.equal(refused.pid, process.pid);
   assert.deepEqual({ ...inspectSync(file), startedAt: undefined, commandLine: undefined }, {
-    path: file, locked: true, pid: process.pid, recordedPid: process.pid, exists: true, mode: 'pidfile', checkedBy: 'pid',
-    alive: true, startedAt: undefined, commandLine: undefined,
+    path: file, locked: true, pid: process.pid, holderProof: 'pid-file', recordedPid: process.pid, recordedPidHolds: true, exists: true,
+    mode: 'pidfile', checkedBy: 'pid', alive: true, startedAt: undefined, commandLine: undefined,
   });
   held.release();
   assert.equal(fs.existsSync(file), false);

@@ -184,3 +184,30 @@ export async function startSleeper(t) {
     : await startHolder(t, 'sh', ['-c', 'echo up; exec sleep 60']);
   return { child, commandLine: onWindows ? null : 'sleep 60' };
 }
+
+/**
+ * A process that holds nothing and blocks every signal (test/fixtures/decoy.py), standing for a
+ * PID a killed holder left behind and another process reused: `pending()` lists the signals sent
+ * to it, which stay pending, so a test sees every one without racing its delivery. Resolves once
+ * it has blocked them. Linux only (it reads /proc).
+ */
+export async function startDecoy(t) {
+  const dir = tempDir(t);
+  const ready = path.join(dir, 'ready');
+  const { child } = await startHolder(t, 'sh', ['-c', `echo up; exec python3 ${path.join(here, 'fixtures', 'decoy.py')} ${ready}`]);
+  const deadline = Date.now() + 15_000;
+  while (!fs.existsSync(ready)) {
+    if (Date.now() > deadline) throw new Error('the decoy did not start within 15 s');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  return { pid: child.pid, pending: () => pendingSignals(child.pid) };
+}
+
+/** The signals pending on process `pid` (Linux: SigPnd and ShdPnd of /proc/<pid>/status), by number. */
+export function pendingSignals(pid) {
+  let mask = 0n;
+  for (const line of fs.readFileSync(`/proc/${pid}/status`, 'utf8').split('\n')) {
+    if (line.startsWith('SigPnd:') || line.startsWith('ShdPnd:')) mask |= BigInt(`0x${line.split(/\s+/)[1]}`);
+  }
+  return Array.from({ length: 64 }, (_, bit) => bit + 1).filter((signal) => (mask >> BigInt(signal - 1)) & 1n);
+}

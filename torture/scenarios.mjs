@@ -4,6 +4,7 @@ import { children } from './children.mjs';
 import { churn } from './churn.mjs';
 import { hostile } from './hostile.mjs';
 import { resources } from './resources.mjs';
+import { reuse } from './reuse.mjs';
 import { killAtEachStep } from './steps.mjs';
 import { storm } from './storm.mjs';
 import { wrapperSignals } from './wrapper-signals.mjs';
@@ -24,6 +25,7 @@ export const scenarios = [
   // signals and an uncaught error (25); the short run takes the first 6 (KILL, RTMIN+3, an
   // uncaught error, ALRM, PWR, ABRT).
   { name: 'pidguard run struck by every signal while contenders try', modes: BOTH, full: { cycles: 6, contenders: 3, kinds: 25 }, short: { cycles: 1, contenders: 1, kinds: 6 }, run: wrapperSignals },
+  { name: 'stale PIDs reused while holders come and go: stop signals only holders', modes: ['kernel'], full: { rounds: 140 }, short: { rounds: 14 }, run: reuse },
 ];
 
 /**

@@ -3,9 +3,26 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { LockedError } from '../errors';
 import { inspect } from '../inspect';
 import { lock } from '../acquire';
+import { binding, ProbeState } from '../native';
+import type { LockStatus } from '../status';
 
 /** How often to look again at a fallback (mode 'pidfile') holder, which has no lock to wait on. */
 const FALLBACK_POLL_MS = 25;
+
+/**
+ * Whether a file inspect() found free on Linux is locked all the same: outside the first PID
+ * namespace (in a container) /proc/locks leaves out a lock whose taker has ended (a SIGKILLed
+ * `pidguard run` whose command still runs) or cannot be seen from there. Asked with a brief
+ * shared lock attempt, as the waiting below takes shared locks: `stop` and `wait` only, never inspect().
+ */
+export function lockedUnlisted(found: LockStatus): boolean {
+  if (found.locked || !found.exists || found.mode !== 'kernel' || found.checkedBy !== 'proc-locks') return false;
+  try {
+    return binding().probe(found.path) === ProbeState.Locked;
+  } catch {
+    return false; // gone, or not a file to lock: nothing holds it
+  }
+}
 
 /**
  * Resolves true once no exclusive holder has the lock on `file` (or the file is gone), false
@@ -17,7 +34,7 @@ export async function waitUntilFree(file: string, timeoutMs: number): Promise<bo
   const deadline = performance.now() + timeoutMs;
   for (;;) {
     const status = await inspect(file);
-    if (!status.locked) return true;
+    if (!status.locked && !lockedUnlisted(status)) return true;
     const left = deadline - performance.now();
     if (left <= 0) return false;
     if (status.mode === 'pidfile') {
