@@ -2,8 +2,8 @@
 import { withPath } from './errors';
 import { lockedFile, readFlockHolders, readFlockHoldersSync } from './kernel-locks';
 import { kernelHolder } from './lock-holders';
-import { binding, isNativeError, ProbeState } from './native';
-import { checkPath, settleMode, type InspectOptions, type LockMode } from './options';
+import { binding, isNativeError, nativePath, ProbeState } from './native';
+import { checkPath, environmentMode, settleMode, type InspectOptions, type LockMode } from './options';
 import { judgeFile } from './pidfile-lock';
 import { runProcAsync, runProcSync, type ProcSteps } from './proc-io';
 import type { FlockHolder } from './proc-locks';
@@ -20,7 +20,7 @@ export function readPid(path: string): number | null {
 /** Where /proc/locks cannot tell, a brief shared lock attempt does (see LockStatus.checkedBy). */
 function probe(path: string): boolean {
   try {
-    return binding().probe(path) === ProbeState.Locked;
+    return binding().probe(nativePath(path)) === ProbeState.Locked;
   } catch (error) {
     throw withPath(error, path);
   }
@@ -49,17 +49,17 @@ function addonLoads(): boolean {
 }
 
 /**
- * Mode 'auto' looks as acquire() would lock: the kernel's lock, unless the addon cannot load, or
- * the file holds a live PID without a kernel lock on a file system that refuses locks. The addon
- * asks the last with F_GETLK, which takes no lock, so a concurrent acquirer is never refused.
+ * Mode 'auto' looks as acquire() would lock: the kernel's lock, unless the file holds a live PID
+ * without a kernel lock on a file system that refuses locks. The addon asks that with F_GETLK,
+ * which takes no lock, so a concurrent acquirer is never refused. Without the addon, acquire()
+ * would refuse to lock at all (ERR_PIDGUARD_NATIVE): what the kernel says is all there is.
  */
 function fallbackApplies(mode: LockMode, file: string, contents: PidFileContents, kernelLocked: () => boolean): boolean {
   if (mode === 'pidfile') return true;
-  if (mode === 'kernel') return false;
-  if (!addonLoads()) return true;
+  if (mode === 'kernel' || !addonLoads()) return false;
   if (contents.kind !== 'pid' || kernelLocked() || judgeFile(contents, 0).kind !== 'held') return false;
   try {
-    return !binding().locksSupported(file);
+    return !binding().locksSupported(nativePath(file));
   } catch (error) {
     // Gone, or replaced by something that cannot be opened, since it was read: not a fallback file.
     if (isNativeError(error)) return false;
@@ -85,7 +85,7 @@ function* look(file: string, mode: LockMode, contents: PidFileContents, holders:
 /** Whether the PID file at `path` is locked, and by which PID; takes no lock on Linux. */
 export function inspectSync(path: string, options?: InspectOptions): LockStatus {
   const file = checkPath(path);
-  const mode = settleMode(options?.mode, process.env['PIDGUARD_MODE']);
+  const mode = settleMode(options?.mode, environmentMode());
   const contents = readPidFileSync(file, mode !== 'pidfile');
   const identity = mode === 'pidfile' ? null : lockedFile(contents);
   const holders = identity === null ? null : readFlockHoldersSync(identity);
@@ -98,7 +98,7 @@ export function inspectSync(path: string, options?: InspectOptions): LockStatus 
  */
 export async function inspect(path: string, options?: InspectOptions): Promise<LockStatus> {
   const file = checkPath(path);
-  const mode = settleMode(options?.mode, process.env['PIDGUARD_MODE']);
+  const mode = settleMode(options?.mode, environmentMode());
   const contents = await readPidFile(file, mode !== 'pidfile');
   const identity = mode === 'pidfile' ? null : lockedFile(contents);
   const holders = identity === null ? null : await readFlockHolders(identity);

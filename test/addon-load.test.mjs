@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { build } from 'esbuild';
+import { acquireSync } from 'pidguard';
 import { flockCanTake, root, tempDir } from './helpers.mjs';
 
 const linux = process.platform === 'linux';
@@ -105,6 +106,13 @@ test('installed without a prebuild for this platform and without a build: an err
   assert.match(seen.message, /npm rebuild pidguard/);
   assert.equal(seen.exists, false);
   assert.equal(runApp(script, file, 'kernel').code, 'ERR_PIDGUARD_NATIVE');
+  // inspect() without the addon still says what the kernel says (/proc/locks), never the fallback's view.
+  const held = acquireSync(file);
+  t.after(() => held.release());
+  const looked = spawnSync(process.execPath, ['-e', `
+    const status = require(${JSON.stringify(path.join(pkg, 'dist', 'index.js'))}).inspectSync(process.argv[1]);
+    console.log(JSON.stringify({ locked: status.locked, mode: status.mode, pid: status.pid }));`, file], { encoding: 'utf8' });
+  assert.deepEqual(JSON.parse(looked.stdout), { locked: true, mode: 'kernel', pid: process.pid });
 });
 
 test('a weaker lock taken on purpose is a Node warning with a code, once per directory; --no-warnings silences it', options, (t) => {

@@ -2,6 +2,7 @@
 import fs from 'node:fs';
 import { acquire } from '../acquire';
 import { LockedError } from '../errors';
+import { environmentMode } from '../options';
 import type { PidLock } from '../pid-lock';
 import { readCommandLine } from '../process-info';
 import type { RunCommand } from './args';
@@ -126,7 +127,7 @@ function refusePidSelf(path: string, fellBack: boolean): number {
 }
 
 export async function run(command: RunCommand): Promise<number> {
-  if (command.recordSelf && process.env['PIDGUARD_MODE'] === 'pidfile') return refusePidSelf(command.pidfile, false);
+  if (command.recordSelf && environmentMode() === 'pidfile') return refusePidSelf(command.pidfile, false);
   let lock: PidLock;
   try {
     lock = await acquire(command.pidfile, { wait: command.waitMs });
