@@ -54,9 +54,21 @@ static int open_dir_at(int at, const char *name) {
 }
 #endif
 
-/* Whether a symlink owned by `uid` may be followed by this process. */
-static int trusted_link_owner(uid_t uid) {
+/* Whether a file owned by `uid` is root's or this process's. */
+static int trusted_owner(uid_t uid) {
   return uid == 0 || uid == geteuid();
+}
+
+/* Whether the symlink `link`, found in directory `dir`, may be followed: owned by root or this
+ * user, and either in a directory of theirs too or reached by this one name. A link has a second
+ * name when someone hard-linked it, and anyone may hard-link root's /var/run into a directory of
+ * their own where fs.protected_hardlinks is off (the kernel's default): it would still be root's
+ * link, but placed, and so aimed, by someone else. */
+static int trusted_link(int dir, const struct stat *link) {
+  struct stat holder;
+  if (!trusted_owner(link->st_uid)) return 0;
+  if (link->st_nlink <= 1) return 1;
+  return fstat(dir, &holder) == 0 && trusted_owner(holder.st_uid);
 }
 
 /* The next component of the path at *rest: its length, with *rest moved past it and the slashes
@@ -102,7 +114,7 @@ static int step(int *dir, const char *component, char *target, size_t target_siz
     close(fd);
     return ENOTDIR;
   }
-  if (!trusted_link_owner(st.st_uid)) {
+  if (!trusted_link(*dir, &st)) {
     close(fd);
     return PG_EUNSAFE_PATH;
   }
@@ -119,7 +131,7 @@ static int step(int *dir, const char *component, char *target, size_t target_siz
     return 0;
   }
   if (!S_ISLNK(st.st_mode)) return ENOTDIR;
-  if (!trusted_link_owner(st.st_uid)) return PG_EUNSAFE_PATH;
+  if (!trusted_link(*dir, &st)) return PG_EUNSAFE_PATH;
   length = readlinkat(*dir, component, target, target_size);
 #endif
   if (length < 0) return errno;

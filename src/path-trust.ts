@@ -7,8 +7,20 @@ import path from 'node:path';
 import { fsErrorFor, pathError } from './errors';
 import { currentCredentials } from './trust';
 
-/** The first symlink on the way to `file`'s directory that neither root nor `selfUid` owns. */
-export function foreignSymlink(file: string, selfUid: number): { link: string; uid: number } | null {
+/** A symlink on the way that another user owns, or has placed: `uid` is theirs. */
+export interface ForeignSymlink {
+  link: string;
+  uid: number;
+  /** Root's or this user's link, hard-linked into that user's directory. */
+  hardLinked?: true;
+}
+
+/**
+ * The first symlink on the way to `file`'s directory that is not to be followed: one neither
+ * root nor `selfUid` owns, or a second name of such a link in another user's directory (the rule
+ * of native/parent_posix.c).
+ */
+export function foreignSymlink(file: string, selfUid: number): ForeignSymlink | null {
   let resolved = path.parse(file).root;
   const pending = path.relative(resolved, path.dirname(file)).split(path.sep).filter((part) => part !== '');
   for (let links = 0; pending.length > 0;) {
@@ -19,6 +31,9 @@ export function foreignSymlink(file: string, selfUid: number): { link: string; u
       continue;
     }
     if (stat.uid !== 0 && stat.uid !== selfUid) return { link: next, uid: stat.uid };
+    // A second name of a trusted link, in another user's directory: placed, so aimed, by them.
+    const holder = stat.nlink > 1 ? fs.statSync(resolved).uid : 0;
+    if (holder !== 0 && holder !== selfUid) return { link: next, uid: holder, hardLinked: true };
     if ((links += 1) > 40) return null;
     const target = fs.readlinkSync(next);
     if (path.isAbsolute(target)) resolved = path.parse(target).root;
@@ -28,7 +43,11 @@ export function foreignSymlink(file: string, selfUid: number): { link: string; u
 }
 
 /** The words of a refusal for such a symlink. */
-export function unsafePathDescription(found: { link: string; uid: number }, selfUid: number): string {
+export function unsafePathDescription(found: ForeignSymlink, selfUid: number): string {
+  if (found.hardLinked === true) {
+    return `operation not permitted: the path crosses the symlink ${found.link}, a second name of a trusted link, ` +
+      `placed in a directory of uid ${found.uid}, not of this user (uid ${selfUid}) or root`;
+  }
   return `operation not permitted: the path crosses the symlink ${found.link}, owned by uid ${found.uid}, ` +
     `not by this user (uid ${selfUid}) or root, who could point it anywhere`;
 }
@@ -41,7 +60,7 @@ export function unsafePathDescription(found: { link: string; uid: number }, self
 export function prepareDirectory(file: string, mkdir: boolean): void {
   const self = currentCredentials();
   if (self !== null) {
-    let found: { link: string; uid: number } | null = null;
+    let found: ForeignSymlink | null = null;
     try {
       found = foreignSymlink(file, self.uid);
     } catch (error) {

@@ -105,3 +105,23 @@ test('a symlink loop in the directories is ELOOP, not a hang', { skip: !posix &&
   fs.symlinkSync(path.join(dir, 'a'), path.join(dir, 'b'));
   assert.throws(() => acquireSync(path.join(dir, 'a', 'svc.pid')), { code: 'ELOOP' });
 });
+
+test("root's own symlink, hard-linked into another user's directory, is not followed", asRoot, async (t) => {
+  // Where fs.protected_hardlinks is off (the kernel's default), anyone may hard-link root's
+  // /var/run -> /run into a directory of theirs: still root's link, but placed there by them.
+  const dir = tempDir(t);
+  const secret = path.join(dir, 'root-only');
+  fs.mkdirSync(secret, { mode: 0o700 });
+  fs.writeFileSync(path.join(secret, 'victim.pid'), 'not ours\n');
+  const roots = path.join(dir, 'var-run');
+  fs.symlinkSync(secret, roots); // root's, in root's directory: followed
+  const theirs = path.join(dir, 'nobody');
+  fs.mkdirSync(theirs);
+  fs.chownSync(theirs, NOBODY, NOBODY);
+  fs.linkSync(roots, path.join(theirs, 'run')); // link(2) does not follow: a second name of the link itself
+  assert.equal(fs.lstatSync(path.join(theirs, 'run')).nlink, 2);
+  await assertUntrusted(path.join(theirs, 'run', 'victim.pid'), /symlink .*nobody\/run, a second name of a trusted link, placed in a directory of uid 65534/);
+  assert.equal(fs.readFileSync(path.join(secret, 'victim.pid'), 'utf8'), 'not ours\n');
+  // The original, in root's directory, is still followed.
+  acquireSync(path.join(roots, 'other.pid')).release();
+});
