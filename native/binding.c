@@ -87,7 +87,8 @@ napi_value wrap_handle(napi_env env, pg_handle handle, char *path, int flags) {
   napi_value result;
   held_lock *held = held_add(handle, path, (flags & PG_PIDFILE) != 0);
   if (held == NULL) {
-    napi_throw_error(env, "ENOMEM", "out of memory");
+    if (held_exiting()) napi_throw_error(env, "ECANCELED", "the process is exiting: the lock was given up");
+    else napi_throw_error(env, "ENOMEM", "out of memory");
     return NULL;
   }
   if (napi_create_external(env, held, finalize_held_lock, NULL, &result) != napi_ok) {

@@ -20,6 +20,9 @@ struct held_lock {
 
 static pg_mutex mutex = PG_MUTEX_INIT;
 static held_lock *first;
+/* Set by held_release_all: the process is ending, and a lock taken from now on (by a worker that
+ * was acquiring as the main thread's exit cleanup ran) is given up at once rather than left. */
+static int exiting;
 
 static pg_result released(void) {
   pg_result r = {PG_ERELEASED, NULL};
@@ -44,6 +47,13 @@ held_lock *held_add(pg_handle handle, char *path, int pidfile) {
   lock->pidfile = pidfile;
   lock->path = path;
   pg_mutex_lock(&mutex);
+  if (exiting) {
+    pg_mutex_unlock(&mutex);
+    pg_unlock(handle, pidfile ? path : NULL);
+    free(path);
+    free(lock);
+    return NULL;
+  }
   lock->next = first;
   if (first != NULL) first->prev = lock;
   first = lock;
@@ -115,9 +125,18 @@ void held_free(held_lock *lock) {
   free(lock);
 }
 
+int held_exiting(void) {
+  int value;
+  pg_mutex_lock(&mutex);
+  value = exiting;
+  pg_mutex_unlock(&mutex);
+  return value;
+}
+
 void held_release_all(void) {
   held_lock *lock;
   pg_mutex_lock(&mutex);
+  exiting = 1;
   for (lock = first; lock != NULL; lock = lock->next) {
     if (lock->open && !lock->keep_at_exit) give_up(lock, lock->pidfile);
   }

@@ -17,7 +17,8 @@ typedef struct held_lock held_lock;
 
 /* Registers a lock just taken. Takes ownership of `path` (malloc'ed). `pidfile`: an exclusive PID
  * file, removed (if still ours) whenever the lock is given up other than by release(remove 0).
- * NULL when out of memory, and then the lock is given up and `path` freed. */
+ * NULL when out of memory or once the process is exiting (held_exiting), and then the lock is
+ * given up (its PID file removed) and `path` freed. */
 held_lock *held_add(pg_handle handle, char *path, int pidfile);
 
 /* Gives the lock up: removes the file first when `remove` (and it is still ours), then unlocks
@@ -37,7 +38,11 @@ pg_result held_keep_at_exit(held_lock *lock, int keep);
  * gives the lock up as its kind requires if it is still held, unregisters and frees it. */
 void held_free(held_lock *lock);
 
-/* At process exit: gives up every lock still held, in any environment, except those kept. */
+/* At process exit: gives up every lock still held, in any environment, except those kept, and
+ * from then on every lock registered (held_add). */
 void held_release_all(void);
+
+/* Whether held_release_all has run: the process is ending. */
+int held_exiting(void);
 
 #endif

@@ -9,7 +9,7 @@ import { binding, nativePath, type Binding, type NativeError, type NativeHandle 
 import { lockError } from './refusal';
 import type { SettledOptions } from './options';
 import { KernelHolding } from './kernel-holding';
-import { PidLock } from './pid-lock';
+import { PidLock, withoutExitHook } from './pid-lock';
 import { formatPid } from './pid-text';
 import { runProcSync } from './proc-io';
 import { readPidFileSync } from './read-pid';
@@ -200,13 +200,15 @@ function waitSync(native: Binding, { target: path, flags, text }: LockRequest, w
   try {
     const ticket = native.waitSyncStart(nativePath(path), flags, text);
     const deadline = performance.now() + waitMs;
-    for (;;) {
-      const left = deadline - performance.now();
-      const slice = Math.min(SYNC_SLICE_MS, Math.max(0, left));
-      const handle = native.waitSyncFor(ticket, slice);
-      if (handle !== undefined) return handle;
-      if (left <= slice) return native.waitSyncEnd(ticket);
-    }
+    return withoutExitHook(() => {
+      for (;;) {
+        const left = deadline - performance.now();
+        const slice = Math.min(SYNC_SLICE_MS, Math.max(0, left));
+        const handle = native.waitSyncFor(ticket, slice);
+        if (handle !== undefined) return handle;
+        if (left <= slice) return native.waitSyncEnd(ticket);
+      }
+    });
   } catch (error) {
     throw lockError(error, path);
   }

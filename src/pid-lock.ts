@@ -9,6 +9,8 @@ import { LONGEST_TIMER_MS } from './timers';
 
 const heldLocks = new Set<PidLock>();
 let exitHandlerInstalled = false;
+/** Takes signal-exit's hook off again, while it is on. */
+let unhookExit: (() => void) | null = null;
 
 /**
 /**
@@ -34,11 +36,35 @@ function releaseAll(): void {
 // It is hooked when the first lock is taken and stays hooked: hooking and unhooking around every
 // lock costs some 70 signal-mask and signal-handler system calls, more than the lock itself.
 // signal-exit is loaded then too, not at require(): it is a third of pidguard's load time.
+function hook(): void {
+  unhookExit = (require('signal-exit') as typeof import('signal-exit')).onExit(releaseAll);
+}
+
 function track(lock: PidLock): void {
   heldLocks.add(lock);
   if (!exitHandlerInstalled) {
-    (require('signal-exit') as typeof import('signal-exit')).onExit(releaseAll);
+    hook();
     exitHandlerInstalled = true;
+  }
+}
+
+/**
+ * Runs `wait`, which blocks this thread (a Sync wait), with the exit hook taken off meanwhile.
+ * Hooked, a SIGTERM or SIGINT would only be queued for the event loop, which a blocked thread
+ * never runs: the process would carry on, and if it then ended without turning the loop again,
+ * the signal would be lost altogether. Unhooked, the signal does what it would do without
+ * pidguard: the process ends, the kernel frees its locks, and its PID files are left as after a
+ * SIGKILL, for the next start to take over. Hooked again afterwards (some 70 system calls; only a
+ * wait that blocks pays them).
+ */
+export function withoutExitHook<T>(wait: () => T): T {
+  if (unhookExit === null) return wait();
+  unhookExit();
+  unhookExit = null;
+  try {
+    return wait();
+  } finally {
+    hook();
   }
 }
 

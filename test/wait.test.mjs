@@ -267,3 +267,27 @@ test('pidguard wait -t and run -w of 30 days wait for the holder', { ...TIMEOUT,
     assert.equal(await exited, 0, `pidguard ${args.join(' ')}`);
   }
 });
+
+test('SIGTERM during acquireSync({ wait: true }) ends the process at once, even with another lock held', { ...TIMEOUT, skip: process.platform === 'win32' && 'POSIX signals' }, async (t) => {
+  const dir = tempDir(t);
+  const [holder] = await startAgents(t, 1);
+  await holder.ask({ op: 'acquire', path: path.join(dir, 'b.pid') });
+  const child = spawn(process.execPath, ['-e', `
+    const path = require('node:path');
+    const { acquireSync } = require(${JSON.stringify(pidguardEntry)});
+    acquireSync(path.join(process.argv[1], 'a.pid')); // pidguard's exit hook is on from here
+    console.log('waiting');
+    acquireSync(path.join(process.argv[1], 'b.pid'), { wait: true });
+    console.log('granted: the signal was not honoured');`, dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.after(() => child.kill('SIGKILL'));
+  let output = '';
+  child.stdout.on('data', (data) => (output += data));
+  await new Promise((resolve) => child.stdout.once('data', resolve));
+  await untilBlocked(path.join(dir, 'b.pid'), 1);
+  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve(signal ?? code)));
+  child.kill('SIGTERM');
+  const outcome = await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 10_000, 'still waiting'))]);
+  assert.equal(outcome, 'SIGTERM', 'the signal waited for the lock');
+  await holder.ask({ op: 'release' });
+  assert.equal(output, 'waiting\n');
+});
