@@ -22,6 +22,7 @@
  */
 #include "binding.h"
 #include "held.h"
+#include "thread.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -335,6 +336,12 @@ static napi_value export_int(napi_env env, napi_value exports, const char *name,
 }
 
 NAPI_MODULE_INIT() {
+  /* Threads of ours can outlive the environment that started them (a wait left to its thread
+   * when it could not be interrupted): the addon must stay mapped under them. */
+  if (pg_stay_loaded() != 0) {
+    napi_throw_error(env, "ERR_PIDGUARD_NATIVE", "could not keep the addon loaded for its threads");
+    return NULL;
+  }
   if (export_function(env, exports, "lock", lock_file) == NULL) return NULL;
   if (export_function(env, exports, "unlock", unlock_file) == NULL) return NULL;
   if (export_function(env, exports, "probe", probe_file) == NULL) return NULL;

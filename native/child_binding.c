@@ -23,14 +23,13 @@
  * reaps the command when it ends and frees what is left. Nobody joins it: the command may run
  * for days, and a thread blocked in waitid keeps neither a process nor a worker from exiting.
  * Since it may outlive the environment that loaded the addon, whose teardown unloads the addon
- * when no other environment uses it, the first spawnChild makes the addon stay loaded.
+ * when no other environment uses it, the addon stays loaded (pg_stay_loaded, at its load and
+ * again here).
  */
-#define _GNU_SOURCE /* dladdr, in glibc */
 #include "binding.h"
 #include "child.h"
 #include "thread.h"
 
-#include <dlfcn.h>
 #include <pthread.h>
 #include <stdlib.h>
 
@@ -206,19 +205,6 @@ static void discard_watch(napi_env env, child_watch *w) {
   if (napi_remove_env_cleanup_hook(env, teardown_watch, w) == napi_ok) drop_ref(w);
 }
 
-/* Keeps this addon mapped for the rest of the process (RTLD_NODELETE), so that a waiting thread
- * never runs code that a worker's teardown has unloaded. 0 on success. */
-static int stay_loaded(void) {
-  static volatile int done = 0;
-  Dl_info info;
-  if (done) return 0;
-  if (dladdr((void *)&stay_loaded, &info) == 0 || info.dli_fname == NULL) return -1;
-  /* Another reference to the library already loaded, never closed: it cannot be unloaded now. */
-  if (dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD | RTLD_NODELETE) == NULL) return -1;
-  done = 1;
-  return 0;
-}
-
 /* What JavaScript holds for a forked command: its gate, until it is let run or given up. */
 typedef struct child_ticket {
   pg_child child;
@@ -245,7 +231,7 @@ static napi_value spawn_child(napi_env env, napi_callback_info info) {
   pg_result outcome;
 
   if (!get_args(env, info, 6, argv, "spawnChild(file, argv, envp, lockFd, reapOthers, done)")) return NULL;
-  if (stay_loaded() != 0) {
+  if (pg_stay_loaded() != 0) {
     napi_throw_error(env, "ERR_PIDGUARD_DLOPEN", "could not keep the addon loaded for the thread that waits for the command");
     return NULL;
   }

@@ -39,6 +39,12 @@ void pg_thread_join(pg_thread *thread);
 /* Lets the thread finish on its own and free what it held; it is never joined. */
 void pg_thread_detach(pg_thread *thread);
 
+/* Keeps this addon loaded for the rest of the process, even once the environment that loaded it
+ * (a worker) is torn down: a thread of ours may outlive it (a wait left to its thread, the thread
+ * that waits for `pidguard run`'s command), and must never run code that has been unmapped.
+ * 0 on success. */
+int pg_stay_loaded(void);
+
 /* Names the calling thread, where the platform lets a thread be named and shown (Linux: the
  * 15 characters /proc/<pid>/task/<tid>/comm shows); elsewhere nothing. */
 void pg_thread_name(const char *name);

@@ -4,10 +4,11 @@
  * (macOS cannot set a condition variable's clock, and measures on the wall clock).
  */
 #ifndef _GNU_SOURCE
-#define _GNU_SOURCE /* pthread_setname_np */
+#define _GNU_SOURCE /* pthread_setname_np, dladdr */
 #endif
 #include "thread.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <time.h>
@@ -68,6 +69,18 @@ void pg_mutex_lock(pg_mutex *mutex) {
 
 void pg_mutex_unlock(pg_mutex *mutex) {
   pthread_mutex_unlock(mutex);
+}
+
+int pg_stay_loaded(void) {
+  static volatile int result = -1; /* once it has worked, there is nothing more to do */
+  Dl_info info;
+  if (result == 0) return 0;
+  if (dladdr((void *)&pg_stay_loaded, &info) == 0 || info.dli_fname == NULL) return -1;
+  /* Another reference to the library already loaded, never closed, and marked never to be
+   * unloaded: it stays mapped whoever closes theirs. */
+  if (dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD | RTLD_NODELETE) == NULL) return -1;
+  result = 0;
+  return 0;
 }
 
 void pg_thread_name(const char *name) {

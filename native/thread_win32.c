@@ -57,6 +57,15 @@ void pg_mutex_unlock(pg_mutex *mutex) {
   ReleaseSRWLockExclusive((PSRWLOCK)mutex);
 }
 
+int pg_stay_loaded(void) {
+  HMODULE self = NULL;
+  /* Pinned: the module stays loaded until the process ends, whoever frees it. */
+  return GetModuleHandleExW(GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS | GET_MODULE_HANDLE_EX_FLAG_PIN,
+                            (LPCWSTR)(void *)&pg_stay_loaded, &self)
+             ? 0
+             : -1;
+}
+
 void pg_thread_name(const char *name) {
   (void)name; /* SetThreadDescription exists from Windows 10 1607 on only; nothing reads it here */
 }

@@ -9,6 +9,7 @@ import { binding, nativePath, type Binding, type NativeError, type NativeHandle 
 import { lockError } from './refusal';
 import type { SettledOptions } from './options';
 import { KernelHolding } from './kernel-holding';
+import { prepareDirectory } from './path-trust';
 import { PidLock, withoutExitHook } from './pid-lock';
 import { formatPid } from './pid-text';
 import { runProcSync } from './proc-io';
@@ -95,6 +96,8 @@ function followed(file: string): string {
 export type FileKind = 'pidfile' | 'plain';
 
 function request(native: Binding, settled: SettledOptions, kind: FileKind): LockRequest {
+  // POSIX: the addon makes the directories during its safe walk. Windows: here, beforehand.
+  if (settled.mkdir && process.platform === 'win32') prepareDirectory(settled.path, true);
   const mkdir = settled.mkdir ? native.MKDIR : 0;
   if (kind === 'plain') {
     const flags = (settled.create ? native.CREATE : 0) | (settled.shared ? native.SHARED : 0) | mkdir;
