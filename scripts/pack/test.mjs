@@ -20,6 +20,7 @@ try {
   const listing = execFileSync('tar', ['-tzf', tarball], { encoding: 'utf8' });
   assert.match(listing, /^package\/prebuilds\/linux-x64\/pidguard\.glibc\.node$/m);
   assert.match(listing, /^package\/prebuilds\/win32-x64\/pidguard\.node$/m);
+  assert.match(listing, /^package\/LICENSE$/m, 'the MIT license that package.json names ships with the package');
 
   // A PATH with node and sh only: no cc, gcc, g++, make or python3 for node-gyp to find.
   const bin = path.join(work, 'bin');
