@@ -34,7 +34,10 @@ export const TARGETS = {
       ensureCommands({ 'aarch64-linux-gnu-gcc': 'gcc-aarch64-linux-gnu' });
       ensureMuslArm64();
     },
-    compiler: () => ['aarch64-linux-gnu-gcc', '-specs', muslArm64Specs],
+    // Debian's aarch64 GCC calls libgcc's out-of-line atomics, which ask glibc's own __getauxval
+    // whether the CPU has LSE: musl has no such symbol, and the addon would not load. Inline
+    // atomics (LL/SC, every ARMv8) need nothing from the C library.
+    compiler: () => ['aarch64-linux-gnu-gcc', '-specs', muslArm64Specs, '-mno-outline-atomics'],
   },
 };
 
