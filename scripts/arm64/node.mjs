@@ -51,8 +51,8 @@ export function setupArm64Node() {
  * under qemu, and returns spawnSync's result. `stdio` as spawnSync's.
  */
 export function runArm64(node, args, { env = {}, cwd = root, stdio = 'pipe', timeoutMs = 15 * 60_000 } = {}) {
-  const setup = 'mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc && printf %s "$PIDGUARD_BINFMT_RULE" > /proc/sys/fs/binfmt_misc/register && unset PIDGUARD_BINFMT_RULE && exec "$@"';
-  return spawnSync('unshare', ['--user', '--map-root-user', '--mount', '--fork', '--', 'sh', '-c', setup, 'sh', node, ...args], {
+  const setup = '/bin/mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc && printf %s "$PIDGUARD_BINFMT_RULE" > /proc/sys/fs/binfmt_misc/register && unset PIDGUARD_BINFMT_RULE && exec "$@"';
+  return spawnSync('/usr/bin/unshare', ['--user', '--map-root-user', '--mount', '--fork', '--', '/bin/sh', '-c', setup, 'sh', node, ...args], {
     cwd,
     stdio,
     encoding: 'utf8',
