@@ -14,7 +14,7 @@ import { buildLinux, prebuildPath } from '../../scripts/cross/build.mjs';
 import { ensureMuslArm64, loader as muslArm64Loader, specs as muslArm64Specs } from '../../scripts/cross/musl-arm64.mjs';
 import { ensureCommands } from '../../scripts/windows/debian-packages.mjs';
 import { flockCanTake, root } from '../helpers.mjs';
-import { LineChild } from './runtimes.mjs';
+import { hostAddon, LineChild } from './runtimes.mjs';
 
 const TIMEOUT = { timeout: 120_000 };
 const here = path.dirname(new URL(import.meta.url).pathname);
@@ -27,7 +27,7 @@ const ARCHES = {
     build: () => ['musl-gcc'],
     run: (host, args) => [host, ...args],
     musl: () => prebuildPath('x64-musl'),
-    glibc: () => path.join(root, 'build', 'Release', 'pidguard.node'),
+    glibc: () => hostAddon(root),
   },
   arm64: {
     build: () => ['aarch64-linux-gnu-gcc', '-specs', muslArm64Specs],

@@ -3,6 +3,7 @@
 // (scripts/runtimes/packages.mjs, fetched into .cache/runtimes/ when missing).
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import readline from 'node:readline';
 import { runtimeBinary, runtimeLabel } from '../../scripts/runtimes/packages.mjs';
 
@@ -114,4 +115,12 @@ export function blockedWaiters(file) {
 /** Resolves once the kernel lists `count` waiters blocked on `file`: a barrier on kernel evidence. */
 export async function untilBlocked(file, count) {
   while (blockedWaiters(file) !== count) await new Promise((resolve) => setTimeout(resolve, 5));
+}
+
+/**
+ * The Linux x64 glibc addon this checkout's Node loads, as node-gyp-build finds it: build/Release
+ * after `npm ci` or `npm run build`, else the prebuild (`npm run prebuild` leaves only that).
+ */
+export function hostAddon(root) {
+  return createRequire(import.meta.url)('node-gyp-build').resolve(root);
 }

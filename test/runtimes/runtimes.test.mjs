@@ -10,7 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import { makeProject } from '../../scripts/runtimes/project.mjs';
 import { checkJournal } from '../../torture/storm.mjs';
 import { flockCanTake, root } from '../helpers.mjs';
-import { LineChild, runtime, runtimeNames, untilBlocked } from './runtimes.mjs';
+import { hostAddon, LineChild, runtime, runtimeNames, untilBlocked } from './runtimes.mjs';
 
 const TIMEOUT = { timeout: 60_000 };
 const here = path.dirname(new URL(import.meta.url).pathname);
@@ -18,8 +18,10 @@ let project;
 let scratch;
 
 before(() => {
+  const addon = hostAddon(root);
+  console.log(`the addon: ${path.relative(root, addon)}`);
   project = makeProject(fs.mkdtempSync(path.join(os.tmpdir(), 'pidguard-runtimes-')), {
-    addons: { 'build/Release/pidguard.node': path.join(root, 'build', 'Release', 'pidguard.node') },
+    addons: { [path.relative(root, addon)]: addon }, // where it is here, so that it is found the same way
     scripts: [path.join(here, 'fixtures', 'agent.mjs'), path.join(root, 'torture', 'storm-worker.mjs')],
   });
   scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'pidguard-runtimes-files-'));
@@ -38,7 +40,7 @@ for (const name of runtimeNames) {
     let rt;
     before(() => {
       rt = runtime(name);
-      console.log(`# ${rt.label}`);
+      console.log(rt.label);
     });
 
     /** An agent in this runtime, once it has loaded pidguard and said so. */
