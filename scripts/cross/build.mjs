@@ -25,7 +25,8 @@ export const TARGETS = {
   },
   'arm64-glibc': {
     arch: 'arm64', libc: 'glibc', machine: 'AArch64',
-    prepare: () => ensureCommands({ 'aarch64-linux-gnu-gcc': 'gcc-aarch64-linux-gnu' }),
+    // The compiler only recommends the arm64 glibc headers and libraries, so they are asked for by name.
+    prepare: () => ensureCommands({ 'aarch64-linux-gnu-gcc': 'gcc-aarch64-linux-gnu', '/usr/aarch64-linux-gnu/include/stdio.h': 'libc6-dev-arm64-cross' }),
     compiler: () => ['aarch64-linux-gnu-gcc'],
   },
   'arm64-musl': {
