@@ -44,6 +44,10 @@ function track(lock: PidLock): void {
   heldLocks.add(lock);
   if (!exitHandlerInstalled) {
     hook();
+    // signal-exit hears of a normal exit by wrapping process.emit, but Bun emits the 'exit' of
+    // an event loop that ran dry without calling process.emit, so only its own listeners hear it:
+    // one of ours too. Where both are told (Node), the second releaseAll finds nothing held.
+    process.on('exit', releaseAll);
     exitHandlerInstalled = true;
   }
 }

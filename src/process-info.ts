@@ -14,7 +14,10 @@ export function processExists(pid: number): boolean {
     process.kill(pid, 0);
     return true;
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
+    // Only ESRCH says there is no such process; EPERM: it exists, someone else's. A runtime that
+    // will not ask (Deno without --allow-run throws NotCapable, with no errno) says nothing, and
+    // a live holder must never be taken for a dead one.
+    return (error as NodeJS.ErrnoException).code !== 'ESRCH';
   }
 }
 

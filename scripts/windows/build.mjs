@@ -7,6 +7,7 @@ import { copyFileSync, mkdirSync, renameSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { addonBuild } from '../cross/gyp.mjs';
 import { ensureCommands } from './debian-packages.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -15,12 +16,10 @@ const prebuild = path.join(root, 'prebuilds', 'win32-x64', 'pidguard.node');
 const CC = 'x86_64-w64-mingw32-gcc';
 const DLLTOOL = 'x86_64-w64-mingw32-dlltool';
 
-// The same sources and defines as binding.gyp's Windows branch.
-const SOURCES = ['native/binding.c', 'native/held.c', 'native/wait.c', 'native/win32.c', 'native/thread_win32.c', 'native/child_win32.c'];
-const DEFINES = ['NAPI_VERSION=8', 'UNICODE', '_UNICODE', 'WIN32_LEAN_AND_MEAN'];
-
 export function buildWin32({ quiet = false } = {}) {
   ensureCommands({ [CC]: 'gcc-mingw-w64-x86-64', [DLLTOOL]: 'binutils-mingw-w64-x86-64' });
+  // binding.gyp's sources and defines for Windows, read now: never a stale copy of its list.
+  const { sources, defines } = addonBuild('win');
   const headers = path.dirname(createRequire(import.meta.url).resolve('node-api-headers/package.json'));
   mkdirSync(out, { recursive: true });
   const importLib = path.join(out, 'libnode.a');
@@ -30,9 +29,9 @@ export function buildWin32({ quiet = false } = {}) {
   run(DLLTOOL, ['-d', path.join(headers, 'def', 'node_api.def'), '-l', importLib, '-D', 'node.exe']);
   run(CC, [
     '-shared', '-O2', '-std=gnu11', '-Wall', '-Wextra', '-Werror',
-    ...DEFINES.map((d) => `-D${d}`),
+    ...defines.map((d) => `-D${d}`),
     '-I', path.join(headers, 'include'),
-    ...SOURCES,
+    ...sources,
     importLib,
     // No libgcc DLL to ship: the addon needs only system DLLs and node.exe.
     '-static-libgcc', '-s',
