@@ -27,9 +27,18 @@ export type HolderCheck = 'holds' | 'twin' | 'not' | 'unknown';
 
 let available: boolean | undefined;
 
-/** Whether this platform can prove a holder: Linux, with /proc mounted. */
+/**
+ * Whether this platform can prove a holder: Linux, with /proc mounted and readable (Deno without
+ * -A refuses every read of /proc, and its existsSync throws rather than answer).
+ */
 export function holdersProvable(): boolean {
-  available ??= process.platform === 'linux' && fs.existsSync('/proc/self/fdinfo');
+  if (available === undefined) {
+    try {
+      available = process.platform === 'linux' && fs.existsSync('/proc/self/fdinfo');
+    } catch {
+      available = false;
+    }
+  }
   return available;
 }
 

@@ -102,18 +102,41 @@ function isBundled(): boolean {
   }
 }
 
+/** Whether a runtime refused a permission (Deno's NotCapable), rather than anything being missing. */
+function refusedPermission(error: unknown): boolean {
+  const name = error instanceof Error ? error.name : '';
+  return name === 'NotCapable' || name === 'PermissionDenied';
+}
+
+/**
+ * The addon where this package keeps it, for a runtime that lets code load native modules but not
+ * read the environment (Deno with --allow-ffi and without --allow-env), where node-gyp-build
+ * itself cannot load: it reads its variables as it loads. Its two usual places only: the build
+ * made at install, and the prebuild for this platform (musl where Alpine says so, as it decides).
+ */
+function addonInPackage(): string | null {
+  const libc = fs.existsSync('/etc/alpine-release') ? 'musl' : 'glibc';
+  const prebuilds = path.join(packageRoot, 'prebuilds', `${process.platform}-${process.arch}`);
+  const candidates = [
+    path.join(packageRoot, 'build', 'Release', 'pidguard.node'),
+    path.join(prebuilds, `pidguard.${libc}.node`),
+    path.join(prebuilds, 'pidguard.node'),
+  ];
+  return candidates.find((file) => fs.existsSync(file)) ?? null;
+}
+
 /**
  * The addon: a prebuild for this platform or the build made at install (node-gyp-build), else,
  * for a bundled copy of pidguard, a pidguard.node placed beside the bundle.
  */
 function loadAddon(): Binding {
-  const nodeGypBuild = require('node-gyp-build') as typeof import('node-gyp-build');
   try {
+    const nodeGypBuild = require('node-gyp-build') as typeof import('node-gyp-build');
     return nodeGypBuild(packageRoot) as Binding;
   } catch (cause) {
-    const beside = path.join(__dirname, 'pidguard.node');
-    if (!fs.existsSync(beside)) throw cause;
-    return require(beside) as Binding;
+    const found = refusedPermission(cause) ? addonInPackage() : path.join(__dirname, 'pidguard.node');
+    if (found === null || !fs.existsSync(found)) throw cause;
+    return require(found) as Binding;
   }
 }
 

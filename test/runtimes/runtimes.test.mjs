@@ -155,12 +155,6 @@ for (const name of runtimeNames) {
   });
 }
 
-/**
- * What Deno's permissions must give, once issue 14's item 1 (src/native.ts, src/acquire.ts,
- * src/options.ts: not this branch's files) has landed; until then these run as todo, and their
- * failures are reported, not counted. Remove the marker with that change.
- */
-const AWAITS_ITEM_1 = 'awaits issue 14 item 1: PIDGUARD_MODE unreadable means unset, and a failed addon load is ERR_PIDGUARD_NATIVE';
 
 if (runtimeNames.includes('deno')) {
   describe("Deno's permissions", () => {
@@ -183,7 +177,7 @@ if (runtimeNames.includes('deno')) {
       assert.equal(fs.existsSync(file), false);
     });
 
-    test('--allow-ffi --allow-read --allow-write, and nothing else: the kernel lock', { ...TIMEOUT, todo: AWAITS_ITEM_1 }, async (t) => {
+    test('--allow-ffi --allow-read --allow-write, and nothing else: the kernel lock', TIMEOUT, async (t) => {
       const file = freshPath('least.pid');
       const holder = await agentWith(t, ['--allow-ffi', '--allow-read', '--allow-write']);
       const taken = await holder.ask({ op: 'acquire', path: file });
@@ -193,7 +187,7 @@ if (runtimeNames.includes('deno')) {
       assert.equal(fs.existsSync(file), false);
     });
 
-    test('without --allow-ffi: ERR_PIDGUARD_NATIVE naming --allow-ffi, and no lock of another kind', { ...TIMEOUT, todo: AWAITS_ITEM_1 }, async (t) => {
+    test('without --allow-ffi: ERR_PIDGUARD_NATIVE naming --allow-ffi, and no lock of another kind', TIMEOUT, async (t) => {
       const file = freshPath('noffi.pid');
       const holder = await agentWith(t, ['--allow-read', '--allow-write', '--allow-env']);
       const refused = await holder.ask({ op: 'acquire', path: file });
