@@ -1,4 +1,5 @@
 // The errors pidguard throws, and the words in them. Pure: no I/O.
+import os from 'node:os';
 import { isNativeError } from './native';
 
 /** How to stop process `pid` on `platform`, as a command an operator can paste. */
@@ -17,17 +18,35 @@ export function lockedMessage(path: string, pid: number | null, selfPid: number 
   return `${path} is locked: already running as PID ${pid}. To stop it: ${stopCommand(pid)}`;
 }
 
-/** Thrown when another holder has the lock. `pid` is the holder's PID, when it could be told. */
+/**
+ * The "already running" message of a lock held on another host, or by another session of this
+ * one (pidguard/postgres): `target` names the lock (postgres:nightly), `host` the holder's host.
+ */
+export function remoteLockedMessage(target: string, pid: number | null, host: string | null, self = { pid: process.pid, host: os.hostname() }): string {
+  if (pid === null || host === null) return `${target} is locked by a session that has not recorded its holder`;
+  if (pid === self.pid && host === self.host) {
+    return `${target} is already locked by this process (PID ${pid} on ${host}); release that lock before taking it again`;
+  }
+  return `${target} is locked: already running as PID ${pid} on ${host}. To stop it: pidguard stop ${target} (or on ${host}: ${stopCommand(pid)})`;
+}
+
+/**
+ * Thrown when another holder has the lock. `pid` is the holder's PID, when it could be told;
+ * `host` the holder's host name for a lock across hosts (pidguard/postgres), null for a PID file
+ * (whose holder is on this host).
+ */
 export class LockedError extends Error {
   readonly code = 'ELOCKED' as const;
   readonly path: string;
   readonly pid: number | null;
+  readonly host: string | null;
 
-  constructor(path: string, pid: number | null) {
-    super(lockedMessage(path, pid));
+  constructor(path: string, pid: number | null, host?: string | null) {
+    super(host === undefined ? lockedMessage(path, pid) : remoteLockedMessage(path, pid, host));
     this.name = 'LockedError';
     this.path = path;
     this.pid = pid;
+    this.host = host ?? null;
   }
 }
 

@@ -1,0 +1,158 @@
+// Every SQL statement pidguard/postgres sends, in one place. Pure: texts only.
+//
+// The lock is a session-level advisory lock on a 64-bit key (names.ts), which the server frees
+// the moment the session ends, however its client dies. The fencing token is a row per name in
+// <schema>.pidguard_locks, bumped by each new holder in the very statement that takes the lock,
+// and committed (synchronous_commit = on, set on the session) before the holder is told it holds:
+// so successive holders see strictly increasing tokens, across server restarts too. A sequence
+// would not do: nextval() in a transaction that writes nothing else is not flushed at commit,
+// and can hand out the same value again after a crash.
+import type { Keepalives } from './bounds';
+import { lockKey } from './names';
+
+/** The token table, schema-qualified and quoted. `schema` is a checked plain identifier. */
+export function tableOf(schema: string): string {
+  return `"${schema}".pidguard_locks`;
+}
+
+/** The longest lock_timeout the server takes, in ms. */
+export const MAX_LOCK_TIMEOUT_MS = 2 ** 31 - 1;
+
+/** The key of the transaction lock that serializes creating the table (CREATE ... IF NOT EXISTS is not safe against itself). */
+export const SETUP_KEY = lockKey('\u0000pidguard table setup');
+
+/**
+ * The settings of the holder's own session, applied in one round trip just after it connects:
+ * the keepalives of the partition bound (bounds.ts), no server-side timeout that would end an idle
+ * holder or a wait (idle_session_timeout, statement_timeout, lock_timeout), read committed (the
+ * token's upsert must see the previous holder's commit) and durable commits (the token survives
+ * a crash). A setting the server does not know (an older version) is skipped, and the second
+ * statement reads back what the session got.
+ */
+export function sessionSetupSql(keepalives: Keepalives): string {
+  const settings: [string, string][] = [
+    ['tcp_keepalives_idle', String(keepalives.idle)],
+    ['tcp_keepalives_interval', String(keepalives.interval)],
+    ['tcp_keepalives_count', String(keepalives.count)],
+    ['tcp_user_timeout', String(keepalives.userTimeoutMs)],
+    ['idle_session_timeout', '0'],
+    ['idle_in_transaction_session_timeout', '0'],
+    ['statement_timeout', '0'],
+    ['lock_timeout', '0'],
+    // A waiter whose client died leaves the wait queue within a second, instead of being granted
+    // the lock and holding it until it tries to answer.
+    ['client_connection_check_interval', '1000'],
+    ['default_transaction_isolation', 'read committed'],
+    ['default_transaction_read_only', 'off'],
+    ['synchronous_commit', 'on'],
+  ];
+  const values = settings.map(([name, value]) => `('${name}', '${value}')`).join(', ');
+  return `SELECT set_config(v.name, v.value, false) FROM (VALUES ${values}) AS v(name, value) WHERE v.name IN (SELECT name FROM pg_settings);
+SELECT pg_backend_pid() AS backend, inet_server_addr() IS NULL AS local,
+  current_setting('tcp_keepalives_idle')::int AS idle, current_setting('tcp_keepalives_interval')::int AS interval,
+  current_setting('tcp_keepalives_count')::int AS count,
+  (SELECT setting::int FROM pg_settings WHERE name = 'tcp_user_timeout') AS user_timeout,
+  current_setting('server_version_num')::int AS version`;
+}
+
+export interface SetupRow {
+  backend: number;
+  local: boolean;
+  idle: number;
+  interval: number;
+  count: number;
+  user_timeout: number | null;
+  version: number;
+}
+
+/** The new holder's row: token 1 for a name never held, else the last token plus one. */
+function upsert(table: string, from: string): string {
+  return `INSERT INTO ${table} AS r (name, token, host, pid, backend, since)
+SELECT $1, 1, $3, $4, pg_backend_pid(), clock_timestamp() ${from}
+ON CONFLICT (name) DO UPDATE SET token = r.token + 1, host = excluded.host, pid = excluded.pid, backend = excluded.backend, since = excluded.since
+RETURNING token::text AS token, backend, since`;
+}
+
+/** Takes the lock if it is free, and the next token with it; no row when it is held. $1 name, $2 key, $3 host, $4 pid. */
+export function tryAcquireSql(table: string): string {
+  return upsert(table, 'WHERE pg_try_advisory_lock($2::bigint)');
+}
+
+/**
+ * Waits in the server's own lock queue (no polling) for at most $5 ms (0: for ever), then takes
+ * the next token. lock_timeout is set for this statement's transaction only, before the wait: the
+ * lateral subquery refers to set_config's result, so it runs after it.
+ */
+export function waitAcquireSql(table: string): string {
+  return upsert(table, `FROM set_config('lock_timeout', $5, true) AS t
+CROSS JOIN LATERAL (SELECT pg_advisory_lock($2::bigint) WHERE t IS NOT NULL) AS l`);
+}
+
+export interface AcquiredRow {
+  token: string;
+  backend: number;
+  since: Date;
+}
+
+/** $1 key. */
+export const UNLOCK_SQL = 'SELECT pg_advisory_unlock($1::bigint) AS released';
+
+/** The health check: answered only by a live session, and by the same backend as at first. */
+export const CHECK_SQL = 'SELECT pg_backend_pid() AS backend';
+
+/** Creates the token table unless it exists, serialized against other sessions doing the same. */
+export function createTableSql(schema: string): string {
+  const table = tableOf(schema);
+  const regclass = `'${table.replaceAll("'", "''")}'`;
+  return `DO $pidguard$ BEGIN
+  PERFORM pg_advisory_xact_lock(${SETUP_KEY});
+  IF to_regclass(${regclass}) IS NULL THEN
+    CREATE TABLE ${table} (name text PRIMARY KEY, token bigint NOT NULL, host text NOT NULL, pid integer NOT NULL,
+      backend integer NOT NULL, since timestamptz NOT NULL);
+    COMMENT ON TABLE ${table} IS 'pidguard: the fencing token and last holder of each lock name; never delete rows (tokens would start again at 1)';
+    GRANT SELECT ON ${table} TO PUBLIC;
+  END IF;
+END $pidguard$`;
+}
+
+/** Where pg_locks shows the exclusive holder of the lock: $2 classid, $3 objid. */
+const HELD = `l.locktype = 'advisory' AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+  AND l.classid = $2::oid AND l.objid = $3::oid AND l.objsubid = 1 AND l.granted AND l.mode = 'ExclusiveLock'`;
+
+/**
+ * Who holds the lock now ($1 name, $2 classid, $3 objid): the backend from pg_locks (the truth),
+ * the recorded holder from the table (current when its backend is that one), and the backend's
+ * application_name, which every role may read.
+ */
+export function holderSql(table: string | null): string {
+  const row = table === null
+    ? 'NULL::text AS token, NULL::text AS host, NULL::int AS pid, NULL::timestamptz AS since, NULL::int AS recorded, NULL::text AS last_token'
+    : 'CASE WHEN r.backend = l.pid THEN r.token::text END AS token, r.host, r.pid, r.since, r.backend AS recorded, r.token::text AS last_token';
+  return `SELECT l.pid AS backend, ${row}, a.application_name
+FROM (SELECT $1::text AS name) AS one
+LEFT JOIN pg_locks AS l ON ${HELD}
+LEFT JOIN pg_stat_activity AS a ON a.pid = l.pid
+${table === null ? '' : `LEFT JOIN ${table} AS r ON r.name = $1`}`;
+}
+
+export interface HolderRow {
+  backend: number | null;
+  token: string | null;
+  host: string | null;
+  pid: number | null;
+  since: Date | null;
+  recorded: number | null;
+  last_token: string | null;
+  application_name: string | null;
+}
+
+/** Ends the holder's session, if $4 is still the backend holding the lock ($2 classid, $3 objid; $1 unused). */
+export const TERMINATE_SQL = `SELECT pg_terminate_backend(l.pid) AS terminated FROM pg_locks AS l WHERE ${HELD} AND l.pid = $4 AND $1::text IS NOT NULL`;
+
+/**
+ * Waits (in the server's queue, at most $2 ms; 0: for ever) until no exclusive holder has the
+ * lock on key $1, by taking a shared lock and giving it back in the same statement.
+ */
+export const WAIT_FREE_SQL = `SELECT pg_advisory_unlock_shared($1::bigint) AS free
+FROM set_config('lock_timeout', $2, true) AS t
+CROSS JOIN LATERAL (SELECT pg_advisory_lock_shared($1::bigint) WHERE t IS NOT NULL) AS l`;
