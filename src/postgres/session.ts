@@ -232,11 +232,10 @@ export class FleetSession implements AsyncDisposable {
       await this.#query(createTableSql(this.#settled.schema));
       this.#logger.info(`created ${tableOf(this.#settled.schema)} for the fencing tokens`);
     } catch (error) {
-      const cause = serverError(error, target, this.server, `while creating ${tableOf(this.#settled.schema)}, which holds the fencing tokens`);
-      if (cause.code === 'EACCES') {
-        cause.message += `; have its owner create it once: see README, "Across hosts", or grant CREATE on schema ${this.#settled.schema}`;
-      }
-      throw cause;
+      const table = tableOf(this.#settled.schema);
+      if (sqlStateOf(error) !== '42501') throw serverError(error, target, this.server, `while creating ${table}, which holds the fencing tokens`);
+      throw fleetError('EACCES', `this role may not create ${table}, which holds the fencing tokens (${(error as Error).message}): ` +
+        `have an administrator create it once (README, "Across hosts"), or grant CREATE on schema ${this.#settled.schema}`, target, this.server, error, '42501');
     }
   }
 
