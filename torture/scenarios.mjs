@@ -1,7 +1,9 @@
 // Every torture scenario, with its full size; `npm run torture` runs them all, in both modes where
 // both apply, and `npm test` runs them small (test/torture.test.mjs).
+import { skipReason as postgresSkipReason } from '../test/fixtures/postgres-server.mjs';
 import { children } from './children.mjs';
 import { churn } from './churn.mjs';
+import { fleetStorm } from './fleet-storm.mjs';
 import { hostile } from './hostile.mjs';
 import { resources } from './resources.mjs';
 import { killAtEachStep } from './steps.mjs';
@@ -19,6 +21,8 @@ export const scenarios = [
   { name: 'children forked while the lock is taken and released', modes: BOTH, full: { cycles: 3000 }, short: { cycles: 200 }, run: children },
   { name: 'hostile PID file contents', modes: BOTH, full: { files: 3000 }, short: { files: 150 }, run: hostile },
   { name: 'resources over many cycles', modes: BOTH, full: { cycles: 20_000 }, short: { cycles: 2000 }, run: resources },
+  // pidguard/postgres on a real server (skip: why it cannot run here, or false).
+  { name: 'fleet storm: processes hammering one lock on PostgreSQL', modes: ['postgres'], full: { processes: 16, rounds: 300 }, short: { processes: 8, rounds: 20 }, run: fleetStorm, skip: postgresSkipReason },
 ];
 
 /**
