@@ -13,7 +13,7 @@ import rootErrors from '../dist/errors.js';
 
 const { keepalivesFor, lostWithinMs, freedAfterMs, keepsInequality, settleHealthCheck, DEFAULT_HEALTH_CHECK } = bounds;
 const { serverError, sqlStateOf } = errors;
-const { applicationName, holderOf } = holder;
+const { applicationName, holderOf, holderOfAttempt } = holder;
 const { checkName, lockKey, lockTag, targetOf, MAX_NAME_BYTES } = names;
 const { settleConnect, settleFleetOptions, settleConnection, checkSchema } = options;
 const { LockedError, remoteLockedMessage } = rootErrors;
@@ -101,6 +101,9 @@ test("the holder: from the table when its row is the holder's, else from applica
   assert.deepEqual(holderOf({ ...base, recorded: null, token: null, application_name: 'psql' }), { backend: 77, pid: null, host: null, since: null, token: null });
   assert.deepEqual(holderOf({ ...base, backend: null }), { backend: null, pid: null, host: null, since: null, token: null });
   assert.deepEqual(holderOf(undefined), { backend: null, pid: null, host: null, since: null, token: null });
+  // A failed attempt's holder comes as JSON, its time as text; none seen is null (freed meanwhile).
+  assert.deepEqual(holderOfAttempt({ ...base, since: '1970-01-01T00:00:00+00:00' }), { backend: 77, pid: 4242, host: 'web-3', since, token: 9n });
+  assert.equal(holderOfAttempt(null), null);
 });
 
 test('LockedError: the optional host, and a message that says where it runs and how to stop it', () => {

@@ -1,6 +1,6 @@
 // Who holds a lock, as the server shows it to anyone: decided from one row of sql.ts's holderSql.
 // Pure.
-import type { HolderRow } from './sql';
+import type { AttemptRow, HolderRow } from './sql';
 
 /** The application_name a holder's session carries: `pidguard <pid>@<host>`, cut to the server's 63 bytes. */
 export function applicationName(pid: number, host: string): string {
@@ -30,4 +30,10 @@ export function holderOf(row: HolderRow | undefined): Holder {
   }
   const match = /^pidguard (\d+)@(.+)$/.exec(row.application_name ?? '');
   return { backend: row.backend, pid: match === null ? null : Number(match[1]), host: match?.[2] ?? null, since: null, token: null };
+}
+
+/** The holder a failed attempt saw (sql.ts's tryAcquireSql), or null when it saw none (freed meanwhile). */
+export function holderOfAttempt(holder: AttemptRow['holder']): Holder | null {
+  if (holder === null) return null;
+  return holderOf({ ...holder, since: holder.since === null ? null : new Date(holder.since) });
 }

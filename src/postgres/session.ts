@@ -6,20 +6,19 @@ import type { Logger } from '../logger';
 import { freedAfterMs, keepsInequality } from './bounds';
 import { pg, type PgClient } from './driver';
 import { fleetError, serverError, sqlStateOf, type FleetError } from './errors';
-import { applicationName } from './holder';
+import { applicationName, holderOfAttempt } from './holder';
 import { FleetLock } from './lock';
 import { checkName, lockKey, targetOf } from './names';
 import { settleAcquire, type FleetAcquireOptions, type SettledAcquire, type SettledConnect } from './options';
-import { readHolder } from './read-holder';
 import {
   CHECK_SQL, createTableSql, MAX_LOCK_TIMEOUT_MS, sessionSetupSql, tableOf, tryAcquireSql, UNLOCK_SQL, waitAcquireSql,
-  type AcquiredRow, type SetupRow,
+  type AcquiredRow, type AttemptRow, type SetupRow,
 } from './sql';
 
 /** How long connecting may take unless the connection config says otherwise. */
 const CONNECT_TIMEOUT_MS = 10_000;
 /** How many times a refused attempt looks for the holder and, finding none, tries again. */
-const ATTEMPTS = 3;
+const ATTEMPTS = 5;
 
 interface Holding {
   lock: FleetLock;
@@ -170,21 +169,21 @@ export class FleetSession implements AsyncDisposable {
       const key = lockKey(name);
       for (let attempt = 1; ; attempt += 1) {
         const sentAt = performance.now();
-        const row = await this.#take(name, key, target, attempt === 1 ? waitMs : 0, signal);
-        if (row !== null) return this.#hold(name, key, target, row, sentAt, owned);
-        const holder = await readHolder((text, values) => this.#query(text, values), name, this.#settled.schema)
-          .catch((error: unknown) => Promise.reject(serverError(error, target, this.server, 'while looking for the holder')));
-        // Freed between the two statements: look again, a bounded number of times.
-        if (holder.backend === null && attempt < ATTEMPTS) continue;
-        throw new LockedError(target, holder.pid, holder.host);
+        const outcome = await this.#take(name, key, target, attempt === 1 ? waitMs : 0, signal);
+        if (outcome.token !== null) return this.#hold(name, key, target, outcome as AcquiredRow, sentAt, owned);
+        const holder = holderOfAttempt(outcome.holder);
+        if (holder !== null) throw new LockedError(target, holder.pid, holder.host);
+        // After a wait ran out, or freed between the attempt and the look: try again, a bounded
+        // number of times (each attempt names a holder unless the lock was free at that moment).
+        if (attempt >= ATTEMPTS) throw new LockedError(target, null, null);
       }
     } finally {
       this.#busy = false;
     }
   }
 
-  /** One attempt: the new holder's row, or null when the lock is held (and a wait ran out). */
-  async #take(name: string, key: bigint, target: string, waitMs: number, signal: AbortSignal | undefined): Promise<AcquiredRow | null> {
+  /** One attempt: the new holder's row, or the holder seen (none when a wait ran out). */
+  async #take(name: string, key: bigint, target: string, waitMs: number, signal: AbortSignal | undefined): Promise<AttemptRow> {
     const values: unknown[] = [name, key.toString(), os.hostname(), process.pid];
     const table = tableOf(this.#settled.schema);
     let created = false;
@@ -194,9 +193,9 @@ export class FleetSession implements AsyncDisposable {
     try {
       for (;;) {
         try {
-          if (waitMs === 0) return (await this.#query<AcquiredRow>(tryAcquireSql(table), values)).rows[0] ?? null;
+          if (waitMs === 0) return (await this.#query<AttemptRow>(tryAcquireSql(table), values)).rows[0] as AttemptRow;
           const left = deadline - performance.now();
-          if (left <= 0) return null;
+          if (left <= 0) return { token: null, backend: null, since: null, holder: null };
           const timeout = waitMs === Infinity ? '0' : String(Math.min(MAX_LOCK_TIMEOUT_MS, Math.max(1, Math.ceil(left))));
           const { rows } = await this.#query<AcquiredRow>(waitAcquireSql(table), [...values, timeout]);
           if (signal?.aborted === true) {
@@ -205,7 +204,7 @@ export class FleetSession implements AsyncDisposable {
             await this.close();
             throw abortReason(signal);
           }
-          return rows[0] ?? null;
+          return { ...(rows[0] as AcquiredRow), holder: null };
         } catch (error) {
           if (signal?.aborted === true) {
             await this.close();

@@ -73,9 +73,27 @@ ON CONFLICT (name) DO UPDATE SET token = r.token + 1, host = excluded.host, pid 
 RETURNING token::text AS token, backend, since`;
 }
 
-/** Takes the lock if it is free, and the next token with it; no row when it is held. $1 name, $2 key, $3 host, $4 pid. */
+/**
+ * Takes the lock if it is free, and the next token with it; when it is held, says who holds it,
+ * read in the same statement just after the attempt failed (so the holder named held the lock at
+ * some moment during the attempt). $1 name, $2 key, $3 host, $4 pid.
+ */
 export function tryAcquireSql(table: string): string {
-  return upsert(table, 'WHERE pg_try_advisory_lock($2::bigint)');
+  return `WITH attempt AS MATERIALIZED (SELECT pg_try_advisory_lock($2::bigint) AS taken),
+taken AS (${upsert(table, 'FROM attempt WHERE attempt.taken')})
+SELECT t.token, t.backend, t.since, to_json(h) AS holder
+FROM attempt
+LEFT JOIN taken AS t ON true
+LEFT JOIN LATERAL (${holderQuery(table, KEY_TAG)} AND NOT attempt.taken) AS h ON true`;
+}
+
+/** What an attempt returns: the new holder's row, or (token null) the holder it saw. */
+export interface AttemptRow {
+  token: string | null;
+  backend: number | null;
+  since: Date | null;
+  /** The holder, as holderSql's row in JSON (since as text); null when the attempt saw none. */
+  holder: (Omit<HolderRow, 'since'> & { since: string | null }) | null;
 }
 
 /**
@@ -115,24 +133,35 @@ export function createTableSql(schema: string): string {
 END $pidguard$`;
 }
 
-/** Where pg_locks shows the exclusive holder of the lock: $2 classid, $3 objid. */
-const HELD = `l.locktype = 'advisory' AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-  AND l.classid = $2::oid AND l.objid = $3::oid AND l.objsubid = 1 AND l.granted AND l.mode = 'ExclusiveLock'`;
+/** The pg_locks tag of the key: as parameters $2 (classid) and $3 (objid), or computed from the key in $2. */
+const PARAM_TAG = { classid: '$2::oid', objid: '$3::oid' };
+const KEY_TAG = { classid: '(($2::bigint >> 32) & 4294967295)::oid', objid: '($2::bigint & 4294967295)::oid' };
+
+/** Where pg_locks shows the exclusive holder of the lock with that tag. */
+function held(tag: { classid: string; objid: string }): string {
+  return `l.locktype = 'advisory' AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+  AND l.classid = ${tag.classid} AND l.objid = ${tag.objid} AND l.objsubid = 1 AND l.granted AND l.mode = 'ExclusiveLock'`;
+}
 
 /**
- * Who holds the lock now ($1 name, $2 classid, $3 objid): the backend from pg_locks (the truth),
- * the recorded holder from the table (current when its backend is that one), and the backend's
- * application_name, which every role may read.
+ * The holder's row: the backend from pg_locks (the truth), the recorded holder from the table
+ * (current when its backend is that one), and the backend's application_name, which every role
+ * may read. `table` null: without the table (for a role that may not read it).
  */
-export function holderSql(table: string | null): string {
+function holderQuery(table: string | null, tag: { classid: string; objid: string }): string {
   const row = table === null
     ? 'NULL::text AS token, NULL::text AS host, NULL::int AS pid, NULL::timestamptz AS since, NULL::int AS recorded, NULL::text AS last_token'
     : 'CASE WHEN r.backend = l.pid THEN r.token::text END AS token, r.host, r.pid, r.since, r.backend AS recorded, r.token::text AS last_token';
   return `SELECT l.pid AS backend, ${row}, a.application_name
-FROM (SELECT $1::text AS name) AS one
-LEFT JOIN pg_locks AS l ON ${HELD}
+FROM pg_locks AS l
 LEFT JOIN pg_stat_activity AS a ON a.pid = l.pid
-${table === null ? '' : `LEFT JOIN ${table} AS r ON r.name = $1`}`;
+${table === null ? '' : `LEFT JOIN ${table} AS r ON r.name = $1`}
+WHERE ${held(tag)}`;
+}
+
+/** Who holds the lock now ($1 name, $2 classid, $3 objid): no row when nobody does. */
+export function holderSql(table: string | null): string {
+  return `${holderQuery(table, PARAM_TAG)} AND $1::text IS NOT NULL`;
 }
 
 export interface HolderRow {
@@ -147,7 +176,7 @@ export interface HolderRow {
 }
 
 /** Ends the holder's session, if $4 is still the backend holding the lock ($2 classid, $3 objid; $1 unused). */
-export const TERMINATE_SQL = `SELECT pg_terminate_backend(l.pid) AS terminated FROM pg_locks AS l WHERE ${HELD} AND l.pid = $4 AND $1::text IS NOT NULL`;
+export const TERMINATE_SQL = `SELECT pg_terminate_backend(l.pid) AS terminated FROM pg_locks AS l WHERE ${held(PARAM_TAG)} AND l.pid = $4 AND $1::text IS NOT NULL`;
 
 /**
  * Waits (in the server's queue, at most $2 ms; 0: for ever) until no exclusive holder has the
