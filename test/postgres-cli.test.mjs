@@ -7,7 +7,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { after, before, describe, test } from 'node:test';
 import { root, run } from './helpers.mjs';
-import { skip, suiteServer } from './postgres-helpers.mjs';
+import { skip, suiteServer, until } from './postgres-helpers.mjs';
 
 const bin = path.join(root, 'bin', 'pidguard.js');
 
@@ -84,9 +84,7 @@ describe('the pidguard command on postgres: targets', { skip, timeout: 180_000 }
       waiting.once('exit', (code) => resolve({ code, out }));
     });
     // Barrier: the second run is queued on the server before the first lets go.
-    for (const deadline = Date.now() + 10_000; fixture.server.sql("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted") !== '1';) {
-      assert.ok(Date.now() < deadline, 'the second run did not queue');
-    }
+    await until(() => fixture.server.sql("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted") === '1', 10_000, 'the second run to queue');
     holder.child.kill('SIGTERM'); // forwarded: the command ends, and so does the run, with its status
     assert.equal((await holder.exited).code, 0);
     const { code, out } = await waited;

@@ -3,6 +3,7 @@
 import { skipReason as postgresSkipReason } from '../test/fixtures/postgres-server.mjs';
 import { children } from './children.mjs';
 import { churn } from './churn.mjs';
+import { fleetPartition, partitionSkipReason } from './fleet-partition.mjs';
 import { fleetStorm } from './fleet-storm.mjs';
 import { hostile } from './hostile.mjs';
 import { resources } from './resources.mjs';
@@ -23,6 +24,8 @@ export const scenarios = [
   { name: 'resources over many cycles', modes: BOTH, full: { cycles: 20_000 }, short: { cycles: 2000 }, run: resources },
   // pidguard/postgres on a real server (skip: why it cannot run here, or false).
   { name: 'fleet storm: processes hammering one lock on PostgreSQL', modes: ['postgres'], full: { processes: 16, rounds: 300 }, short: { processes: 8, rounds: 20 }, run: fleetStorm, skip: postgresSkipReason },
+  // The default health check in full (about 5 s a round); a quick one in npm test.
+  { name: 'fleet partitions: lost strictly before freed', modes: ['postgres'], full: { repeats: 10 }, short: { repeats: 1, quick: 1 }, run: fleetPartition, skip: partitionSkipReason },
 ];
 
 /**
