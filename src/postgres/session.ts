@@ -11,7 +11,7 @@ import { FleetLock } from './lock';
 import { checkName, lockKey, targetOf } from './names';
 import { settleAcquire, type FleetAcquireOptions, type SettledAcquire, type SettledConnect } from './options';
 import {
-  CHECK_SQL, createTableSql, MAX_LOCK_TIMEOUT_MS, sessionSetupSql, tableOf, tryAcquireSql, UNLOCK_SQL, waitAcquireSql,
+  CHECK_SQL, createTableSql, MAX_LOCK_TIMEOUT_MS, reserveSql, sessionSetupSql, tableOf, tryAcquireSql, UNLOCK_SQL, waitAcquireSql,
   type AcquiredRow, type AttemptRow, type SetupRow,
 } from './sql';
 
@@ -187,6 +187,7 @@ export class FleetSession implements AsyncDisposable {
     const values: unknown[] = [name, key.toString(), os.hostname(), process.pid];
     const table = tableOf(this.#settled.schema);
     let created = false;
+    let reserved: string | null = null;
     const deadline = performance.now() + waitMs;
     const onAbort = (): void => this.#cancel();
     signal?.addEventListener('abort', onAbort, { once: true });
@@ -196,8 +197,10 @@ export class FleetSession implements AsyncDisposable {
           if (waitMs === 0) return (await this.#query<AttemptRow>(tryAcquireSql(table), values)).rows[0] as AttemptRow;
           const left = deadline - performance.now();
           if (left <= 0) return { token: null, backend: null, since: null, holder: null };
+          // The number is made durable now, before the wait, so that waking with the lock costs no flush.
+          reserved ??= (await this.#query<{ reserved: string }>(reserveSql(table), values)).rows[0]?.reserved ?? null;
           const timeout = waitMs === Infinity ? '0' : String(Math.min(MAX_LOCK_TIMEOUT_MS, Math.max(1, Math.ceil(left))));
-          const { rows } = await this.#query<AcquiredRow>(waitAcquireSql(table), [...values, timeout]);
+          const { rows } = await this.#query<AcquiredRow>(waitAcquireSql(table), [...values, reserved, timeout]);
           if (signal?.aborted === true) {
             // Granted as the abort came: give it back, and drop the session (a cancel request
             // still on its way could otherwise cancel a later statement).

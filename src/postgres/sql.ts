@@ -1,12 +1,18 @@
 // Every SQL statement pidguard/postgres sends, in one place. Pure: texts only.
 //
 // The lock is a session-level advisory lock on a 64-bit key (names.ts), which the server frees
-// the moment the session ends, however its client dies. The fencing token is a row per name in
-// <schema>.pidguard_locks, bumped by each new holder in the very statement that takes the lock,
-// and committed (synchronous_commit = on, set on the session) before the holder is told it holds:
-// so successive holders see strictly increasing tokens, across server restarts too. A sequence
-// would not do: nextval() in a transaction that writes nothing else is not flushed at commit,
-// and can hand out the same value again after a crash.
+// the moment the session ends, however its client dies. The fencing token lives in a row per name
+// of <schema>.pidguard_locks, written by each new holder in the very statement that takes the
+// lock, so that successive holders see strictly increasing tokens. Across a crash of the server
+// too: `reserved` is a durable high-water mark (its writes commit with synchronous_commit on),
+// and no token is ever given above it. A holder that took the lock at once writes token and mark
+// together, durably. A waiter reserves its number durably before it queues, so that the statement
+// that wakes with the lock writes `token` with an asynchronous commit: no disk flush between the
+// release and the next holder. If another holder took a higher number meanwhile, the waiter takes
+// the next one above both, durably. After a crash, a lost asynchronous commit can only leave
+// `token` behind the mark, and every new number starts above the mark. (A sequence would not do:
+// nextval() in a transaction that writes nothing else is never flushed, and can repeat a value
+// after a crash.)
 import type { Keepalives } from './bounds';
 import { lockKey } from './names';
 
@@ -65,11 +71,15 @@ export interface SetupRow {
   version: number;
 }
 
-/** The new holder's row: token 1 for a name never held, else the last token plus one. */
+/** The number above every token given so far and every number reserved. */
+const NEXT = 'GREATEST(r.reserved, r.token) + 1';
+
+/** The new holder's row when it takes the lock at once: the next number, as token and mark, durably. */
 function upsert(table: string, from: string): string {
-  return `INSERT INTO ${table} AS r (name, token, host, pid, backend, since)
-SELECT $1, 1, $3, $4, pg_backend_pid(), clock_timestamp() ${from}
-ON CONFLICT (name) DO UPDATE SET token = r.token + 1, host = excluded.host, pid = excluded.pid, backend = excluded.backend, since = excluded.since
+  return `INSERT INTO ${table} AS r (name, token, reserved, host, pid, backend, since)
+SELECT $1, 1, 1, $3, $4, pg_backend_pid(), clock_timestamp() ${from}
+ON CONFLICT (name) DO UPDATE SET token = ${NEXT}, reserved = ${NEXT},
+  host = excluded.host, pid = excluded.pid, backend = excluded.backend, since = excluded.since
 RETURNING token::text AS token, backend, since`;
 }
 
@@ -97,13 +107,36 @@ export interface AttemptRow {
 }
 
 /**
- * Waits in the server's own lock queue (no polling) for at most $5 ms (0: for ever), then takes
- * the next token. lock_timeout is set for this statement's transaction only, before the wait: the
- * lateral subquery refers to set_config's result, so it runs after it.
+ * A waiter's number, reserved durably before it queues ($1 name, $2 key, $3 host, $4 pid): above every
+ * token and reservation so far. A name never held gets a row with token 0, which no holder has.
+ */
+export function reserveSql(table: string): string {
+  return `INSERT INTO ${table} AS r (name, token, reserved, host, pid, backend, since)
+SELECT $1, 0, 1, $3, $4, 0, clock_timestamp() WHERE $2::bigint IS NOT NULL
+ON CONFLICT (name) DO UPDATE SET reserved = ${NEXT}
+RETURNING reserved::text AS reserved`;
+}
+
+/**
+ * Waits in the server's own lock queue (no polling) for at most $6 ms (0: for ever), then takes
+ * the reserved number $5 as its token when it is still above the last holder's, committing
+ * asynchronously (the number is durable already); otherwise the next number above all, durably.
+ * lock_timeout is set for this statement's transaction only, before the wait (the lateral
+ * subquery refers to set_config's result, so it runs after it), and synchronous_commit just
+ * before the commit (RETURNING). ON CONFLICT DO UPDATE works on the newest row, whatever the
+ * statement's snapshot, which was taken before the wait.
  */
 export function waitAcquireSql(table: string): string {
-  return upsert(table, `FROM set_config('lock_timeout', $5, true) AS t
-CROSS JOIN LATERAL (SELECT pg_advisory_lock($2::bigint) WHERE t IS NOT NULL) AS l`);
+  const mine = '$5::bigint > r.token';
+  return `INSERT INTO ${table} AS r (name, token, reserved, host, pid, backend, since)
+SELECT $1, $5::bigint, $5::bigint, $3, $4, pg_backend_pid(), clock_timestamp()
+FROM set_config('lock_timeout', $6, true) AS t
+CROSS JOIN LATERAL (SELECT pg_advisory_lock($2::bigint) WHERE t IS NOT NULL) AS l
+ON CONFLICT (name) DO UPDATE SET token = CASE WHEN ${mine} THEN $5::bigint ELSE ${NEXT} END,
+  reserved = CASE WHEN ${mine} THEN r.reserved ELSE ${NEXT} END,
+  host = excluded.host, pid = excluded.pid, backend = excluded.backend, since = excluded.since
+RETURNING token::text AS token, backend, since,
+  set_config('synchronous_commit', CASE WHEN token = $5::bigint AND reserved >= $5::bigint THEN 'off' ELSE 'on' END, true) AS commit`;
 }
 
 export interface AcquiredRow {
@@ -125,9 +158,9 @@ export function createTableSql(schema: string): string {
   return `DO $pidguard$ BEGIN
   PERFORM pg_advisory_xact_lock(${SETUP_KEY});
   IF to_regclass(${regclass}) IS NULL THEN
-    CREATE TABLE ${table} (name text PRIMARY KEY, token bigint NOT NULL, host text NOT NULL, pid integer NOT NULL,
-      backend integer NOT NULL, since timestamptz NOT NULL);
-    COMMENT ON TABLE ${table} IS 'pidguard: the fencing token and last holder of each lock name; never delete rows (tokens would start again at 1)';
+    CREATE TABLE ${table} (name text PRIMARY KEY, token bigint NOT NULL, reserved bigint NOT NULL, host text NOT NULL,
+      pid integer NOT NULL, backend integer NOT NULL, since timestamptz NOT NULL);
+    COMMENT ON TABLE ${table} IS 'pidguard: the fencing token, its durable high-water mark and the last holder of each lock name; never delete rows (tokens would start again at 1)';
     GRANT SELECT ON ${table} TO PUBLIC;
   END IF;
 END $pidguard$`;
