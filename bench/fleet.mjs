@@ -101,36 +101,47 @@ async function coldRows(url, scenario, count) {
   ];
 }
 
-/** Holder (this process) releases → a waiting process holds; or, with `crash`, a holder process SIGKILLed → the waiter holds. */
-async function handoffs(url, admin, peerName, name, count, crash) {
-  const peer = fleetPeers[peerName];
-  const waiter = start('fleet-waiter.mjs', [peerName, url, name]);
-  await waiter.next(); // ready
-  const samples = [];
+/**
+ * Holder releases → a waiting process holds (the holder this process), or with `crash` a holder
+ * process SIGKILLed → the waiter holds. The peers take turns round by round, so that the machine's
+ * noise falls on each alike. Returns each peer's latencies in ms.
+ */
+async function handoffs(url, admin, peerNames, count, crash) {
+  const setups = await Promise.all(peerNames.map(async (peerName) => {
+    const name = `${crash ? 'crash' : 'handoff'}-${peerName}`;
+    const waiter = start('fleet-waiter.mjs', [peerName, url, name]);
+    await waiter.next(); // ready
+    return { peerName, peer: fleetPeers[peerName], name, waiter, samples: [] };
+  }));
   try {
     for (let round = 0; round < count; round += 1) {
-      let letGo;
-      let holder;
-      if (crash) {
-        holder = start('fleet-holder.mjs', [peerName, url, name]);
-        if ((await holder.next()) !== 'held') throw new Error(`${peerName}: the holder did not hold`);
-        letGo = () => holder.child.kill('SIGKILL');
-      } else {
-        letGo = await peer.hold(url, name);
+      for (const setup of setups) {
+        const { peerName, peer, name, waiter, samples } = setup;
+        // The poller pays its interval every time: a quarter of the rounds tell its story.
+        if (!peer.queues && round % 4 !== 0) continue;
+        let letGo;
+        let holder;
+        if (crash) {
+          holder = start('fleet-holder.mjs', [peerName, url, name]);
+          if ((await holder.next()) !== 'held') throw new Error(`${peerName}: the holder did not hold`);
+          letGo = () => holder.child.kill('SIGKILL');
+        } else {
+          letGo = await peer.hold(url, name);
+        }
+        waiter.child.stdin.write('go\n');
+        await waiter.next(); // waiting
+        if (peer.queues) await untilQueued(admin);
+        else await sleep(3 * POLL_MS); // let the poller settle into its loop
+        const letGoAt = process.hrtime.bigint();
+        await letGo();
+        samples.push(Number(BigInt(await waiter.next()) - letGoAt) / 1e6);
+        if (crash) await new Promise((resolve) => (holder.child.exitCode !== null || holder.child.signalCode !== null ? resolve() : holder.child.once('exit', resolve)));
       }
-      waiter.child.stdin.write('go\n');
-      await waiter.next(); // waiting
-      if (peer.queues) await untilQueued(admin);
-      else await sleep(3 * POLL_MS); // let the poller settle into its loop
-      const letGoAt = process.hrtime.bigint();
-      await letGo();
-      samples.push(Number(BigInt(await waiter.next()) - letGoAt) / 1e6);
-      if (crash) await new Promise((resolve) => (holder.child.exitCode !== null || holder.child.signalCode !== null ? resolve() : holder.child.once('exit', resolve)));
     }
   } finally {
-    waiter.child.stdin.end();
+    for (const { waiter } of setups) waiter.child.stdin.end();
   }
-  return summarize(samples);
+  return new Map(setups.map(({ peerName, samples }) => [peerName, summarize(samples)]));
 }
 
 /** pg_terminate_backend of a holder's session until its 'lost' event. */
@@ -138,7 +149,8 @@ async function terminatedRows(url, admin, scenario, count) {
   const samples = [];
   let bound = 0;
   for (let i = 0; i < count; i += 1) {
-    const lock = await acquire('terminated', { connection: url });
+    // 'lost' arrives with the server's notice, a moment before the ended backend frees the lock.
+    const lock = await acquire('terminated', { connection: url, wait: 10_000 });
     bound = lock.lostWithinMs;
     const lost = new Promise((resolve) => lock.once('lost', () => resolve(process.hrtime.bigint())));
     const t = process.hrtime.bigint();
@@ -211,16 +223,14 @@ export async function fleetRows({ rounds, progress }) {
     progress('fleet: cold start');
     rows.push(...(await coldRows(url, 'fleet lock on PostgreSQL: cold start, connect + acquire + release (loopback, SCRAM)', 50)));
     const handoffScenario = 'fleet lock on PostgreSQL: holder releases until a waiting process holds';
-    for (const peerName of Object.keys(fleetPeers)) {
-      progress(`fleet handoff: ${peerName}`);
-      const peer = fleetPeers[peerName];
-      rows.push(row(handoffScenario, peerName, await handoffs(url, admin, peerName, `handoff-${peerName}`, peer.queues ? rounds : Math.ceil(rounds / 4), false), 'ms',
-        peer.queues ? "the server's own lock queue" : 'no queue: the waiter tries again and again'));
+    progress('fleet: handoffs');
+    for (const [peerName, summary] of await handoffs(url, admin, Object.keys(fleetPeers), rounds, false)) {
+      rows.push(row(handoffScenario, peerName, summary, 'ms', fleetPeers[peerName].queues ? "the server's own lock queue" : 'no queue: the waiter tries again and again'));
     }
     const crashScenario = 'fleet lock on PostgreSQL: holder SIGKILLed until a waiting process holds';
-    for (const peerName of ['pidguard/postgres', 'advisory-lock']) {
-      progress(`fleet crash recovery: ${peerName}`);
-      rows.push(row(crashScenario, peerName, await handoffs(url, admin, peerName, `crash-${peerName}`, 30, true), 'ms', 'the server sees the connection close'));
+    progress('fleet: crash recovery');
+    for (const [peerName, summary] of await handoffs(url, admin, ['pidguard/postgres', 'advisory-lock'], 30, true)) {
+      rows.push(row(crashScenario, peerName, summary, 'ms', 'the server sees the connection close'));
     }
     progress("fleet: pg_terminate_backend until 'lost'");
     rows.push(await terminatedRows(url, admin, "fleet lock on PostgreSQL: pg_terminate_backend of the holder's session until 'lost'", 30));
