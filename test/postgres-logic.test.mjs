@@ -148,7 +148,7 @@ test("errors: the server's and the network's, with a Node-style code, the target
   assert.equal(serverError(pgError('42P01', 'x'), 't', 's', 'd').sqlState, '42P01');
 });
 
-test("loading pidguard/postgres loads neither pg nor the file lock's addon; loading pidguard never loads pg", () => {
+test('loading pidguard never loads pg, and pidguard/postgres loads it only at its first connection', () => {
   const require = createRequire(import.meta.url);
   const script = `
     const before = Object.keys(require.cache).length;
