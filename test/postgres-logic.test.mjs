@@ -161,3 +161,22 @@ test('loading pidguard never loads pg, and pidguard/postgres loads it only at it
   const seen = JSON.parse(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8', cwd: new URL('..', import.meta.url).pathname }));
   assert.deepEqual(seen, { afterRoot: false, afterFleet: false, api: ['FleetLock', 'FleetSession', 'LockedError', 'acquire', 'connect', 'inspect'] });
 });
+
+test('the typed surface: the README example and every call compile against the declarations, with no @types/pg', { timeout: 60_000 }, () => {
+  const { execFileSync } = createRequire(import.meta.url)('node:child_process');
+  const root = new URL('..', import.meta.url).pathname;
+  const tsc = `${root}node_modules/typescript/bin/tsc`;
+  // Throws, with the compiler's output, unless it compiles.
+  execFileSync(process.execPath, [tsc, '-p', `${root}test/types/postgres-tsconfig.json`], { encoding: 'utf8' });
+  // A type error is caught: the check can fail.
+  const bad = `${root}build/postgres-bad.ts`;
+  const { writeFileSync, rmSync, mkdirSync } = createRequire(import.meta.url)('node:fs');
+  mkdirSync(`${root}build`, { recursive: true });
+  writeFileSync(bad, "import { acquire } from 'pidguard/postgres';\nexport const x: Promise<number> = acquire('x');\n");
+  try {
+    assert.throws(() => execFileSync(process.execPath, [tsc, '--noEmit', '--module', 'node16', '--moduleResolution', 'node16', '--strict', '--types', 'node', bad], { encoding: 'utf8' }),
+      (error) => /FleetLock/.test(error.stdout));
+  } finally {
+    rmSync(bad, { force: true });
+  }
+});
