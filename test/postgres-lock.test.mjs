@@ -91,6 +91,29 @@ describe('pidguard/postgres on a real server', { skip, timeout: 180_000 }, () =>
     await nothingLeft();
   });
 
+  test('a lock taken after a wait longer than the health-check bound stays held: the wait is not silence', async () => {
+    const quick = { healthCheckIntervalMs: 100, healthCheckTimeoutMs: 200, graceMs: 500 }; // lost within 400 ms of silence
+    const holder = await acquire('long-wait', { connection: url() });
+    const waiting = acquire('long-wait', { connection: url(), wait: true, ...quick });
+    await until(() => fixture.server.sql("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted") === '1', 10_000, 'the waiter to queue');
+    // Barrier on the server's side: the waiter has been queued for longer than its bound.
+    await until(() => fixture.server.sql("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND waitstart < now() - interval '1 second'") === '1', 10_000, 'a second of waiting');
+    await holder.release();
+    const waiter = await waiting;
+    let lost = null;
+    waiter.on('lost', (error) => {
+      lost = error;
+    });
+    // Barrier: the server has answered health checks for longer than the bound since the grant
+    // (the backend's last statement started 600 ms or more after it), or the session is gone.
+    const grantedAt = waiter.since.toISOString();
+    await until(() => fixture.server.sql(`SELECT count(*) FROM pg_stat_activity WHERE pid = ${waiter.backend} AND query_start > '${grantedAt}'::timestamptz + interval '600 ms'`) === '1' ||
+      fixture.server.sql(`SELECT count(*) FROM pg_stat_activity WHERE pid = ${waiter.backend}`) === '0', 10_000, 'health checks past the bound');
+    assert.equal(lost, null, lost?.message);
+    assert.equal(waiter.held, true);
+    await waiter.release();
+  });
+
   test('signal: aborting a wait rejects with the reason at once, and leaves neither a session nor a queued request', async () => {
     const holder = await acquire('aborted', { connection: url() });
     const controller = new AbortController();
