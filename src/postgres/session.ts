@@ -168,9 +168,16 @@ export class FleetSession implements AsyncDisposable {
     try {
       const key = lockKey(name);
       for (let attempt = 1; ; attempt += 1) {
-        const sentAt = performance.now();
-        const outcome = await this.#take(name, key, target, attempt === 1 ? waitMs : 0, signal);
-        if (outcome.token !== null) return this.#hold(name, key, target, outcome as AcquiredRow, sentAt, owned);
+        const waited = attempt === 1 && waitMs > 0;
+        let sentAt = performance.now();
+        const outcome = await this.#take(name, key, target, waited ? waitMs : 0, signal);
+        if (outcome.token !== null) {
+          // The server heard from this process when the statement arrived; after a wait, that is
+          // as old as the wait, and says nothing of the server hearing from it since: one health
+          // check, answered, gives the moment from which the bound counts.
+          if (waited) sentAt = await this.#firstCheck(target);
+          return this.#hold(name, key, target, outcome as AcquiredRow, sentAt, owned);
+        }
         const holder = holderOfAttempt(outcome.holder);
         if (holder !== null) throw new LockedError(target, holder.pid, holder.host);
         // After a wait ran out, or freed between the attempt and the look: try again, a bounded
@@ -225,6 +232,19 @@ export class FleetSession implements AsyncDisposable {
       }
     } finally {
       signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /** A health check just after a wait was granted: resolves with when it was sent. */
+  async #firstCheck(target: string): Promise<number> {
+    const sentAt = performance.now();
+    try {
+      const { rows } = await this.#within(this.#query<{ backend: number }>(CHECK_SQL));
+      if (rows[0]?.backend === this.backend) return sentAt;
+      throw fleetError('ENOTSUP', `server process ${String(rows[0]?.backend)} answered for this session's ${this.backend}: a pooler switched backends`, target, this.server);
+    } catch (error) {
+      await this.close(); // frees the lock just granted
+      throw serverError(error, target, this.server, 'just after the lock was granted');
     }
   }
 
