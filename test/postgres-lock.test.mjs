@@ -145,6 +145,29 @@ describe('pidguard/postgres on a real server', { skip, timeout: 180_000 }, () =>
     await nothingLeft();
   });
 
+  test('a statement that fails after the server granted the lock leaves no lock on a warm session', async () => {
+    // A trigger makes the token's write fail after the lock was granted in the same statement:
+    // the way a lock_timeout or a cancel that comes just as the lock is granted fails (PostgreSQL
+    // then keeps the lock granted, and the statement reports the timeout).
+    await (await acquire('fails-late', { connection: url() })).release(); // the row exists
+    fixture.server.sql(`CREATE FUNCTION fail_late() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+        IF NEW.name = 'fails-late' THEN RAISE EXCEPTION 'refused by a trigger'; END IF; RETURN NEW; END $$;
+      CREATE TRIGGER fail_late BEFORE UPDATE ON public.pidguard_locks FOR EACH ROW EXECUTE FUNCTION fail_late();`);
+    try {
+      const session = await connect({ connection: url() });
+      for (const wait of [false, 5000]) {
+        const error = await session.acquire('fails-late', { wait }).then(() => null, (e) => e);
+        assert.equal(error?.code, 'EIO', String(error));
+        assert.match(error.message, /refused by a trigger/);
+        assert.equal(fixture.server.sql(`SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = ${session.backend}`), '0', `wait: ${wait}`);
+      }
+      await session.close();
+    } finally {
+      fixture.server.sql('DROP TRIGGER fail_late ON public.pidguard_locks; DROP FUNCTION fail_late()');
+    }
+    await nothingLeft();
+  });
+
   test('a Unix socket works too (no network to partition: the keepalives do not apply)', async () => {
     const lock = await acquire('local', { connection: { host: fixture.server.dir, port: fixture.server.port, user: 'postgres', database: 'postgres' } });
     assert.equal(lock.held, true);
