@@ -11,7 +11,7 @@ import { FleetLock } from './lock';
 import { checkName, lockKey, targetOf } from './names';
 import { settleAcquire, type FleetAcquireOptions, type SettledAcquire, type SettledConnect } from './options';
 import {
-  CHECK_SQL, createTableSql, MAX_LOCK_TIMEOUT_MS, reserveSql, sessionSetupSql, tableOf, tryAcquireSql, UNLOCK_SQL, waitAcquireSql,
+  CHECK_SQL, createTableSql, MAX_LOCK_TIMEOUT_MS, reserveSql, sessionSetupSql, tableOf, tryAcquireSql, UNLOCK_IF_HELD_SQL, UNLOCK_SQL, waitAcquireSql,
   type AcquiredRow, type AttemptRow, type SetupRow,
 } from './sql';
 
@@ -221,17 +221,37 @@ export class FleetSession implements AsyncDisposable {
             throw abortReason(signal);
           }
           const state = sqlStateOf(error);
-          if (state === '55P03') continue; // lock_timeout: the loop ends the wait at the deadline
           if (state === '42P01' && !created) {
+            // Found missing when the statement was planned: nothing was locked.
             created = true;
             await this.#createTable(target);
             continue;
           }
+          // The statement failed, but the server may have granted the lock first: a lock_timeout
+          // or a cancel that comes as the lock is granted leaves it granted, and the statement
+          // reports the timeout. Give it back, or a later attempt would take it again on top.
+          const clean = await this.#unlockAfterFailure(key, target);
+          if (state === '55P03' && clean) continue; // lock_timeout: the loop ends the wait at the deadline
           throw serverError(error, target, this.server, 'while taking the lock');
         }
       }
     } finally {
       signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /**
+   * Gives back a lock that a failed statement may have left granted. When the server cannot be
+   * told, drops the session (which frees it) and resolves false.
+   */
+  async #unlockAfterFailure(key: bigint, target: string): Promise<boolean> {
+    try {
+      await this.#within(this.#query(UNLOCK_IF_HELD_SQL, [key.toString()]));
+      return true;
+    } catch (error) {
+      this.#logger.warn(`${target}: could not make sure the failed attempt left no lock, dropping the session: ${(error as Error).message}`);
+      await this.close();
+      return false;
     }
   }
 

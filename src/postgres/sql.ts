@@ -148,6 +148,14 @@ export interface AcquiredRow {
 /** $1 key. */
 export const UNLOCK_SQL = 'SELECT pg_advisory_unlock($1::bigint) AS released';
 
+/**
+ * After a failed attempt: gives back every hold this session has on key $1 (none, or one that the
+ * server granted as the statement failed), without the warning pg_advisory_unlock gives when there
+ * is none.
+ */
+export const UNLOCK_IF_HELD_SQL = `SELECT count(pg_advisory_unlock($1::bigint)) AS released FROM pg_locks AS l
+WHERE l.pid = pg_backend_pid() AND ${held({ classid: '(($1::bigint >> 32) & 4294967295)::oid', objid: '($1::bigint & 4294967295)::oid' })}`;
+
 /** The health check: answered only by a live session, and by the same backend as at first. */
 export const CHECK_SQL = 'SELECT pg_backend_pid() AS backend';
 
