@@ -10,6 +10,7 @@ import holder from '../dist/postgres/holder.js';
 import names from '../dist/postgres/names.js';
 import options from '../dist/postgres/options.js';
 import rootErrors from '../dist/errors.js';
+import { checkFleetJournal } from '../torture/fleet-storm.mjs';
 
 const { keepalivesFor, lostWithinMs, freedAfterMs, keepsInequality, settleHealthCheck, DEFAULT_HEALTH_CHECK } = bounds;
 const { serverError, sqlStateOf } = errors;
@@ -104,6 +105,9 @@ test("the holder: from the table when its row is the holder's, else from applica
   // A failed attempt's holder comes as JSON, its time as text; none seen is null (freed meanwhile).
   assert.deepEqual(holderOfAttempt({ ...base, since: '1970-01-01T00:00:00+00:00' }), { backend: 77, pid: 4242, host: 'web-3', since, token: 9n });
   assert.equal(holderOfAttempt(null), null);
+  // A holder that cannot be named (its session ending: gone from pg_stat_activity, its lock not yet
+  // released) is no holder to report: the attempt is made again.
+  assert.equal(holderOfAttempt({ ...base, since: null, recorded: 12, token: null, application_name: null }), null);
 });
 
 test('LockedError: the optional host, and a message that says where it runs and how to stop it', () => {
@@ -179,4 +183,16 @@ test('the typed surface: the README example and every call compile against the d
   } finally {
     rmSync(bad, { force: true });
   }
+});
+
+test("the fleet storm's journal checker refuses two holders, a token that does not grow, and a refusal naming nobody trying", () => {
+  const ok = ['try 1', 'try 2', 'enter 1 5', 'refused 2 1 vm', 'done 2', 'leave 1', 'done 1', 'try 2', 'enter 2 6', 'leave 2', 'done 2'];
+  assert.deepEqual(checkFleetJournal(ok, 'vm'), { enters: 2, refusals: 1, lastToken: '6' });
+  // A refusal may name a process whose attempt did not end holding (a timed-out wait granted late).
+  assert.equal(checkFleetJournal(['try 1', 'try 2', 'try 3', 'refused 2 1 vm', 'done 2', 'refused 1 3 vm', 'done 1', 'done 3'], 'vm').refusals, 2);
+  assert.throws(() => checkFleetJournal(['try 1', 'try 2', 'enter 1 5', 'enter 2 6'], 'vm'), /entered while 1 held/);
+  assert.throws(() => checkFleetJournal(['try 1', 'enter 1 5', 'leave 1', 'done 1', 'try 2', 'enter 2 5'], 'vm'), /token 5 after 5/);
+  assert.throws(() => checkFleetJournal(['try 1', 'enter 1 5', 'leave 1', 'done 1', 'try 2', 'refused 2 1 vm', 'done 2'], 'vm'), /naming 1, which was not even trying/);
+  assert.throws(() => checkFleetJournal(['try 1', 'try 2', 'enter 1 5', 'refused 2 1 other-host', 'done 2'], 'vm'), /naming host other-host/);
+  assert.throws(() => checkFleetJournal(['try 2', 'refused 2 null null', 'done 2'], 'vm'), /naming host null/);
 });

@@ -32,8 +32,13 @@ export function holderOf(row: HolderRow | undefined): Holder {
   return { backend: row.backend, pid: match === null ? null : Number(match[1]), host: match?.[2] ?? null, since: null, token: null };
 }
 
-/** The holder a failed attempt saw (sql.ts's tryAcquireSql), or null when it saw none (freed meanwhile). */
+/**
+ * The holder a failed attempt saw (sql.ts's tryAcquireSql), or null when it saw none it could
+ * name: the lock was freed meanwhile, or its session was ending (gone from pg_stat_activity before
+ * its locks are released), and a new attempt will tell.
+ */
 export function holderOfAttempt(holder: AttemptRow['holder']): Holder | null {
   if (holder === null) return null;
-  return holderOf({ ...holder, since: holder.since === null ? null : new Date(holder.since) });
+  const seen = holderOf({ ...holder, since: holder.since === null ? null : new Date(holder.since) });
+  return seen.pid === null ? null : seen;
 }
