@@ -1,7 +1,9 @@
 // npm run bench: pidguard beside its peers and the system-call floor, every row measured in this
 // one run, printed as one table (medians and spread, and each median over pidguard's in the same
 // scenario). Bounded to a few minutes on 2 cores. ROUNDS=n sets the handoff and cancel counts
-// (default 200); CYCLE_MS the time each in-process cycle task gets (default 1800).
+// (default 200); CYCLE_MS the time each in-process cycle task gets (default 1800). The fleet rows
+// (pidguard/postgres) start a PostgreSQL server of their own; they are left out, saying why,
+// where no server binary is installed.
 import { setMaxListeners } from 'node:events';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -9,9 +11,12 @@ import path from 'node:path';
 import { acquire, acquireSync } from 'pidguard';
 import { contention } from './contention.mjs';
 import { cycleRows, fileSystemName } from './cycle.mjs';
+import { fleetRows } from './fleet.mjs';
 import { crashRecovery, handoff } from './handoff.mjs';
 import { untilBlocked } from './kernel-waiters.mjs';
 import { requireAndFirstLockCost, requireCost } from './load.mjs';
+import { plainCycleRows } from './plain-cycle.mjs';
+import { skipReason as postgresSkipReason } from '../test/fixtures/postgres-server.mjs';
 import { printTable, row, summarize, withRatios } from './stats.mjs';
 import { readFileLatency, readFileWithWaits } from './threadpool.mjs';
 
@@ -48,6 +53,8 @@ try {
   for (const dir of dirs) {
     progress(`uncontended cycles in ${dir}`);
     rows.push(...(await cycleRows(dir, workDir)));
+    progress(`plain lock() cycles in ${dir}`);
+    rows.push(...(await plainCycleRows(dir, workDir)));
   }
 
   const handoffs = [
@@ -108,6 +115,10 @@ try {
   rows.push(row(loadScenario, 'pidguard', requireCost('pidguard', 20), 'ms', 'the addon loads at the first lock'));
   rows.push(row(loadScenario, 'pidguard, require and first acquireSync + release', requireAndFirstLockCost(20), 'ms', 'includes loading the addon'));
   for (const name of ['proper-lockfile', 'lockfile', 'fs-native-extensions', 'fs-ext']) rows.push(row(loadScenario, name, requireCost(name, 20), 'ms'));
+
+  const noServer = postgresSkipReason();
+  if (noServer) progress(`fleet rows left out: ${noServer}`);
+  else rows.push(...(await fleetRows({ rounds: Math.min(ROUNDS, 100), progress })));
 
   const cpus = os.cpus();
   console.log(`pidguard benchmarks, ${new Date().toISOString().slice(0, 10)}: ${cpus.length} x ${cpus[0]?.model ?? 'cpu'}, ` +

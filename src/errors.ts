@@ -1,4 +1,5 @@
 // The errors pidguard throws, and the words in them. Pure: no I/O.
+import os from 'node:os';
 import { isNativeError } from './native';
 
 /** How to stop process `pid` on `platform`, as a command an operator can paste. */
@@ -52,19 +53,42 @@ export function lockedMessage(path: string, pid: number | null, selfPid: number 
 }
 
 /**
- * Thrown when another holder has the lock. `pid` is the holder's PID, when it could be told: on
- * Linux only a process proven to hold the lock; `doubt` (for the message) what else is known.
+ * The "already running" message of a lock held on another host, or by another session of this
+ * one (pidguard/postgres): `target` names the lock (postgres:nightly), `host` the holder's host.
  */
+export function remoteLockedMessage(target: string, pid: number | null, host: string | null, self = { pid: process.pid, host: os.hostname() }): string {
+  if (pid === null || host === null) return `${target} is locked by a session that has not recorded its holder`;
+  if (pid === self.pid && host === self.host) {
+    return `${target} is already locked by this process (PID ${pid} on ${host}); release that lock before taking it again`;
+  }
+  return `${target} is locked: already running as PID ${pid} on ${host}. To stop it: pidguard stop ${target} (or on ${host}: ${stopCommand(pid)})`;
+}
+
+/**
+ * Thrown when another holder has the lock. `pid` is the holder's PID, when it could be told: for a
+ * PID file on Linux only a process proven to hold the lock, with `doubt` (for the message) saying
+ * what else is known; `host` the holder's host name for a lock across hosts (pidguard/postgres),
+ * null for a PID file (whose holder is on this host).
+ */
+/** What else a LockedError knows: why no PID was named (a PID file), or the holder's host (across hosts). */
+export interface LockedContext {
+  doubt?: HolderDoubt | null;
+  /** Present for a lock across hosts: the holder's host, null when it was not recorded. */
+  host?: string | null;
+}
+
 export class LockedError extends Error {
   readonly code = 'ELOCKED' as const;
   readonly path: string;
   readonly pid: number | null;
+  readonly host: string | null;
 
-  constructor(path: string, pid: number | null, doubt: HolderDoubt | null = null) {
-    super(lockedMessage(path, pid, process.pid, doubt));
+  constructor(path: string, pid: number | null, context: LockedContext = {}) {
+    super('host' in context ? remoteLockedMessage(path, pid, context.host ?? null) : lockedMessage(path, pid, process.pid, context.doubt ?? null));
     this.name = 'LockedError';
     this.path = path;
     this.pid = pid;
+    this.host = context.host ?? null;
   }
 }
 

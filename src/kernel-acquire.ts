@@ -65,7 +65,7 @@ function* findHolder(file: string): Steps<Holder> {
 function lockedError(path: string, { pid, proof, recordedPid, recordedPidHolds }: NamedHolder): LockedError {
   const named = proof === 'fd' || proof === 'pid-file' ? pid : null;
   const uncheckedPid = proof === 'proc-locks' ? pid : null;
-  return new LockedError(path, named, { recordedPid, recordedPidHolds, uncheckedPid });
+  return new LockedError(path, named, { doubt: { recordedPid, recordedPidHolds, uncheckedPid } });
 }
 
 /** What one kind of lock asks of the addon. */

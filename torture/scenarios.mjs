@@ -1,7 +1,10 @@
 // Every torture scenario, with its full size; `npm run torture` runs them all, in both modes where
 // both apply, and `npm test` runs them small (test/torture.test.mjs).
+import { skipReason as postgresSkipReason } from '../test/fixtures/postgres-server.mjs';
 import { children } from './children.mjs';
 import { churn } from './churn.mjs';
+import { fleetPartition, partitionSkipReason } from './fleet-partition.mjs';
+import { fleetStorm } from './fleet-storm.mjs';
 import { hostile } from './hostile.mjs';
 import { resources } from './resources.mjs';
 import { reuse } from './reuse.mjs';
@@ -26,6 +29,10 @@ export const scenarios = [
   // uncaught error, ALRM, PWR, ABRT).
   { name: 'pidguard run struck by every signal while contenders try', modes: BOTH, full: { cycles: 6, contenders: 3, kinds: 25 }, short: { cycles: 1, contenders: 1, kinds: 6 }, run: wrapperSignals },
   { name: 'stale PIDs reused while holders come and go: stop signals only holders', modes: ['kernel'], full: { rounds: 140 }, short: { rounds: 14 }, run: reuse },
+  // pidguard/postgres on a real server (skip: why it cannot run here, or false).
+  { name: 'fleet storm: processes hammering one lock on PostgreSQL', modes: ['postgres'], full: { processes: 16, rounds: 300 }, short: { processes: 8, rounds: 20 }, run: fleetStorm, skip: postgresSkipReason },
+  // The default health check in full (about 5 s a round); a quick one in npm test.
+  { name: 'fleet partitions: lost strictly before freed', modes: ['postgres'], full: { repeats: 10 }, short: { repeats: 1, quick: 1 }, run: fleetPartition, skip: partitionSkipReason },
 ];
 
 /**

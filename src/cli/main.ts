@@ -2,6 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseCommandLine, UsageError, type Command } from './args';
+import { isFleetCommandLine, runFleet } from './fleet';
 import { EXIT, HELP, usageMessage } from './messages';
 import { run } from './run';
 import { status } from './status';
@@ -48,6 +49,8 @@ function printWarningsPlainly(): void {
 export async function main(argv: readonly string[]): Promise<number> {
   printWarningsPlainly();
   try {
+    // A lock across hosts (postgres:<name>) has its own parsing and commands: src/cli/fleet.ts.
+    if (isFleetCommandLine(argv)) return await runFleet(argv);
     return await dispatch(parseCommandLine(argv));
   } catch (error) {
     if (error instanceof UsageError) {

@@ -1,0 +1,53 @@
+// Lock names: which are valid, the advisory-lock key each one maps to, and the target by which
+// the pidguard command names it. Pure.
+import { createHash } from 'node:crypto';
+import { invalidArgument } from '../errors';
+
+/** The longest name, in UTF-8 bytes: the length of a file name, and short enough for any message. */
+export const MAX_NAME_BYTES = 255;
+
+/** How the command, messages and errors name a lock on PostgreSQL: `postgres:<name>`. */
+export const TARGET_PREFIX = 'postgres:';
+
+/** `postgres:<name>`, the lock's name wherever a PID file's path would stand. */
+export function targetOf(name: string): string {
+  return `${TARGET_PREFIX}${name}`;
+}
+
+/**
+ * A name given by the caller, checked: a non-empty string of at most 255 UTF-8 bytes, with no NUL
+ * (which a PostgreSQL text value cannot hold) and no other control character (names are printed).
+ */
+export function checkName(name: unknown): string {
+  if (typeof name !== 'string' || name.length === 0) {
+    throw invalidArgument(`the lock name must be a non-empty string, got ${typeof name === 'string' ? '""' : String(name)}`);
+  }
+  const bytes = Buffer.byteLength(name, 'utf8');
+  if (bytes > MAX_NAME_BYTES) {
+    throw invalidArgument(`the lock name must be at most ${MAX_NAME_BYTES} bytes of UTF-8, got ${bytes}: ${JSON.stringify(name.slice(0, 40))}...`);
+  }
+  if (/[\u0000-\u001f\u007f]/.test(name)) {
+    throw invalidArgument(`the lock name must not contain control characters: ${JSON.stringify(name)}`);
+  }
+  return name;
+}
+
+/**
+ * The 64-bit key of the session advisory lock for `name`: the first 8 bytes of SHA-256 over
+ * "pidguard:" and the name, as a signed bigint (pg_advisory_lock(bigint) takes a signed one).
+ * Every holder of one name, in any language, derives the same key; the prefix keeps pidguard's
+ * keys apart from those of applications that hash bare names. Two names share a key with
+ * probability 2^-64 per pair: the cost would be needless exclusion, never two holders.
+ */
+export function lockKey(name: string): bigint {
+  return createHash('sha256').update(`pidguard:${name}`, 'utf8').digest().readBigInt64BE(0);
+}
+
+/**
+ * Where the lock on `key` shows in pg_locks: classid holds the key's upper 32 bits and objid its
+ * lower 32 (both as unsigned oids), with objsubid 1 for a bigint key.
+ */
+export function lockTag(key: bigint): { classid: number; objid: number } {
+  const unsigned = BigInt.asUintN(64, key);
+  return { classid: Number(unsigned >> 32n), objid: Number(unsigned & 0xffffffffn) };
+}

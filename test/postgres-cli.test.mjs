@@ -1,0 +1,120 @@
+// `pidguard run|status|stop|wait postgres:<name>` on a real server: one copy across hosts, who
+// holds it, ending the holder's session remotely, and a run that loses its lock stopping its command.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import os from 'node:os';
+import path from 'node:path';
+import readline from 'node:readline';
+import { after, before, describe, test } from 'node:test';
+import { root, run } from './helpers.mjs';
+import { skip, suiteServer, until } from './postgres-helpers.mjs';
+
+const bin = path.join(root, 'bin', 'pidguard.js');
+
+/** A command that says "started" and its token, then runs until TERM (which it reports), or, with `stubborn`, until KILL. */
+function service(stubborn = false) {
+  const onTerm = stubborn ? "echo 'ignoring TERM' >&2" : "echo 'got TERM' >&2; exit 0";
+  return ['sh', '-c', `trap "${onTerm}" TERM; echo "started $PIDGUARD_LOCK_TOKEN"; while :; do sleep 0.05; done`];
+}
+
+describe('the pidguard command on postgres: targets', { skip, timeout: 180_000 }, () => {
+  const fixture = suiteServer({ before, after });
+  const env = () => ({ ...process.env, PIDGUARD_POSTGRES_URL: fixture.server.url() });
+  const pidguard = (args, options = {}) => run(process.execPath, [bin, ...args], { env: env(), ...options });
+
+  /** `pidguard run` in the background; resolves once its command has started (its first line). */
+  async function startRun(t, args) {
+    const child = spawn(process.execPath, [bin, 'run', ...args], { env: env(), stdio: ['ignore', 'pipe', 'pipe'] });
+    t.after(() => child.kill('SIGKILL'));
+    let stderr = '';
+    child.stderr.on('data', (data) => {
+      stderr += data;
+    });
+    const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal, stderr })));
+    const first = await new Promise((resolve, reject) => {
+      readline.createInterface({ input: child.stdout }).once('line', resolve);
+      exited.then(({ code }) => reject(new Error(`pidguard run exited ${code} before its command started: ${stderr}`)));
+    });
+    return { child, first, exited, stderr: () => stderr };
+  }
+
+  test('run holds; a second run is refused naming PID and host; status; stop ends the holder remotely; wait', async (t) => {
+    const holder = await startRun(t, ['postgres:nightly', '--', ...service()]);
+    assert.match(holder.first, /^started \d+$/);
+    const refused = pidguard(['run', 'postgres:nightly', '--', 'true']);
+    assert.equal(refused.status, 1);
+    assert.equal(refused.stderr, `pidguard: postgres:nightly is locked: already running as PID ${holder.child.pid} on ${os.hostname()}\n` +
+      `pidguard: to stop it: pidguard stop postgres:nightly  (or on ${os.hostname()}: kill ${holder.child.pid})\n`);
+    assert.equal(pidguard(['run', '-E', '75', 'postgres:nightly', '--', 'true']).status, 75);
+
+    const status = pidguard(['status', 'postgres:nightly']);
+    assert.equal(status.status, 0);
+    assert.match(status.stdout, new RegExp(`^postgres:nightly: held by PID ${holder.child.pid} on ${os.hostname()} since \\S+Z \\(fencing token ${holder.first.split(' ')[1]}\\)\\n$`));
+    const json = JSON.parse(pidguard(['status', '--json', 'postgres:nightly']).stdout);
+    assert.equal(json.locked, true);
+    assert.equal(json.pid, holder.child.pid);
+    assert.equal(json.host, os.hostname());
+    assert.equal(json.token, holder.first.split(' ')[1]);
+    assert.equal(json.target, 'postgres:nightly');
+    assert.equal(pidguard(['wait', '-t', '0.2', 'postgres:nightly']).status, 1);
+
+    const stopped = pidguard(['stop', 'postgres:nightly']);
+    assert.equal(stopped.status, 0, stopped.stderr);
+    const { code, stderr } = await holder.exited;
+    assert.equal(code, 69);
+    assert.match(stderr, /ELOST: this process no longer holds the lock: terminating connection due to administrator command/);
+    assert.match(stderr, /got TERM/);
+    assert.equal(pidguard(['status', 'postgres:nightly']).status, 1);
+    assert.equal(pidguard(['wait', 'postgres:nightly']).status, 0);
+    const nothing = pidguard(['stop', 'postgres:nightly']);
+    assert.equal(nothing.status, 1);
+    assert.equal(nothing.stderr, 'pidguard: nothing holds postgres:nightly\n');
+  });
+
+  test("run exits with its command's status, and a waiting run starts when the holder ends", async (t) => {
+    assert.equal(pidguard(['run', 'postgres:status', '--', 'sh', '-c', 'exit 7']).status, 7);
+    const holder = await startRun(t, ['postgres:queued', '--', ...service()]);
+    const waiting = spawn(process.execPath, [bin, 'run', '-w', 'forever', 'postgres:queued', '--', 'sh', '-c', 'echo "second $PIDGUARD_LOCK_TOKEN"'], { env: env(), stdio: ['ignore', 'pipe', 'inherit'] });
+    t.after(() => waiting.kill('SIGKILL'));
+    const waited = new Promise((resolve) => {
+      let out = '';
+      waiting.stdout.on('data', (data) => {
+        out += data;
+      });
+      waiting.once('exit', (code) => resolve({ code, out }));
+    });
+    // Barrier: the second run is queued on the server before the first lets go.
+    await until(() => fixture.server.sql("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted") === '1', 10_000, 'the second run to queue');
+    holder.child.kill('SIGTERM'); // forwarded: the command ends, and so does the run, with its status
+    assert.equal((await holder.exited).code, 0);
+    const { code, out } = await waited;
+    assert.equal(code, 0);
+    assert.match(out, /^second \d+\n$/);
+  });
+
+  test('a command that ignores SIGTERM is killed after --grace once the lock is lost (a server restart here)', async (t) => {
+    const holder = await startRun(t, ['--grace', '0.5', 'postgres:stubborn', '--', ...service(true)]);
+    const stoppedAt = performance.now();
+    fixture.server.restartSync('fast');
+    const { code, stderr } = await holder.exited;
+    const tookMs = performance.now() - stoppedAt;
+    assert.equal(code, 69);
+    assert.match(stderr, /ELOST/);
+    assert.match(stderr, /ignoring TERM/);
+    assert.match(stderr, /SIGKILL after 0\.5 s/);
+    assert.ok(tookMs >= 500, `${tookMs} ms`);
+    assert.equal(pidguard(['run', 'postgres:stubborn', '--', 'true']).status, 0, 'the lock can be taken again after the restart');
+  });
+
+  test('mistakes: usage errors exit 64, an unreachable server 71 with the reason', () => {
+    for (const args of [['run', 'postgres:', '--', 'true'], ['run', 'postgres:x'], ['status', 'postgres:x', 'extra'], ['stop', '-s', 'KILL', 'postgres:x'], ['run', '--pid', 'self', 'postgres:x', '--', 'true']]) {
+      const result = pidguard(args);
+      assert.equal(result.status, 64, `${args.join(' ')}: ${result.stderr}`);
+      assert.match(result.stderr, /Try 'pidguard --help'/);
+    }
+    const unreachable = pidguard(['status', 'postgres:x'], { env: { ...process.env, PIDGUARD_POSTGRES_URL: 'postgres://u:p@127.0.0.1:1/db' } });
+    assert.equal(unreachable.status, 71);
+    assert.match(unreachable.stderr, /^pidguard: ECONNREFUSED: cannot reach the server while looking for the holder: .*\(postgres:x on 127\.0\.0\.1:1\/db\)\n$/);
+    assert.match(pidguard(['run', '--help', 'postgres:x']).stdout, /pg_terminate_backend/);
+  });
+});
