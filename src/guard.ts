@@ -6,8 +6,9 @@ import os from 'node:os';
 import path from 'node:path';
 import type * as ProperLockfile from 'proper-lockfile';
 import { fsErrorFor, LockedError } from './errors';
+import type { World } from './fallback-world';
 import type { Logger } from './logger';
-import type { Steps } from './steps';
+import { fsStep, type Steps } from './steps';
 
 /**
  * A guard older than this was left by a process that died holding it, and is broken. Long, so
@@ -82,25 +83,27 @@ function tryGuard(file: string, logger: Logger): ReleaseGuard | null {
 }
 
 /** Takes the guard of `file`, trying for at most `waitMs`; null when another kept it that long. */
-export function* takeGuard(file: string, logger: Logger, waitMs: number = GUARD_WAIT_MS): Steps<ReleaseGuard | null> {
-  const deadline = performance.now() + waitMs;
+export function* takeGuard(file: string, logger: Logger, world: World, waitMs: number = GUARD_WAIT_MS): Steps<ReleaseGuard | null> {
+  const deadline = world.monotonic() + waitMs;
   for (;;) {
+    yield fsStep('guard', guardPath(file));
     const release = tryGuard(file, logger);
     if (release !== null) return release;
-    if (performance.now() >= deadline) return null;
+    if (world.monotonic() >= deadline) return null;
     yield GUARD_POLL_MS;
   }
 }
 
 /** takeGuard, failing with LockedError when the guard cannot be had. */
-export function* requireGuard(file: string, logger: Logger): Steps<ReleaseGuard> {
-  const release = yield* takeGuard(file, logger);
+export function* requireGuard(file: string, logger: Logger, world: World): Steps<ReleaseGuard> {
+  const release = yield* takeGuard(file, logger, world);
   if (release === null) throw new LockedError(file, null);
   return release;
 }
 
 /** Gives the guard back; a failure (the directory already gone) changes nothing for the caller. */
-export function dropGuard(release: ReleaseGuard, file: string, logger: Logger): void {
+export function* dropGuard(release: ReleaseGuard, file: string, logger: Logger): Steps<void> {
+  yield fsStep('unguard', guardPath(file));
   try {
     release();
   } catch (error) {

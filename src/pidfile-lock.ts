@@ -6,18 +6,22 @@
 // (holder-verdict.ts); a stale one is replaced with rename(2), under a short guard
 // (guard.ts) and after a second look, so that of many processes finding it at once exactly one
 // replaces it. Giving it up removes it, under the guard, only if it is still the file written.
+//
+// Every file-system call is a step of a generator (steps.ts), announced before it is made, and
+// what is not the file system (this process's PID, the clocks, the process table) comes from a
+// World (fallback-world.ts): a test scheduler can then run several instances through any order
+// of their steps.
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { abortReason, fsErrorFor, LockedError, pathError } from './errors';
+import { realWorld, type World } from './fallback-world';
 import { dropGuard, requireGuard, takeGuard } from './guard';
 import { EMPTY_GRACE_MS, judge, type Verdict } from './holder-verdict';
 import type { Holding } from './holding';
 import type { Logger } from './logger';
 import { formatPid } from './pid-text';
-import { processRunning, readProcessFacts } from './process-info';
 import { readPidFileSync, type PidFileContents } from './read-pid';
-import { runSync, type Steps } from './steps';
+import { fsStep, runSync, type Steps } from './steps';
 
 const NOFOLLOW = fs.constants.O_NOFOLLOW ?? 0;
 const DRAFT_FLAGS = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | NOFOLLOW;
@@ -50,9 +54,14 @@ interface Identity {
 
 const sameIdentity = (a: Identity, b: Identity): boolean => a.dev === b.dev && a.mtimeMs === b.mtimeMs;
 
+function* readStep(file: string): Steps<PidFileContents> {
+  yield fsStep('read', file);
+  return readPidFileSync(file);
+}
+
 /** The identity of the file now at `file`, if it holds `pid`; null if it is something else. */
-function placedIdentity(file: string, pid: number): Identity | null {
-  const contents = readPidFileSync(file);
+function* placedIdentity(file: string, pid: number): Steps<Identity | null> {
+  const contents = yield* readStep(file);
   return contents.kind === 'pid' && contents.pid === pid ? { dev: contents.dev, mtimeMs: contents.mtimeMs } : null;
 }
 
@@ -69,17 +78,15 @@ let drafts = 0;
  * A name for a draft that no other writer uses: host, PID and a counter, as NFS-safe lock files
  * have always been named, since the directory may be shared between hosts.
  */
-function draftPath(file: string): string {
+function draftPath(file: string, world: World): string {
   drafts += 1;
-  return path.join(path.dirname(file), `.${path.basename(file)}.${os.hostname()}.${process.pid}.${drafts}.pidguard`);
+  return path.join(path.dirname(file), `.${path.basename(file)}.${world.hostname()}.${world.pid}.${drafts}.pidguard`);
 }
 
-/** The last clock offset measured in each directory: file systems keep their clocks' offsets. */
-const clockOffsets = new Map<string, number>();
-
-function writeDraft(file: string, text: string): Draft {
-  const draft = draftPath(file);
-  const before = Date.now();
+function* writeDraft(file: string, text: string, world: World): Steps<Draft> {
+  const draft = draftPath(file, world);
+  const before = world.now();
+  yield fsStep('create', draft);
   let fd: number;
   try {
     fd = fs.openSync(draft, DRAFT_FLAGS, 0o644);
@@ -89,15 +96,17 @@ function writeDraft(file: string, text: string): Draft {
   try {
     fs.writeSync(fd, text);
     const stat = fs.fstatSync(fd, { bigint: true });
-    const after = Date.now();
+    const after = world.now();
     const clockOffsetMs = Number(stat.mtimeNs) / 1e6 - (before + after) / 2;
-    clockOffsets.set(path.dirname(file), clockOffsetMs);
+    world.clockOffsets.set(path.dirname(file), clockOffsetMs);
     return { path: draft, clockOffsetMs };
   } catch (error) {
-    removeQuietly(draft);
+    fs.closeSync(fd);
+    fd = -1;
+    yield* removeQuietly(draft);
     throw fsErrorFor(error, file);
   } finally {
-    fs.closeSync(fd);
+    if (fd !== -1) fs.closeSync(fd);
   }
 }
 
@@ -106,10 +115,11 @@ function writeDraft(file: string, text: string): Draft {
  * placing it (a SIGKILL in that instant): nobody else cleans them up. Drafts of running
  * processes, and of other hosts, are left alone.
  */
-function removeDeadDrafts(file: string, logger: Logger): void {
+function* removeDeadDrafts(file: string, logger: Logger, world: World): Steps<void> {
   const dir = path.dirname(file);
-  const prefix = `.${path.basename(file)}.${os.hostname()}.`;
+  const prefix = `.${path.basename(file)}.${world.hostname()}.`;
   let names: string[];
+  yield fsStep('readdir', dir);
   try {
     names = fs.readdirSync(dir);
   } catch {
@@ -118,13 +128,14 @@ function removeDeadDrafts(file: string, logger: Logger): void {
   for (const name of names) {
     if (!name.startsWith(prefix) || !name.endsWith('.pidguard')) continue;
     const pid = Number(name.slice(prefix.length).split('.')[0]);
-    if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid || processRunning(pid)) continue;
-    removeQuietly(path.join(dir, name));
+    if (!Number.isInteger(pid) || pid <= 0 || pid === world.pid || world.processFacts(pid).exists) continue;
+    yield* removeQuietly(path.join(dir, name));
     logger.debug(`removed ${name}, left by PID ${pid}, which died`);
   }
 }
 
-function removeQuietly(file: string): void {
+function* removeQuietly(file: string): Steps<void> {
+  yield fsStep('unlink', file);
   try {
     fs.unlinkSync(file);
   } catch {
@@ -139,7 +150,8 @@ function refuseNonRegular(file: string, stat: fs.BigIntStats): void {
   if (!stat.isFile()) throw pathError('EINVAL', 'not a regular file', 'open', file);
 }
 
-function lstatOrNull(file: string): fs.BigIntStats | null {
+function* lstatOrNull(file: string): Steps<fs.BigIntStats | null> {
+  yield fsStep('lstat', file);
   try {
     return fs.lstatSync(file, { bigint: true });
   } catch (error) {
@@ -149,7 +161,8 @@ function lstatOrNull(file: string): fs.BigIntStats | null {
 }
 
 /** Puts the draft at `file` if nothing is there: true, or false when something is. */
-function placeDraft(draft: Draft, file: string, text: string): boolean {
+function* placeDraft(draft: Draft, file: string, text: string): Steps<boolean> {
+  yield fsStep('link', draft.path, file);
   try {
     fs.linkSync(draft.path, file);
     return true;
@@ -158,14 +171,15 @@ function placeDraft(draft: Draft, file: string, text: string): boolean {
     if (code === 'EEXIST') return false;
     if (!NO_HARD_LINKS.has(code)) throw fsErrorFor(error, file);
   }
-  return createExclusive(file, text);
+  return yield* createExclusive(file, text);
 }
 
 /**
  * Where the file system has no hard links: create the PID file exclusively and write it. It is
  * empty for the moment between the two, which others treat as settling (EMPTY_GRACE_MS).
  */
-function createExclusive(file: string, text: string): boolean {
+function* createExclusive(file: string, text: string): Steps<boolean> {
+  yield fsStep('create', file);
   let fd: number;
   try {
     fd = fs.openSync(file, DRAFT_FLAGS, 0o644);
@@ -183,10 +197,12 @@ function createExclusive(file: string, text: string): boolean {
     fs.writeSync(fd, text);
     return true;
   } catch (error) {
-    removeQuietly(file); // ours, and holding no PID: never leave it behind
+    fs.closeSync(fd);
+    fd = -1;
+    yield* removeQuietly(file); // ours, and holding no PID: never leave it behind
     throw fsErrorFor(error, file);
   } finally {
-    fs.closeSync(fd);
+    if (fd !== -1) fs.closeSync(fd);
   }
 }
 
@@ -196,10 +212,14 @@ function sameContents(a: PidFileContents, b: PidFileContents): boolean {
     (a.kind !== 'pid' || (b.kind === 'pid' && a.pid === b.pid));
 }
 
+function judgeIn(world: World, contents: Exclude<PidFileContents, { kind: 'missing' }>, clockOffsetMs: number): Verdict {
+  const holder = contents.kind === 'pid' ? world.processFacts(contents.pid) : null;
+  return judge({ contents, holder, clockOffsetMs, nowMs: world.now() });
+}
+
 /** The verdict on whatever file is at the path, by this process's reckoning of the file system's clock. */
 export function judgeFile(contents: Exclude<PidFileContents, { kind: 'missing' }>, clockOffsetMs: number): Verdict {
-  const holder = contents.kind === 'pid' ? readProcessFacts(contents.pid) : null;
-  return judge({ contents, holder, clockOffsetMs, nowMs: Date.now() });
+  return judgeIn(realWorld, contents, clockOffsetMs);
 }
 
 type Attempt =
@@ -225,18 +245,18 @@ type Identified = Exclude<PidFileContents, { kind: 'missing' }> & { dev: bigint;
  * exclusive even where the guard is broken as stale by two processes at once.
  * Returns the level claimed, or null when a live process holds the claim.
  */
-function claimVersion(file: string, draft: Draft, text: string, seen: Identified): number | null {
+function* claimVersion(file: string, draft: Draft, text: string, seen: Identified, world: World): Steps<number | null> {
   for (let level = 1; ; level += 1) {
     const claim = claimPath(file, seen, level);
-    if (placeDraft(draft, claim, text)) return level;
-    const claimed = readPidFileSync(claim);
+    if (yield* placeDraft(draft, claim, text)) return level;
+    const claimed = yield* readStep(claim);
     if (claimed.kind === 'missing') return null; // cleared by a claimer that finished: look again
-    if (judgeFile(claimed, draft.clockOffsetMs).kind !== 'stale') return null;
+    if (judgeIn(world, claimed, draft.clockOffsetMs).kind !== 'stale') return null;
   }
 }
 
-function dropClaims(file: string, seen: Identified, upTo: number): void {
-  for (let level = 1; level <= upTo; level += 1) removeQuietly(claimPath(file, seen, level));
+function* dropClaims(file: string, seen: Identified, upTo: number): Steps<void> {
+  for (let level = 1; level <= upTo; level += 1) yield* removeQuietly(claimPath(file, seen, level));
 }
 
 /**
@@ -246,14 +266,16 @@ function dropClaims(file: string, seen: Identified, upTo: number): void {
  * PID, so the name would never go. An open file may still be renamed: there it goes to a draft
  * name of ours first (were we to die in between, the next takeover removes it as a dead draft).
  */
-function removeNow(file: string): void {
+function* removeNow(file: string, world: World): Steps<void> {
   if (process.platform !== 'win32') {
+    yield fsStep('unlink', file);
     fs.unlinkSync(file);
     return;
   }
-  const tombstone = draftPath(file);
+  const tombstone = draftPath(file, world);
+  yield fsStep('rename', file, tombstone);
   fs.renameSync(file, tombstone);
-  removeQuietly(tombstone);
+  yield* removeQuietly(tombstone);
 }
 
 /**
@@ -264,40 +286,41 @@ function removeNow(file: string): void {
  * first (the path was free: it won). Either way only the holder of the guard and the version's
  * claim gets here.
  */
-function replaceStale(draft: Draft, file: string, text: string): boolean {
+function* replaceStale(draft: Draft, file: string, text: string, world: World): Steps<boolean> {
   try {
     if (process.platform !== 'win32') {
+      yield fsStep('rename', draft.path, file);
       fs.renameSync(draft.path, file);
       return true;
     }
-    removeNow(file);
+    yield* removeNow(file, world);
   } catch (error) {
     throw fsErrorFor(error, file);
   }
-  return placeDraft(draft, file, text);
+  return yield* placeDraft(draft, file, text);
 }
 
 /** Replaces a stale file with the draft, under the guard, with the version's claim, and only if it is still that file. */
-function* takeOver(file: string, draft: Draft, text: string, seen: Identified, why: string, logger: Logger): Steps<Attempt> {
-  const release = yield* requireGuard(file, logger);
+function* takeOver(file: string, draft: Draft, text: string, seen: Identified, why: string, logger: Logger, world: World): Steps<Attempt> {
+  const release = yield* requireGuard(file, logger, world);
   try {
-    const level = claimVersion(file, draft, text, seen);
+    const level = yield* claimVersion(file, draft, text, seen, world);
     if (level === null) return { kind: 'settling' }; // another process is taking it over now
     try {
-      const stat = lstatOrNull(file);
+      const stat = yield* lstatOrNull(file);
       if (stat === null) return { kind: 'changed' };
       refuseNonRegular(file, stat);
-      if (!sameContents(readPidFileSync(file), seen)) return { kind: 'changed' };
-      if (!replaceStale(draft, file, text)) return { kind: 'changed' };
+      if (!sameContents(yield* readStep(file), seen)) return { kind: 'changed' };
+      if (!(yield* replaceStale(draft, file, text, world))) return { kind: 'changed' };
     } finally {
-      dropClaims(file, seen, level);
+      yield* dropClaims(file, seen, level);
     }
     logger.info(`took over ${file}: ${why}`);
-    removeDeadDrafts(file, logger); // a takeover follows a crash, which may have left one
-    const identity = placedIdentity(file, process.pid);
+    yield* removeDeadDrafts(file, logger, world); // a takeover follows a crash, which may have left one
+    const identity = yield* placedIdentity(file, world.pid);
     return identity === null ? { kind: 'changed' } : { kind: 'held', identity };
   } finally {
-    dropGuard(release, file, logger);
+    yield* dropGuard(release, file, logger);
   }
 }
 
@@ -306,39 +329,39 @@ function* takeOver(file: string, draft: Draft, text: string, seen: Identified, w
  * as it is, so a refused attempt need not create and remove a draft, which on NFS costs round
  * trips. Needs the directory's clock offset from an earlier draft; null when a draft is needed.
  */
-function quickRefusal(file: string): Attempt | null {
-  const offset = clockOffsets.get(path.dirname(file));
+function* quickRefusal(file: string, world: World): Steps<Attempt | null> {
+  const offset = world.clockOffsets.get(path.dirname(file));
   if (offset === undefined) return null;
-  const stat = lstatOrNull(file);
+  const stat = yield* lstatOrNull(file);
   if (stat === null) return null;
   refuseNonRegular(file, stat);
-  const seen = readPidFileSync(file);
+  const seen = yield* readStep(file);
   if (seen.kind === 'missing') return null;
-  const verdict = judgeFile(seen, offset);
+  const verdict = judgeIn(world, seen, offset);
   if (verdict.kind === 'held') return { kind: 'busy', pid: verdict.pid };
   return verdict.kind === 'settling' ? { kind: 'settling' } : null;
 }
 
-function* attempt(file: string, text: string, logger: Logger): Steps<Attempt> {
-  const refused = quickRefusal(file);
+function* attempt(file: string, text: string, logger: Logger, world: World): Steps<Attempt> {
+  const refused = yield* quickRefusal(file, world);
   if (refused !== null) return refused;
-  const draft = writeDraft(file, text);
+  const draft = yield* writeDraft(file, text, world);
   try {
-    if (placeDraft(draft, file, text)) {
-      const identity = placedIdentity(file, process.pid);
+    if (yield* placeDraft(draft, file, text)) {
+      const identity = yield* placedIdentity(file, world.pid);
       return identity === null ? { kind: 'changed' } : { kind: 'held', identity };
     }
-    const stat = lstatOrNull(file);
+    const stat = yield* lstatOrNull(file);
     if (stat === null) return { kind: 'changed' }; // released in between
     refuseNonRegular(file, stat);
-    const seen = readPidFileSync(file);
+    const seen = yield* readStep(file);
     if (seen.kind === 'missing' || seen.dev === null || seen.ino === null || seen.mtimeMs === null) return { kind: 'changed' };
-    const verdict = judgeFile(seen, draft.clockOffsetMs);
+    const verdict = judgeIn(world, seen, draft.clockOffsetMs);
     if (verdict.kind === 'held') return { kind: 'busy', pid: verdict.pid };
     if (verdict.kind === 'settling') return { kind: 'settling' };
-    return yield* takeOver(file, draft, text, { ...seen, dev: seen.dev, ino: seen.ino, mtimeMs: seen.mtimeMs }, verdict.why, logger);
+    return yield* takeOver(file, draft, text, { ...seen, dev: seen.dev, ino: seen.ino, mtimeMs: seen.mtimeMs }, verdict.why, logger, world);
   } finally {
-    removeQuietly(draft.path); // a second name after link, gone after rename, else unused
+    yield* removeQuietly(draft.path); // a second name after link, gone after rename, else unused
   }
 }
 
@@ -347,22 +370,24 @@ export interface PidFileRequest {
   logger: Logger;
   waitMs: number;
   signal: AbortSignal | undefined;
+  /** This process, its clocks and the process table; a test scheduler gives its own. */
+  world?: World;
 }
 
 /** Takes the PID file at `path` as its own lock, waiting (by polling) as `waitMs` says. */
-export function* takePidFile({ path: file, logger, waitMs, signal }: PidFileRequest): Steps<PidFileHolding> {
-  const text = formatPid(process.pid);
-  const deadline = performance.now() + waitMs;
+export function* takePidFile({ path: file, logger, waitMs, signal, world = realWorld }: PidFileRequest): Steps<PidFileHolding> {
+  const text = formatPid(world.pid);
+  const deadline = world.monotonic() + waitMs;
   let pause = FIRST_POLL_MS;
   let churn = 0;
   let settlingSince: number | null = null;
   for (;;) {
     if (signal?.aborted === true) throw abortReason(signal);
-    const outcome = yield* attempt(file, text, logger);
+    const outcome = yield* attempt(file, text, logger, world);
     switch (outcome.kind) {
       case 'held':
-        logger.debug(`locked ${file} as PID ${process.pid} (pidfile mode)`);
-        return new PidFileHolding(file, outcome.identity, process.pid, logger);
+        logger.debug(`locked ${file} as PID ${world.pid} (pidfile mode)`);
+        return new PidFileHolding(file, outcome.identity, world.pid, logger, world);
       case 'changed':
         churn += 1;
         if (churn >= MAX_CHURN) throw new LockedError(file, null);
@@ -370,21 +395,21 @@ export function* takePidFile({ path: file, logger, waitMs, signal }: PidFileRequ
       case 'settling':
         if (settlingSince === null) {
           logger.debug(`${file} is settling: empty and just written (its holder is writing its PID), or being taken over; waiting`);
-          settlingSince = performance.now();
+          settlingSince = world.monotonic();
         }
         // An empty file turns stale within EMPTY_GRACE_MS; only a takeover whose live claimer is
         // stuck (stopped, say) settles longer: contention, once any wait is over.
-        if (performance.now() - settlingSince > SETTLE_LIMIT_MS && performance.now() >= deadline) throw new LockedError(file, null);
+        if (world.monotonic() - settlingSince > SETTLE_LIMIT_MS && world.monotonic() >= deadline) throw new LockedError(file, null);
         yield SETTLE_POLL_MS;
         continue;
       case 'busy':
         churn = 0;
         settlingSince = null;
-        if (performance.now() >= deadline) {
+        if (world.monotonic() >= deadline) {
           logger.debug(`${file} is held by PID ${outcome.pid ?? 'unknown'}`);
           throw new LockedError(file, outcome.pid);
         }
-        yield Math.min(pause, Math.max(1, deadline - performance.now()));
+        yield Math.min(pause, Math.max(1, deadline - world.monotonic()));
         pause = Math.min(pause * 2, MAX_POLL_MS);
     }
   }
@@ -395,61 +420,74 @@ export class PidFileHolding implements Holding {
   readonly mode = 'pidfile' as const;
   readonly #path: string;
   readonly #logger: Logger;
+  readonly #world: World;
   #identity: Identity;
   #pid: number;
 
-  constructor(file: string, identity: Identity, pid: number, logger: Logger) {
+  constructor(file: string, identity: Identity, pid: number, logger: Logger, world: World) {
     this.#path = file;
     this.#identity = identity;
     this.#pid = pid;
     this.#logger = logger;
+    this.#world = world;
   }
 
   /** Whether the path still names the file written, with the PID written in it. */
-  #stillOurs(): boolean {
-    const placed = placedIdentity(this.#path, this.#pid);
+  *#stillOurs(): Steps<boolean> {
+    const placed = yield* placedIdentity(this.#path, this.#pid);
     return placed !== null && sameIdentity(placed, this.#identity);
   }
 
   verify(): boolean {
-    return this.#stillOurs();
+    return runSync(this.#stillOurs());
   }
 
   release(): void {
+    runSync(this.releaseSteps());
+  }
+
+  /** release(), as steps. */
+  *releaseSteps(): Steps<void> {
     const file = this.#path;
     // Nobody takes over a live holder's file, so the guard here only closes the window against a
     // takeover that misjudged us; past a short try, remove our own file without it.
-    const guard = runSync(takeGuard(file, this.#logger, RELEASE_GUARD_WAIT_MS));
+    const guard = yield* takeGuard(file, this.#logger, this.#world, RELEASE_GUARD_WAIT_MS);
     if (guard === null) this.#logger.warn(`releasing ${file} without its guard, which another process holds`);
     try {
-      if (this.#stillOurs()) removeNow(file);
+      if (yield* this.#stillOurs()) yield* removeNow(file, this.#world);
       else this.#logger.warn(`${file} is no longer the file this process wrote; left in place`);
     } catch (error) {
       throw fsErrorFor(error, file);
     } finally {
-      if (guard !== null) dropGuard(guard, file, this.#logger);
+      if (guard !== null) yield* dropGuard(guard, file, this.#logger);
     }
   }
 
   recordPid(pid: number): void {
+    runSync(this.recordSteps(pid));
+  }
+
+  /** recordPid(), as steps. */
+  *recordSteps(pid: number): Steps<void> {
     const file = this.#path;
-    const draft = writeDraft(file, formatPid(pid));
+    const draft = yield* writeDraft(file, formatPid(pid), this.#world);
     try {
-      const guard = runSync(requireGuard(file, this.#logger));
+      const guard = yield* requireGuard(file, this.#logger, this.#world);
       try {
-        if (!this.#stillOurs()) throw pathError('ESTALE', 'the PID file was replaced by another process', 'rename', file);
+        if (!(yield* this.#stillOurs())) throw pathError('ESTALE', 'the PID file was replaced by another process', 'rename', file);
+        yield fsStep('rename', draft.path, file);
         fs.renameSync(draft.path, file);
-        const identity = placedIdentity(file, pid);
+        const identity = yield* placedIdentity(file, pid);
         if (identity === null) throw pathError('ESTALE', 'the PID file was replaced by another process', 'rename', file);
         this.#identity = identity;
         this.#pid = pid;
       } finally {
-        dropGuard(guard, file, this.#logger);
+        yield* dropGuard(guard, file, this.#logger);
       }
     } catch (error) {
       throw fsErrorFor(error, file);
     } finally {
-      removeQuietly(draft.path);
+      yield* removeQuietly(draft.path);
     }
   }
 
