@@ -6,7 +6,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 
 /** The file-system calls the fallback makes, each announced by a marker before it is made. */
-export type FsOp = 'read' | 'lstat' | 'create' | 'link' | 'rename' | 'unlink' | 'readdir' | 'guard' | 'unguard';
+export type FsOp = 'read' | 'lstat' | 'create' | 'link' | 'rename' | 'unlink' | 'readdir';
 
 /** The marker of a file-system call about to be made: on `path`, and for link and rename, to `to`. */
 export interface FsStep {

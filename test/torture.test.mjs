@@ -21,8 +21,10 @@ test("the storm's journal checker refuses two holders, and a refusal naming a no
 
 for (const scenario of scenarios) {
   for (const mode of scenario.modes) {
-    test(`torture, short: ${scenario.name} [${mode}]`, { skip: !linux && 'uses /proc and flock(1)', timeout: 120_000 }, async () => {
-      await scenario.run({ ...scenario.short, mode });
+    test(`torture, short: ${scenario.name} [${mode}]`, { skip: !linux && 'uses /proc and flock(1)', timeout: 120_000 }, async (t) => {
+      const report = await scenario.run({ ...scenario.short, mode });
+      if (report?.skipped !== undefined) t.skip(report.skipped);
+      else t.diagnostic(JSON.stringify(report));
     });
   }
 }

@@ -46,8 +46,6 @@ function footprintOf(step, dir) {
       break;
     case 'create':
     case 'unlink':
-    case 'guard': // proper-lockfile's guard directory, taken (mkdir) and dropped (rmdir) in one step each
-    case 'unguard':
       writes.add(name(step.path));
       break;
     case 'link':
