@@ -2,8 +2,10 @@
 // both apply, and `npm test` runs them small (test/torture.test.mjs).
 import { children } from './children.mjs';
 import { churn } from './churn.mjs';
+import { fuseChurn } from './fuse-churn.mjs';
 import { hostile } from './hostile.mjs';
 import { interleavings } from './interleavings.mjs';
+import { planted } from './planted.mjs';
 import { resources } from './resources.mjs';
 import { stalledTaker } from './stalled-taker.mjs';
 import { killAtEachStep } from './steps.mjs';
@@ -43,6 +45,9 @@ export const scenarios = [
   { name: "every interleaving of the fallback's steps", modes: ['pidfile'], full: { checks: FULL_CHECKS }, short: { checks: SHORT_CHECKS }, run: interleavings },
   { name: 'stalled taker: a holder whose recorded PID died, a taker slowed by strace, a newcomer', modes: ['pidfile'],
     full: { rounds: 3, delayMs: 1500 }, short: { rounds: 1, delayMs: 1500 }, run: stalledTaker },
+  { name: 'names planted by another user in a sticky directory', modes: ['pidfile'], full: { processes: 16, rounds: 20 }, short: { processes: 8, rounds: 3 }, run: planted },
+  { name: 'churn with failOpen on a file system without locks (FUSE), with and without hard links', modes: ['pidfile'],
+    full: { processes: 12, holds: 150 }, short: { processes: 6, holds: 25 }, run: fuseChurn },
 ];
 
 /**
