@@ -1,4 +1,5 @@
 // Reading a PID file: the I/O around parsePid, sync and async, never following a final symlink.
+// lookAtPidFileSync is the stale-PID fallback's: the stat with the contents, for trust and identity.
 import fs from 'node:fs';
 import { mountDeviceOf } from './mount-device';
 import { MAX_PID_TEXT_BYTES, parsePid } from './pid-text';
@@ -37,27 +38,60 @@ function classify(stat: fs.BigIntStats, bytes: Uint8Array, mountDevice: string |
   return pid === null ? { kind: 'other', dev, ino, mtimeMs, mountDevice } : { kind: 'pid', pid, dev, ino, mtimeMs, mountDevice };
 }
 
+/** What a look at a path found: the contents, and the stat of the file they were read from. */
+export interface PidFileLook {
+  contents: PidFileContents;
+  /** The file's stat, as read through the descriptor the contents came from; null when nothing was opened. */
+  stat: fs.BigIntStats | null;
+  /** ELOOP or EISDIR when the open itself refused the path (a symlink, a directory), else null. */
+  refused: 'ELOOP' | 'EISDIR' | null;
+}
+
+/**
+ * Errors from a file already open that mean it was removed or replaced under the read: FUSE and
+ * NFS answer fstat of a descriptor by path, and ESTALE is NFS's word for a file handle gone.
+ */
+const VANISHED = new Set(['ENOENT', 'ESTALE']);
+/** Looks in a row at a path whose file keeps vanishing under the read before calling it missing. */
+const LOOKS = 8;
+
+/**
+ * Reads the file at `file` with the stat of that very file. A file that vanishes between the open
+ * and the read is looked for again: contention, not an error; past LOOKS tries it is missing.
+ * `withMount`: also find its mount's device, for a /proc/locks lookup.
+ */
+export function lookAtPidFileSync(file: string, withMount = false): PidFileLook {
+  for (let look = 1; ; look += 1) {
+    let fd: number;
+    try {
+      fd = fs.openSync(file, READ_FLAGS);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ESTALE') return { contents: { kind: 'missing' }, stat: null, refused: null };
+      const answer = notAPidFile(error);
+      if (answer === null) throw error;
+      return { contents: answer, stat: null, refused: code === 'ELOOP' || code === 'EISDIR' ? code : null };
+    }
+    try {
+      const stat = fs.fstatSync(fd, { bigint: true });
+      const mountDevice = withMount ? mountDeviceOf(fd) : null;
+      if (!stat.isFile()) return { contents: classify(stat, new Uint8Array(0), mountDevice), stat, refused: null };
+      // One byte more than a PID file can hold tells a huge file from a full one without reading it.
+      const buffer = Buffer.alloc(MAX_PID_TEXT_BYTES + 1);
+      const length = fs.readSync(fd, buffer, 0, buffer.length, 0);
+      return { contents: classify(stat, buffer.subarray(0, length), mountDevice), stat, refused: null };
+    } catch (error) {
+      if (!VANISHED.has((error as NodeJS.ErrnoException).code ?? '')) throw error;
+      if (look >= LOOKS) return { contents: { kind: 'missing' }, stat: null, refused: null };
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+}
+
 /** Reads the file at `file`; `withMount`: also find its mount's device, for a /proc/locks lookup. */
 export function readPidFileSync(file: string, withMount = false): PidFileContents {
-  let fd: number;
-  try {
-    fd = fs.openSync(file, READ_FLAGS);
-  } catch (error) {
-    const answer = notAPidFile(error);
-    if (answer === null) throw error;
-    return answer;
-  }
-  try {
-    const stat = fs.fstatSync(fd, { bigint: true });
-    const mountDevice = withMount ? mountDeviceOf(fd) : null;
-    if (!stat.isFile()) return classify(stat, new Uint8Array(0), mountDevice);
-    // One byte more than a PID file can hold tells a huge file from a full one without reading it.
-    const buffer = Buffer.alloc(MAX_PID_TEXT_BYTES + 1);
-    const length = fs.readSync(fd, buffer, 0, buffer.length, 0);
-    return classify(stat, buffer.subarray(0, length), mountDevice);
-  } finally {
-    fs.closeSync(fd);
-  }
+  return lookAtPidFileSync(file, withMount).contents;
 }
 
 /** readPidFileSync, with non-blocking I/O. */

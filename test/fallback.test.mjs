@@ -282,3 +282,132 @@ test('a takeover removes the drafts of processes that died mid-acquire, and only
   assert.deepEqual(fs.readdirSync(dir).sort(), [`.app.pid.${os.hostname()}.${sleeper.pid}.1.pidguard`, '.app.pid.another-host.' + dead + '.1.pidguard', 'app.pid'].sort());
   held.release();
 });
+
+// --- Full disks, claims and leftovers --------------------------------------------------------
+
+const isRoot = process.platform === 'linux' && process.getuid() === 0;
+
+/** Mounts a tmpfs with `options` at a new directory, unmounted when `t` ends. */
+function mountTmpfs(t, options) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pidguard-mnt-'));
+  assert.equal(run('mount', ['-t', 'tmpfs', '-o', options, 'tmpfs', dir]).status, 0, 'mount a tmpfs');
+  t.after(() => {
+    run('umount', ['-l', dir]);
+    fs.rmdirSync(dir);
+  });
+  return dir;
+}
+
+/** Creates empty files in `dir` until the file system has no inode left for another. */
+function useUpInodes(dir) {
+  for (let i = 0; ; i += 1) {
+    try {
+      fs.writeFileSync(path.join(dir, `filler-${i}`), '');
+    } catch (error) {
+      assert.equal(error.code, 'ENOSPC');
+      return;
+    }
+  }
+}
+
+/** The name of the `level`th claim on the version of `file` now there, holding `pid` (device, mtime in µs, PID). */
+function claimOn(file, pid, level = 1) {
+  const stat = fs.statSync(file, { bigint: true });
+  return path.join(path.dirname(file), `.${path.basename(file)}.claim.${stat.dev}-${Math.round((Number(stat.mtimeNs) / 1e6) * 1000)}-${pid}.${level}`);
+}
+
+test('a release on a file system with no inode left still removes the PID file', { skip: !isRoot && 'needs root to mount a tmpfs' }, (t) => {
+  const dir = mountTmpfs(t, 'nr_inodes=16');
+  const file = path.join(dir, 'app.pid');
+  const { lines, logger } = recorder();
+  const held = acquireSync(file, { ...pidfile, logger });
+  useUpInodes(dir);
+  held.release();
+  assert.equal(fs.existsSync(file), false, lines.join('\n'));
+  assert.deepEqual(lines.filter((line) => line.startsWith('warn:')), []);
+  assert.deepEqual(fs.readdirSync(dir).filter((name) => !name.startsWith('filler-')), []);
+});
+
+/** Whether a hard link needs an inode of its own on a tmpfs, as Linux's counts each link against nr_inodes. */
+function linksTakeInodes(t) {
+  const dir = mountTmpfs(t, 'nr_inodes=2'); // the root directory and one file
+  fs.writeFileSync(path.join(dir, 'file'), '');
+  try {
+    fs.linkSync(path.join(dir, 'file'), path.join(dir, 'link'));
+    return false;
+  } catch (error) {
+    assert.equal(error.code, 'ENOSPC');
+    return true;
+  }
+}
+
+test('no room for a claim during a takeover: ENOSPC naming the PID file, and nothing left behind', { skip: !isRoot && 'needs root to mount a tmpfs' }, (t) => {
+  if (!linksTakeInodes(t)) return t.skip("this kernel's tmpfs makes hard links without an inode, so a claim always has room");
+  // The root directory, the stale file and a draft: a claim, a hard link, needs one inode more.
+  const dir = mountTmpfs(t, 'nr_inodes=3');
+  const file = path.join(dir, 'app.pid');
+  fs.writeFileSync(file, `${deadPid()}\n`);
+  assert.throws(() => acquireSync(file, pidfile), (error) => {
+    assert.equal(error.code, 'ENOSPC', error.message);
+    assert.equal(error.path, file);
+    assert.match(error.message, new RegExp(`^ENOSPC: no space left on device, link '${file}'$`));
+    return true;
+  });
+  assert.deepEqual(fs.readdirSync(dir), ['app.pid']);
+});
+
+test('a <file>.lock directory (the guard of earlier versions) holds nothing up', TIMEOUT, async (t) => {
+  const file = path.join(tempDir(t), 'app.pid');
+  fs.writeFileSync(file, `${deadPid()}\n`);
+  fs.mkdirSync(`${file}.lock`);
+  const started = Date.now();
+  const held = await acquire(file, { ...pidfile, wait: 200 });
+  assert.ok(Date.now() - started < 2000, `took ${Date.now() - started} ms`);
+  held.release();
+});
+
+test('a stale file being taken over by a live claimer: wait and signal are honoured, and the claim is left alone', TIMEOUT, async (t) => {
+  const file = path.join(tempDir(t), 'app.pid');
+  const { child: claimer } = await startSleeper(t);
+  const dead = deadPid();
+  fs.writeFileSync(file, `${dead}\n`);
+  const claim = claimOn(file, dead);
+  fs.writeFileSync(claim, `${claimer.pid}\n`); // as a takeover stopped between its claim and its rename leaves it
+  let started = Date.now();
+  await assert.rejects(acquire(file, { ...pidfile, wait: 100 }), { code: 'ELOCKED', pid: null });
+  assert.ok(Date.now() - started < 3000, `a wait of 100 ms took ${Date.now() - started} ms`);
+  const controller = new AbortController();
+  const waiting = acquire(file, { ...pidfile, wait: true, signal: controller.signal });
+  setTimeout(() => controller.abort(), 100);
+  started = Date.now();
+  await assert.rejects(waiting, { name: 'AbortError' });
+  assert.ok(Date.now() - started < 1000, `the abort took ${Date.now() - started} ms`);
+  assert.equal(fs.readFileSync(file, 'utf8'), `${dead}\n`);
+  assert.equal(fs.readFileSync(claim, 'utf8'), `${claimer.pid}\n`);
+  // The claimer gone, its claim is passed over, and removed once the version it was on is gone.
+  claimer.kill('SIGKILL');
+  await new Promise((resolve) => claimer.once('exit', resolve));
+  const held = acquireSync(file, pidfile);
+  assert.equal(readPid(file), process.pid);
+  held.release();
+  assert.deepEqual(fs.readdirSync(path.dirname(file)), []);
+});
+
+test('a release meeting a live claim on its file leaves the file, which is stale once the holder is gone', TIMEOUT, async (t) => {
+  const file = path.join(tempDir(t), 'app.pid');
+  const [holder] = await startAgents(t, 1);
+  const { child: claimer } = await startSleeper(t);
+  assert.equal((await holder.ask({ op: 'acquire', path: file, options: pidfile })).ok, true);
+  // A takeover that misjudged the holder (it would have to see its PID dead) holds the claim.
+  const claim = claimOn(file, holder.pid);
+  fs.writeFileSync(claim, `${claimer.pid}\n`);
+  assert.deepEqual(await holder.ask({ op: 'release' }), { ok: true });
+  assert.equal(readPid(file), holder.pid, 'left in place');
+  holder.kill('SIGKILL');
+  await holder.exited;
+  claimer.kill('SIGKILL');
+  await new Promise((resolve) => claimer.once('exit', resolve));
+  const held = acquireSync(file, pidfile);
+  held.release();
+  assert.deepEqual(fs.readdirSync(path.dirname(file)), []);
+});

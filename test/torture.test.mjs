@@ -22,8 +22,10 @@ test("the storm's journal checker refuses two holders, and a refusal naming a no
 for (const scenario of scenarios) {
   for (const mode of scenario.modes) {
     const skip = (!linux && 'uses /proc and flock(1)') || (scenario.skip?.() ?? false);
-    test(`torture, short: ${scenario.name} [${mode}]`, { skip, timeout: 120_000 }, async () => {
-      await scenario.run({ ...scenario.short, mode });
+    test(`torture, short: ${scenario.name} [${mode}]`, { skip, timeout: 120_000 }, async (t) => {
+      const report = await scenario.run({ ...scenario.short, mode });
+      if (report?.skipped !== undefined) t.skip(report.skipped);
+      else t.diagnostic(JSON.stringify(report));
     });
   }
 }
