@@ -7,7 +7,7 @@ import { takeKernelLock, takeKernelLockSync, type FileKind } from './kernel-acqu
 import { binding, type Binding } from './native';
 import { environmentMode, settleOptions, type AcquireOptions, type LockOptions, type SettledOptions } from './options';
 import { prepareDirectory } from './path-trust';
-import { PidLock } from './pid-lock';
+import { PidLock, withoutExitHook } from './pid-lock';
 import { takePidFile, type PidFileHolding } from './pidfile-lock';
 import { runAsync, runSync } from './steps';
 
@@ -103,7 +103,9 @@ function takeSync(settled: SettledOptions, kind: FileKind): PidLock {
     }
     mode = 'pidfile';
     prepareDirectory(settled.path, settled.mkdir);
-    return fallbackLock(settled, runSync(takePidFile(settled)));
+    // A wait blocks this thread in pauses: the exit hook comes off meanwhile, as for a kernel wait.
+    const take = (): PidFileHolding => runSync(takePidFile(settled));
+    return fallbackLock(settled, settled.waitMs > 0 ? withoutExitHook(take) : take());
   } catch (error) {
     return failOpenOrThrow(settled, mode, error);
   }
