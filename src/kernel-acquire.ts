@@ -29,6 +29,13 @@ interface Holder {
   named: NamedHolder;
   /** The file was gone, or unlocked, when we looked: its holder released it. */
   released: boolean;
+  /**
+   * Locked, and the file's PID, by its descriptors, did not hold it when looked at: most often a
+   * holder dying as we looked (its descriptors closed before the kernel lets its lock go), so the
+   * lock is about to be free; else a holder that records no PID of its own. Worth trying again
+   * for a bounded time.
+   */
+  unsettled: boolean;
 }
 
 const NOBODY: NamedHolder = { locked: false, pid: null, proof: null, recordedPid: null, recordedPidHolds: null };
@@ -42,7 +49,7 @@ function* findHolder(file: string): Steps<Holder> {
   const deadline = performance.now() + PID_WRITE_GRACE_MS;
   for (;;) {
     const contents = readPidFileSync(file, true);
-    if (contents.kind === 'missing') return { named: NOBODY, released: true };
+    if (contents.kind === 'missing') return { named: NOBODY, released: true, unsettled: false };
     // Empty: the holder is between its lock and its write, which takes microseconds unless it
     // is descheduled; give it a bounded grace.
     if (contents.kind === 'empty' && performance.now() < deadline) {
@@ -57,7 +64,10 @@ function* findHolder(file: string): Steps<Holder> {
     const identity = lockedFile(contents);
     const listed = identity === null ? null : readFlockHoldersSync(identity);
     const named = runProcSync(kernelHolder(contents, identity, listed, true));
-    return { named, released: !named.locked };
+    // Locked, yet nobody proven: the file's PID and the kernel's record both checked and found
+    // not holding it (not merely unreadable, or hidden in another namespace).
+    const unsettled = named.locked && named.pid === null && named.recordedPidHolds === false;
+    return { named, released: !named.locked, unsettled };
   }
 }
 
@@ -124,11 +134,21 @@ function tryLock(native: Binding, { target, flags, text }: LockRequest): NativeH
 /** Tries without waiting; on contention, finds the holder and throws LockedError. */
 function* lockNow(native: Binding, request: LockRequest): Steps<PidLock> {
   const { path, logger } = request.settled;
+  let unsettledSince: number | null = null;
   for (let round = 1; ; round += 1) {
     const handle = tryLock(native, request);
     if (handle !== null) return wrap(native, request, handle);
     const holder = yield* findHolder(request.target);
     if (holder.released && round < MAX_ROUNDS) continue;
+    // A holder dying as we look has closed its descriptors before the kernel lets its lock go:
+    // give it the same bounded grace as a holder yet to write its PID, then name whom we can.
+    if (holder.unsettled) {
+      unsettledSince ??= performance.now();
+      if (performance.now() - unsettledSince < PID_WRITE_GRACE_MS) {
+        yield PID_POLL_MS;
+        continue;
+      }
+    }
     const error = lockedError(path, holder.named);
     logger.debug(`${path} is held by PID ${error.pid ?? 'unknown'}`);
     throw error;
