@@ -6,6 +6,7 @@
  *   unlock(handle: External, remove: boolean): void        (throws after closing, on failure)
  *   probe(path: string): 0 | 1 | 2                         (missing, unlocked, locked)
  *   locksSupported(path: string): boolean                  (asked without taking a lock)
+ *   openToRead(path: string): number                       (a descriptor to read; POSIX only)
  *   rewrite(handle: External, text: string): void           (replaces a held PID file's text)
  *   descriptor(handle: External): number                    (the POSIX descriptor, or -1)
  *   verify(handle: External): boolean                       (the path still names the held file)
@@ -305,6 +306,22 @@ static napi_value probe_file(napi_env env, napi_callback_info info) {
   return result;
 }
 
+static napi_value open_to_read(napi_env env, napi_callback_info info) {
+  napi_value argv[1], result;
+  char *path;
+  int fd = -1;
+  pg_result outcome;
+
+  if (!get_args(env, info, 1, argv, "openToRead(path)")) return NULL;
+  path = utf8_copy(env, argv[0]);
+  if (path == NULL) return NULL;
+  outcome = pg_open_to_read(path, &fd);
+  free(path);
+  if (outcome.err != 0) return throw_result(env, outcome);
+  NAPI_CALL(env, napi_create_int32(env, fd, &result));
+  return result;
+}
+
 static napi_value locks_supported(napi_env env, napi_callback_info info) {
   napi_value argv[1], result;
   char *path;
@@ -352,6 +369,7 @@ NAPI_MODULE_INIT() {
   if (export_function(env, exports, "releaseAll", release_all) == NULL) return NULL;
   if (export_function(env, exports, "processStartTime", process_start_time) == NULL) return NULL;
   if (export_function(env, exports, "locksSupported", locks_supported) == NULL) return NULL;
+  if (export_function(env, exports, "openToRead", open_to_read) == NULL) return NULL;
   if (export_int(env, exports, "SHARED", PG_SHARED) == NULL) return NULL;
   if (export_int(env, exports, "CREATE", PG_CREATE) == NULL) return NULL;
   if (export_int(env, exports, "PIDFILE", PG_PIDFILE) == NULL) return NULL;

@@ -149,6 +149,14 @@ int pg_descriptor(pg_handle handle);
 pg_result pg_probe(const char *path, pg_probe_state *state);
 
 /*
+ * Opens `path` to read it (a PID file looked at, not locked), reaching it as pg_lock does: no
+ * symlink another user owns on the way (PG_EUNSAFE_PATH), none at the end (ELOOP), a FIFO never
+ * waited on (O_NONBLOCK). POSIX: *fd is a descriptor for the caller to read and close. Windows:
+ * ENOSYS (the caller opens it itself).
+ */
+pg_result pg_open_to_read(const char *path, int *fd);
+
+/*
  * Whether the file system holding `path` gives locks at all (*supported 1) or refuses them
  * (*supported 0: ENOLCK, EOPNOTSUPP, ... as an NFS mount without a lock manager answers), told
  * without taking any lock: POSIX asks F_GETLK, which only tests. Windows always gives them.

@@ -426,6 +426,16 @@ pg_result pg_probe(const char *path, pg_probe_state *state) {
   return ok();
 }
 
+pg_result pg_open_to_read(const char *path, int *fd) {
+  located at;
+  pg_result result = locate(path, 0, &at);
+  if (result.err != 0) return result;
+  *fd = openat_nointr(at.dir, at.name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+  if (*fd < 0) result = failure(errno, "open");
+  close(at.dir);
+  return result;
+}
+
 pg_result pg_locks_supported(const char *path, int *supported) {
   struct flock question;
   int fd = open_nointr(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);

@@ -425,6 +425,12 @@ int pg_process_start_time(int pid, double *started_ms) {
   return 0;
 }
 
+pg_result pg_open_to_read(const char *path, int *fd) {
+  (void)path;
+  *fd = -1;
+  return failure(ERROR_CALL_NOT_IMPLEMENTED, "open"); /* Node opens it: a HANDLE is no descriptor */
+}
+
 pg_result pg_locks_supported(const char *path, int *supported) {
   (void)path;
   *supported = 1; /* every Windows file system pidguard can open gives LockFileEx */

@@ -1,4 +1,5 @@
 // Looking at a PID file without taking it: readPid, inspect and inspectSync, in either mode.
+import fs from 'node:fs';
 import { withPath } from './errors';
 import { lockedFile, readFlockHolders, readFlockHoldersSync } from './kernel-locks';
 import { kernelHolder } from './lock-holders';
@@ -10,6 +11,7 @@ import type { FlockHolder } from './proc-locks';
 import { readCommandLine, readProcessFacts } from './process-info';
 import { readPidFile, readPidFileSync, type PidFileContents } from './read-pid';
 import { describeStatus, type LockStatus, type ProcessView } from './status';
+import { currentCredentials, distrust } from './trust';
 
 /** The PID recorded in the file at `path`; null when there is no file or it holds no valid PID. */
 export function readPid(path: string): number | null {
@@ -67,14 +69,29 @@ function fallbackApplies(mode: LockMode, file: string, contents: PidFileContents
   }
 }
 
+/** Whether the fallback would trust the file at `file` (trust.ts), as it takes files. */
+function trusted(file: string): boolean {
+  const self = currentCredentials();
+  if (self === null) return true;
+  try {
+    const { uid, gid, mode, nlink } = fs.lstatSync(file);
+    return distrust({ uid, gid, mode, nlink }, self, false) === null;
+  } catch {
+    return false; // gone since it was read: nothing to judge
+  }
+}
+
 function* look(file: string, mode: LockMode, contents: PidFileContents, holders: FlockHolder[] | null): ProcSteps<LockStatus> {
   const lookUp = processLookUp();
   const identity = mode === 'pidfile' ? null : lockedFile(contents);
   const probedLocked = identity !== null && holders === null && addonLoads() ? probe(file) : null;
   const kernelLocked = (): boolean => (holders?.some((holder) => holder.exclusive) ?? false) || probedLocked === true;
   if (fallbackApplies(mode, file, contents, kernelLocked)) {
-    // No verdict on no file, nor on a symlink or a directory (read as 'other' with no identity).
-    const verdict = contents.kind !== 'missing' && contents.dev !== null ? judgeFile(contents, 0) : null;
+    // No verdict on no file, nor on a symlink or a directory (read as 'other' with no identity),
+    // nor on a file another user could have written: the fallback never takes it, and its PID
+    // may name any process at all.
+    const judged = contents.kind !== 'missing' && contents.dev !== null && trusted(file);
+    const verdict = judged ? judgeFile(contents, 0) : null;
     return describeStatus({ path: file, contents, lookUp, mode: 'pidfile', verdict });
   }
   const checkedBy = holders !== null ? 'proc-locks' : probedLocked !== null ? 'probe' : 'none';

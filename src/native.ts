@@ -37,6 +37,8 @@ export interface Binding {
   probe(path: string): ProbeState;
   /** Whether the file system holding `path` gives locks at all, asked without taking one (F_GETLK). */
   locksSupported(path: string): boolean;
+  /** A descriptor to read `path`, reached past no other user's symlink and opened without following one (POSIX; ENOSYS on Windows). */
+  openToRead(path: string): number;
   /** Replaces the text of a held PID file (truncate, then write). */
   rewrite(handle: NativeHandle, text: string): void;
   /** Whether the locked path still names the held file. */

@@ -1,8 +1,12 @@
 // Reading a PID file: the I/O around parsePid, sync and async, never following a final symlink.
 // lookAtPidFileSync is the stale-PID fallback's: the stat with the contents, for trust and identity.
 import fs from 'node:fs';
+import { promisify } from 'node:util';
 import { mountDeviceOf } from './mount-device';
+import { binding, type Binding } from './native';
+import { prepareDirectory } from './path-trust';
 import { MAX_PID_TEXT_BYTES, parsePid } from './pid-text';
+import { lockError } from './refusal';
 
 /**
  * What a PID file holds, with the file's identity for a /proc/locks lookup. `mountDevice` is the
@@ -18,6 +22,36 @@ export type PidFileContents =
 // O_NONBLOCK: a FIFO planted at the path must not hang the reader. O_NOFOLLOW does not exist on
 // Windows, where links are refused by the lock call instead.
 const READ_FLAGS = fs.constants.O_RDONLY | (fs.constants.O_NOFOLLOW ?? 0) | (fs.constants.O_NONBLOCK ?? 0);
+
+/** The addon, to open PID files with (POSIX); null where it cannot load, or on Windows. */
+function addonForReading(): Binding | null {
+  if (process.platform === 'win32') return null;
+  try {
+    return binding();
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * A descriptor to read the PID file at `file`, reached as the lock reaches it: never through a
+ * symlink another user owns or placed (EPERM), never following one at the end (ELOOP), never
+ * waiting on a FIFO. The addon opens it so, with no window between a check and the open; without
+ * it (Windows, or mode 'pidfile' where it cannot load) Node's open follows a look for such links.
+ * A status, a stop or a readPid must not act on a file that no holder could have taken.
+ */
+function openPidFile(file: string): number {
+  const native = addonForReading();
+  if (native === null) {
+    prepareDirectory(file, false);
+    return fs.openSync(file, READ_FLAGS);
+  }
+  try {
+    return native.openToRead(file);
+  } catch (error) {
+    throw lockError(error, file);
+  }
+}
 
 /** Errors meaning "no PID file here", as opposed to "could not look". */
 function notAPidFile(error: unknown): PidFileContents | null {
@@ -64,7 +98,7 @@ export function lookAtPidFileSync(file: string, withMount = false): PidFileLook 
   for (let look = 1; ; look += 1) {
     let fd: number;
     try {
-      fd = fs.openSync(file, READ_FLAGS);
+      fd = openPidFile(file);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === 'ESTALE') return { contents: { kind: 'missing' }, stat: null, refused: null };
@@ -94,24 +128,41 @@ export function readPidFileSync(file: string, withMount = false): PidFileContent
   return lookAtPidFileSync(file, withMount).contents;
 }
 
-/** readPidFileSync, with non-blocking I/O. */
+const fstatAsync = promisify((fd: number, done: (error: NodeJS.ErrnoException | null, stat: fs.BigIntStats) => void) =>
+  fs.fstat(fd, { bigint: true }, done));
+const readAsync = promisify(fs.read);
+const closeAsync = promisify(fs.close);
+
+/**
+ * readPidFileSync, with non-blocking I/O for the reads (the open is the addon's, or, without it,
+ * Node's own). A file that vanishes under the read is looked for again, as there.
+ */
 export async function readPidFile(file: string, withMount = false): Promise<PidFileContents> {
-  let handle: fs.promises.FileHandle;
-  try {
-    handle = await fs.promises.open(file, READ_FLAGS);
-  } catch (error) {
-    const answer = notAPidFile(error);
-    if (answer === null) throw error;
-    return answer;
-  }
-  try {
-    const stat = await handle.stat({ bigint: true });
-    const mountDevice = withMount ? mountDeviceOf(handle.fd) : null;
-    if (!stat.isFile()) return classify(stat, new Uint8Array(0), mountDevice);
-    const buffer = Buffer.alloc(MAX_PID_TEXT_BYTES + 1);
-    const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
-    return classify(stat, buffer.subarray(0, bytesRead), mountDevice);
-  } finally {
-    await handle.close();
+  // The open is synchronous, and a missing file needs nothing more: without this turn of the
+  // event loop, `while (...) await inspect(f)` would never let timers or child exits through.
+  await new Promise((resolve) => setImmediate(resolve));
+  for (let look = 1; ; look += 1) {
+    let fd: number;
+    try {
+      fd = openPidFile(file);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ESTALE') return { kind: 'missing' };
+      const answer = notAPidFile(error);
+      if (answer === null) throw error;
+      return answer;
+    }
+    try {
+      const stat = await fstatAsync(fd);
+      const mountDevice = withMount ? mountDeviceOf(fd) : null;
+      if (!stat.isFile()) return classify(stat, new Uint8Array(0), mountDevice);
+      const buffer = Buffer.alloc(MAX_PID_TEXT_BYTES + 1);
+      const { bytesRead } = await readAsync(fd, buffer, 0, buffer.length, 0);
+      return classify(stat, buffer.subarray(0, bytesRead), mountDevice);
+    } catch (error) {
+      if (!VANISHED.has((error as NodeJS.ErrnoException).code ?? '')) throw error;
+      if (look >= LOOKS) return { kind: 'missing' };
+    } finally {
+      await closeAsync(fd);
+    }
   }
 }

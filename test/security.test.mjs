@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { acquire, acquireSync, lockSync } from 'pidguard';
+import { acquire, acquireSync, inspect, inspectSync, lockSync, readPid } from 'pidguard';
 import { openDescriptorCount, tempDir } from './helpers.mjs';
 
 const posix = process.platform !== 'win32';
@@ -124,4 +124,26 @@ test("root's own symlink, hard-linked into another user's directory, is not foll
   assert.equal(fs.readFileSync(path.join(secret, 'victim.pid'), 'utf8'), 'not ours\n');
   // The original, in root's directory, is still followed.
   acquireSync(path.join(roots, 'other.pid')).release();
+});
+
+test("status, stop and readPid refuse what acquire refuses: a path through another user's symlink, a stranger's fallback file", asRoot, async (t) => {
+  const dir = tempDir(t);
+  const real = path.join(dir, 'run');
+  fs.mkdirSync(real);
+  const held = acquireSync(path.join(real, 'svc.pid'));
+  t.after(() => held.release());
+  const app = path.join(dir, 'app');
+  fs.symlinkSync(real, app);
+  fs.lchownSync(app, NOBODY, NOBODY);
+  const through = path.join(app, 'svc.pid');
+  // No holder could ever hold this path, so nobody may be reported or signalled through it.
+  assert.throws(() => readPid(through), { code: 'EPERM', message: /symlink .*app.* owned by uid 65534/ });
+  assert.throws(() => inspectSync(through), { code: 'EPERM' });
+  await assert.rejects(inspect(through), { code: 'EPERM' });
+  // In mode 'pidfile' the file is the lock: a stranger's file naming a live process is not a holder.
+  const stranger = path.join(dir, 'stranger.pid');
+  fs.writeFileSync(stranger, `${process.pid}\n`);
+  fs.chownSync(stranger, NOBODY, NOBODY);
+  const seen = inspectSync(stranger, { mode: 'pidfile' });
+  assert.deepEqual([seen.locked, seen.pid, seen.recordedPid], [false, null, process.pid]);
 });
