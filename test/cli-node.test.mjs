@@ -85,3 +85,23 @@ test('status names the job, stop ends it and frees the lock, wait then returns a
   assert.equal(pidguard(['status', pidfile]).status, 1);
   assert.equal(pidguard(['wait', pidfile]).status, 0);
 });
+
+/** A node script for `pidguard run`, as argv: prints its arguments joined by spaces (node reads no option after a script's file). */
+const ECHO_ARGS = [process.execPath, path.join(root, 'test', 'fixtures', 'echo-args.cjs')];
+
+test("run's options end at the PID file, as flock(1)'s: options after it are the command's", TIMEOUT, (t) => {
+  const pidfile = path.join(tempDir(t), 'job.pid');
+  const result = pidguard(['run', '-n', pidfile, ...ECHO_ARGS, '-w', '5', '-h', '--', '-c']);
+  assert.deepEqual([result.status, result.stdout.trim(), result.stderr], [0, '-w 5 -h -- -c', '']);
+  assert.equal(pidguard(['run', '--', pidfile, '--', ...ECHO_ARGS, 'x']).stdout.trim(), 'x');
+  const mistake = pidguard(['run', '-w', '-1', pidfile, ...ECHO_ARGS]);
+  assert.deepEqual([mistake.status, mistake.stderr], [64, "pidguard: -w, --wait takes a number of seconds or 'forever', got '-1'\nTry 'pidguard --help'.\n"]);
+});
+
+test('run -c <string> runs the string with the shell (POSIX /bin/sh, Windows cmd.exe) under the lock', TIMEOUT, (t) => {
+  const pidfile = path.join(tempDir(t), 'job.pid');
+  // `exit 3` means the same to both shells.
+  const result = pidguard(['run', pidfile, '-c', 'exit 3']);
+  assert.equal(result.status, 3, result.stderr);
+  assert.equal(fs.existsSync(pidfile), false);
+});

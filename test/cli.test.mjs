@@ -15,6 +15,11 @@ const isRoot = process.getuid?.() === 0;
 const manifest = JSON.parse(fs.readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
 
 /** A user error: one line saying what is wrong (plus the --help hint for usage), never a stack. */
+/** The parts of a result a test compares. */
+function pick({ status, stdout, stderr }) {
+  return { status, stdout, stderr };
+}
+
 function assertOneLineError(result, status, pattern) {
   assert.equal(result.status, status, result.stderr);
   assert.match(result.stderr, pattern);
@@ -26,19 +31,70 @@ test('--help, --version, and mistakes in the command line', linux, (t) => {
   const setup = cliSetup(t);
   const help = sh(setup, 'pidguard --help');
   assert.equal(help.status, 0);
-  assert.match(help.stdout, /pidguard run \[options\] <pidfile> -- <command>/);
+  assert.match(help.stdout, /pidguard run \[options\] <pidfile> \[--\] <command> \[args\.\.\.\]\n {2}pidguard run \[options\] <pidfile> -c <string>/);
   assert.equal(sh(setup, 'pidguard --version').stdout, `pidguard ${manifest.version}\n`);
 
   assertOneLineError(sh(setup, 'pidguard'), 64, /missing a command/);
   assertOneLineError(sh(setup, 'pidguard launch app.pid'), 64, /unknown command 'launch'/);
   assertOneLineError(sh(setup, 'pidguard run app.pid'), 64, /missing the command/);
-  assertOneLineError(sh(setup, 'pidguard run app.pid ls -l'), 64, /'-l'.*put '--' before the command/);
+  assertOneLineError(sh(setup, 'pidguard run -l app.pid ls'), 64, /^pidguard: run: unknown option '-l'$/m);
   assertOneLineError(sh(setup, 'pidguard run -w soon app.pid -- true'), 64, /-w, --wait takes a number of seconds/);
+  // node:util.parseArgs said this in three lines.
+  assertOneLineError(sh(setup, 'pidguard run -w -1 app.pid -- true'), 64, /^pidguard: -w, --wait takes a number of seconds or 'forever', got '-1'$/m);
   assertOneLineError(sh(setup, 'pidguard run -E 300 app.pid -- true'), 64, /from 0 to 255/);
   assertOneLineError(sh(setup, 'pidguard run --pid parent app.pid -- true'), 64, /--pid takes 'self' or 'command'/);
+  assertOneLineError(sh(setup, 'pidguard run app.pid -c'), 64, /-c takes exactly one string/);
   assertOneLineError(sh(setup, 'pidguard stop -s NOPE app.pid'), 64, /unknown signal 'NOPE'/);
   assertOneLineError(sh(setup, 'pidguard status a.pid b.pid'), 64, /unexpected argument 'b.pid'/);
+  for (const mistake of ['pidguard', 'pidguard run -w -1 app.pid -- true', 'pidguard status --json=yes app.pid']) {
+    assert.equal(sh(setup, mistake).stderr.split('\n')[1], "Try 'pidguard --help'.", mistake);
+  }
   assert.equal(fs.existsSync(setup.pidfile), false, 'no mistake touched the PID file');
+});
+
+test("run reads its options as flock(1) does: they end at the PID file, and what follows is the command's", linux, (t) => {
+  const setup = cliSetup(t);
+  // Issue 15's three command lines: pidguard took -w 5 and -h for itself, and refused -d.
+  assert.deepEqual(pick(sh(setup, 'pidguard run app.pid echo -w 5 done')), { status: 0, stdout: '-w 5 done\n', stderr: '' });
+  assert.deepEqual(pick(sh(setup, 'pidguard run app.pid echo -h')), { status: 0, stdout: '-h\n', stderr: '' });
+  assert.deepEqual(pick(sh(setup, 'mkdir d; pidguard run app.pid ls -d d')), { status: 0, stdout: 'd\n', stderr: '' });
+  // `--` before the PID file or right after it, as before; grouped and attached short options.
+  assert.equal(sh(setup, 'pidguard run -nE3 -- app.pid -- echo ok').stdout, 'ok\n');
+  // flock(1) and pidguard side by side: the same command line after the lock's file.
+  for (const tool of ['flock', 'pidguard run']) {
+    const result = sh(setup, `${tool} -w 5 app.pid printf '%s|' -c -n -- -x`);
+    assert.deepEqual(pick(result), { status: 0, stdout: '-c|-n|--|-x|', stderr: '' }, tool);
+  }
+  assert.equal(fs.existsSync(setup.pidfile), false);
+});
+
+test("run -c <string> runs the string with /bin/sh -c, as flock(1)'s -c does, under the lock", linux, (t) => {
+  const setup = cliSetup(t);
+  // A cron line's form; $0 says which shell ran it, and the PID file names the shell.
+  const result = sh(setup, `SHELL=/bin/false pidguard run -w 60 app.pid -c 'echo "$0 $$ $(cat app.pid)" && flock -n app.pid true; exit 3'`);
+  assert.equal(result.status, 3, result.stderr);
+  const [shell, pid, named] = result.stdout.trim().split(' ');
+  assert.equal(shell, '/bin/sh', 'not $SHELL, as flock(1) would');
+  assert.equal(named, pid, 'the file names the shell running the string');
+  assert.equal(sh(setup, "pidguard run app.pid --command 'exit 5'").status, 5);
+  assert.equal(fs.existsSync(setup.pidfile), false);
+});
+
+test('run -s takes a shared lock and records no PID: readers together, a writer kept out', linux, async (t) => {
+  const setup = cliSetup(t);
+  sh(setup, 'mkfifo release.fifo');
+  const reader = startScript(t, setup, `exec pidguard run -s app.pid -- bash -c 'echo "$$ $(wc -c < app.pid)"; read -r _ < release.fifo'`);
+  const [, size] = (await reader.nextLine()).split(' ');
+  assert.equal(size, '0', 'no PID written');
+  assert.equal(sh(setup, 'pidguard run --shared app.pid -- true').status, 0, 'a second reader runs');
+  assert.equal(sh(setup, 'flock -s -n app.pid true').status, 0, "and so does flock -s");
+  const writer = sh(setup, 'pidguard run -x app.pid -- touch ran');
+  assert.equal(writer.status, 1, writer.stderr);
+  assert.equal(sh(setup, 'flock -n app.pid true').status, 1, 'flock -x is kept out too');
+  sh(setup, 'echo go > release.fifo');
+  assert.deepEqual(await reader.exited, { code: 0, signal: null });
+  assert.equal(fs.existsSync(path.join(setup.dir, 'ran')), false);
+  assert.equal(fs.existsSync(setup.pidfile), true, 'a shared holder never removes the file');
 });
 
 test('a PID file that cannot be used: one line with the code and the path, and the command never runs', linux, (t) => {

@@ -84,7 +84,8 @@ function fill(words: readonly string[], indent: string, width = 96): string {
 const RUN_SIGNALS = fill(FORWARDED_SIGNALS.map((signal) => signal.slice(3)), '           ');
 
 export const HELP = `Usage:
-  pidguard run [options] <pidfile> -- <command> [args...]
+  pidguard run [options] <pidfile> [--] <command> [args...]
+  pidguard run [options] <pidfile> -c <string>
   pidguard status [--json] <pidfile>
   pidguard stop [-s <signal>] [-t <seconds>] <pidfile>
   pidguard wait [-t <seconds>] <pidfile>
@@ -96,16 +97,23 @@ run      Take the lock, run the command, record its PID in the file, pass these 
          it (those this system has):
 ${RUN_SIGNALS}
          and exit with its status (128+N when it died of signal N). When the lock is held,
-         print who holds it and exit 1. As PID 1, also reap every orphan.
-  -w, --wait <seconds|forever>    wait that long for the lock (default: do not wait)
+         print who holds it and exit 1. As PID 1, also reap every orphan. The options end at
+         the PID file, as flock(1)'s: everything after it belongs to the command.
+  -c, --command <string>          (after the PID file) run the string with /bin/sh -c
+                                  (Windows: cmd.exe /d /s /c)
+  -w, --wait, --timeout <seconds|forever>
+                                  wait that long for the lock (default: do not wait)
+  -n, --nonblock, --nb            do not wait (the default; wins over -w, as in flock(1))
+  -s, --shared                    take a shared lock, and record no PID
+  -x, -e, --exclusive             take an exclusive lock (the default)
   -E, --conflict-exit-code <n>    exit status when the lock is held (default: 1)
-      --pid self                  record pidguard's own PID instead of the command's
-                                  (refused in mode 'pidfile')
-      --no-inherit                do not pass the locked descriptor to the command; by default
+  -o, --close, --no-inherit       do not pass the locked descriptor to the command; by default
                                   the command inherits it (as fd 3, PIDGUARD_LOCK_FD=3), so the
                                   lock lasts as long as the command keeps fd 3 open, even if
                                   pidguard is killed (closing it, as with exec 3>&-, gives the
                                   command's share up)
+      --pid self                  record pidguard's own PID instead of the command's
+                                  (refused in mode 'pidfile', and with -s)
 status   Print the holder's PID and exit 0 when the lock is held; exit 1 when it is not.
       --json                      print the whole status as JSON
 stop     Signal the holder and wait until the lock is free; exit 1 when nothing holds it or

@@ -6,7 +6,7 @@ import { environmentMode } from '../options';
 import type { PidLock } from '../pid-lock';
 import { readCommandLine } from '../process-info';
 import type { RunCommand } from './args';
-import { describeErrno, startCommand, type Command, type CommandEnd } from './command';
+import { describeErrno, POSIX_SHELL, startCommand, type Command, type CommandEnd } from './command';
 import { cannotRunMessage, commandExitStatus, conflictMessage, EXIT, pidSelfRefusal } from './messages';
 import { forwardedSignals, signalAliases } from './signals';
 
@@ -69,7 +69,14 @@ function start(fd: number | null, run: RunCommand): Command {
     lockFd: fd,
     // A container's PID 1 inherits every orphan in it, and must reap them as tini does.
     reapOthers: process.pid === 1 && process.platform === 'linux',
+    shell: run.shell,
   });
+}
+
+/** The name to say the command by when it cannot be run: the shell's, for -c. */
+function commandName(run: RunCommand): string {
+  if (run.shell) return process.platform === 'win32' ? (process.env['ComSpec'] ?? 'cmd.exe') : POSIX_SHELL;
+  return run.command[0] ?? '';
 }
 
 /** Runs the command while `lock` is held; resolves with the status to exit with. */
@@ -92,11 +99,12 @@ async function runHolding(lock: PidLock, run: RunCommand): Promise<number> {
   if (fd !== null) lock.shareWithChild(true);
   try {
     command = start(fd, run);
-    const name = run.command[0] ?? '';
+    const name = commandName(run);
     // The addon holds the command's process before its exec: its PID is recorded before it runs
     // anything, so that a pidguard killed now leaves a file naming a process that will never run
     // the command (it exits as pidguard's end closes its gate), not a dead PID beside a live one.
-    if (command.pid !== null && !run.recordSelf) {
+    // A shared lock records no PID.
+    if (command.pid !== null && !run.recordSelf && !run.shared) {
       if (lock.mode !== 'pidfile') recordCommandPid(lock, command.pid);
       else if (!recordOrCancel(lock, command, name)) return EXIT.failure;
     }
@@ -107,7 +115,7 @@ async function runHolding(lock: PidLock, run: RunCommand): Promise<number> {
       return cannotRun(name, error as NodeJS.ErrnoException);
     }
     // Node's spawn (Windows, or no addon) tells the PID only now.
-    if (command.pid === null && !run.recordSelf && recordCommandPid(lock, pid) && lock.mode === 'pidfile') lock.shareWithChild(true);
+    if (command.pid === null && !run.recordSelf && !run.shared && recordCommandPid(lock, pid) && lock.mode === 'pidfile') lock.shareWithChild(true);
     return ended(pid, await command.ended);
   } finally {
     lock.shareWithChild(false);
@@ -130,7 +138,7 @@ export async function run(command: RunCommand): Promise<number> {
   if (command.recordSelf && environmentMode() === 'pidfile') return refusePidSelf(command.pidfile, false);
   let lock: PidLock;
   try {
-    lock = await acquire(command.pidfile, { wait: command.waitMs });
+    lock = await acquire(command.pidfile, { wait: command.waitMs, shared: command.shared });
   } catch (error) {
     if (!(error instanceof LockedError)) throw error;
     const holder = error.pid === null ? null : readCommandLine(error.pid);
