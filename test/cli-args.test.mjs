@@ -56,8 +56,8 @@ test("run: flock(1)'s -c, -n, -s, -x, -e, -o and their long names", () => {
 });
 
 test('status, stop and wait take one PID file, with their options anywhere', () => {
-  assert.deepEqual(parseCommandLine(['status', '--json', 'a.pid']), { name: 'status', pidfile: 'a.pid', json: true });
-  assert.deepEqual(parseCommandLine(['status', 'a.pid', '--json']), { name: 'status', pidfile: 'a.pid', json: true });
+  assert.deepEqual(parseCommandLine(['status', '--json', 'a.pid']), { name: 'status', pidfile: 'a.pid', json: true, lsb: false });
+  assert.deepEqual(parseCommandLine(['status', 'a.pid', '--lsb']), { name: 'status', pidfile: 'a.pid', json: false, lsb: true });
   assert.deepEqual(parseCommandLine(['stop', 'a.pid']), { name: 'stop', pidfile: 'a.pid', signal: 'SIGTERM', timeoutMs: DEFAULT_STOP_TIMEOUT_MS });
   assert.deepEqual(parseCommandLine(['stop', '-s', 'hup', 'a.pid', '-t', '0']), { name: 'stop', pidfile: 'a.pid', signal: 'SIGHUP', timeoutMs: 0 });
   assert.deepEqual(parseCommandLine(['wait', 'a.pid']), { name: 'wait', pidfile: 'a.pid', timeoutMs: Infinity });

@@ -105,3 +105,20 @@ test('run -c <string> runs the string with the shell (POSIX /bin/sh, Windows cmd
   assert.equal(result.status, 3, result.stderr);
   assert.equal(fs.existsSync(pidfile), false);
 });
+
+test('status: 1 when not running (no file, no directory), 4 when it cannot tell (a directory at the path); --lsb 3, 1, 4', TIMEOUT, (t) => {
+  const dir = tempDir(t);
+  const missing = pidguard(['status', path.join(dir, 'job.pid')]);
+  assert.deepEqual([missing.status, missing.stdout], [1, '']);
+  assert.match(missing.stderr, /job\.pid is not locked: not running \(there is no such file\)/);
+  const noDir = pidguard(['status', path.join(dir, 'nope', 'job.pid')]);
+  assert.equal(noDir.status, 1);
+  assert.ok(noDir.stderr.includes(`(there is no directory ${path.join(dir, 'nope')})`), noDir.stderr);
+  fs.mkdirSync(path.join(dir, 'a-dir.pid'));
+  const typo = pidguard(['status', path.join(dir, 'a-dir.pid')]);
+  assert.equal(typo.status, 4);
+  assert.match(typo.stderr, /cannot tell whether .*a-dir\.pid is locked: a directory stands there, not a PID file/);
+  fs.writeFileSync(path.join(dir, 'stale.pid'), '2147483647\n');
+  const lsb = (name) => pidguard(['status', '--lsb', path.join(dir, name)]).status;
+  assert.deepEqual([lsb('job.pid'), lsb('stale.pid'), lsb('a-dir.pid')], [3, 1, 4]);
+});

@@ -103,16 +103,16 @@ test('a PID file that cannot be used: one line with the code and the path, and t
   assertOneLineError(sh(setup, `pidguard run ${missing} -- touch ran`), 71, new RegExp(`^pidguard: ENOENT: .*open '${missing}'`));
   fs.mkdirSync(path.join(setup.dir, 'a-dir.pid'));
   assertOneLineError(sh(setup, 'pidguard run a-dir.pid -- touch ran'), 71, /^pidguard: EISDIR: .*a-dir\.pid'/);
-  assertOneLineError(sh(setup, 'pidguard status no-such-dir/app.pid'), 1, /is not locked/);
+  assertOneLineError(sh(setup, 'pidguard status no-such-dir/app.pid'), 1, /is not locked: not running \(there is no directory .*no-such-dir\)/);
   assert.equal(fs.existsSync(path.join(setup.dir, 'ran')), false);
 });
 
-test('a Unix socket at the path: status says not locked (1), run refuses it with EINVAL (71)', linux, async (t) => {
+test('a Unix socket at the path: status cannot tell (4), run refuses it with EINVAL (71)', linux, async (t) => {
   const setup = cliSetup(t);
   const server = net.createServer();
   await new Promise((resolve, reject) => server.listen(setup.pidfile, resolve).once('error', reject));
   t.after(() => server.close());
-  assertOneLineError(sh(setup, 'pidguard status app.pid'), 1, /app\.pid is not locked/);
+  assertOneLineError(sh(setup, 'pidguard status app.pid'), 4, /cannot tell whether .*app\.pid is locked: a socket stands there, not a PID file/);
   assertOneLineError(sh(setup, 'pidguard run app.pid -- touch ran'), 71, /^pidguard: EINVAL: .*app\.pid'/);
   assert.equal(fs.existsSync(path.join(setup.dir, 'ran')), false);
   assert.ok(fs.lstatSync(setup.pidfile).isSocket());
@@ -181,7 +181,7 @@ test('status: exit 1 when not running, the PID and exit 0 when running, the whol
   assert.ok(Date.parse(reported.startedAt) > Date.now() - 60_000, reported.startedAt);
   assert.deepEqual({ ...reported, startedAt: undefined }, {
     path: setup.pidfile, locked: true, pid: commandPid, holderProof: 'fd', recordedPid: commandPid, recordedPidHolds: true, exists: true,
-    mode: 'kernel', checkedBy: 'proc-locks', alive: true, startedAt: undefined, commandLine: 'sleep 60',
+    mode: 'kernel', checkedBy: 'proc-locks', alive: true, startedAt: undefined, commandLine: 'sleep 60', state: 'running', why: null,
   });
 
   process.kill(-service.child.pid, 'SIGKILL'); // wrapper and command, as a crash would
@@ -192,6 +192,7 @@ test('status: exit 1 when not running, the PID and exit 0 when running, the whol
   assert.deepEqual(JSON.parse(stale.stdout), {
     path: setup.pidfile, locked: false, pid: null, holderProof: null, recordedPid: commandPid, recordedPidHolds: false, exists: true,
     mode: 'kernel', checkedBy: 'proc-locks', alive: false, startedAt: null, commandLine: null,
+    state: 'stale', why: `${setup.pidfile} is not locked: not running`,
   });
 });
 

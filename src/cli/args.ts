@@ -34,6 +34,8 @@ export interface StatusCommand {
   name: 'status';
   pidfile: string;
   json: boolean;
+  /** LSB init-script statuses (0, 1, 3, 4), as start-stop-daemon --status gives them. */
+  lsb: boolean;
 }
 
 export interface StopCommand {
@@ -107,6 +109,7 @@ const RUN_OPTIONS: readonly OptionSpec[] = [
 
 const STATUS_OPTIONS: readonly OptionSpec[] = [
   { key: 'json', long: ['json'], value: false },
+  { key: 'lsb', long: ['lsb'], value: false },
   HELP,
 ];
 
@@ -185,7 +188,7 @@ function parseRun(args: readonly string[]): RunCommand | { name: 'help' } {
 function parseStatus(args: readonly string[]): StatusCommand | { name: 'help' } {
   const parsed = parse('status', args, STATUS_OPTIONS, false);
   if (given(parsed, 'help')) return { name: 'help' };
-  return { name: 'status', pidfile: onePidfile('status', parsed.operands), json: given(parsed, 'json') };
+  return { name: 'status', pidfile: onePidfile('status', parsed.operands), json: given(parsed, 'json'), lsb: given(parsed, 'lsb') };
 }
 
 function parseStop(args: readonly string[]): StopCommand | { name: 'help' } {

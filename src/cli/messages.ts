@@ -4,8 +4,15 @@ import { FORWARDED_SIGNALS } from './signals';
 
 /** Exit statuses of pidguard itself (a command run by `pidguard run` exits with its own). */
 export const EXIT = {
-  /** run: the lock is held (the default of -E); status: not held; stop and wait: timed out. */
+  /** run: the lock is held (the default of -E); status: not running; stop: nothing holds it, or timed out; wait: timed out. */
   no: 1,
+  /** status --lsb: not running, and no PID file (LSB's 3). */
+  lsbNotRunning: 3,
+  /**
+   * status: whether the lock is held cannot be told (LSB's "unknown"): permission denied, a
+   * directory or other non-file at the path.
+   */
+  unknown: 4,
   /** A mistake in the command line (sysexits' EX_USAGE). */
   usage: 64,
   /** The PID file could not be opened, locked or read: the line printed says why (EX_OSERR). */
@@ -86,7 +93,7 @@ const RUN_SIGNALS = fill(FORWARDED_SIGNALS.map((signal) => signal.slice(3)), '  
 export const HELP = `Usage:
   pidguard run [options] <pidfile> [--] <command> [args...]
   pidguard run [options] <pidfile> -c <string>
-  pidguard status [--json] <pidfile>
+  pidguard status [--json] [--lsb] <pidfile>
   pidguard stop [-s <signal>] [-t <seconds>] <pidfile>
   pidguard wait [-t <seconds>] <pidfile>
 
@@ -114,8 +121,12 @@ ${RUN_SIGNALS}
                                   command's share up)
       --pid self                  record pidguard's own PID instead of the command's
                                   (refused in mode 'pidfile', and with -s)
-status   Print the holder's PID and exit 0 when the lock is held; exit 1 when it is not.
+status   Print the holder's PID and exit 0 when the lock is held; exit 1 when it is not (no
+         file, no directory, or a file nobody holds); exit 4 when that cannot be told
+         (permission denied; a directory, symlink, socket or device at the path).
       --json                      print the whole status as JSON
+      --lsb                       LSB statuses, as start-stop-daemon --status: 0 running,
+                                  1 not running but the PID file exists, 3 not running, 4 unknown
 stop     Signal the holder and wait until the lock is free; exit 1 when nothing holds it or
          it is still held when the timeout ends.
   -s, --signal <name|number>      the signal to send (default: TERM)
@@ -126,7 +137,7 @@ wait     Wait until the lock is free; exit 1 if the timeout ends first.
   -h, --help                      show this help
   -V, --version                   show the version
 
-Exit statuses of pidguard itself: 1 as described above, 64 for a mistake in the command line,
-71 when the PID file cannot be used or the command cannot be started for want of resources (the
-message says why), 126 when the command cannot be executed, 127 when it is not found.
+Exit statuses of pidguard itself: 1 and 4 as described above, 64 for a mistake in the command
+line, 71 when the PID file cannot be used or the command cannot be started for want of resources
+(the message says why), 126 when the command cannot be executed, 127 when it is not found.
 `;

@@ -9,7 +9,7 @@ import type { LockStatus } from '../status';
 import type { StopCommand, WaitCommand } from './args';
 import { lockedUnlisted, waitUntilFree } from './free';
 import { EXIT } from './messages';
-import { holderDoubt, namedHolder } from './status';
+import { holderDoubt, namedHolder } from './verdict';
 
 function seconds(ms: number): string {
   return `${ms / 1000} s`;
