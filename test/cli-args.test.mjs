@@ -58,10 +58,40 @@ test("run: flock(1)'s -c, -n, -s, -x, -e, -o and their long names", () => {
 test('status, stop and wait take one PID file, with their options anywhere', () => {
   assert.deepEqual(parseCommandLine(['status', '--json', 'a.pid']), { name: 'status', pidfile: 'a.pid', json: true, lsb: false });
   assert.deepEqual(parseCommandLine(['status', 'a.pid', '--lsb']), { name: 'status', pidfile: 'a.pid', json: false, lsb: true });
-  assert.deepEqual(parseCommandLine(['stop', 'a.pid']), { name: 'stop', pidfile: 'a.pid', signal: 'SIGTERM', timeoutMs: DEFAULT_STOP_TIMEOUT_MS });
-  assert.deepEqual(parseCommandLine(['stop', '-s', 'hup', 'a.pid', '-t', '0']), { name: 'stop', pidfile: 'a.pid', signal: 'SIGHUP', timeoutMs: 0 });
+  const term = { kind: 'signal', signal: 'SIGTERM' };
+  const kill = { kind: 'signal', signal: 'SIGKILL' };
+  assert.deepEqual(parseCommandLine(['stop', 'a.pid']), {
+    name: 'stop', pidfile: 'a.pid', schedule: [term, { kind: 'wait', ms: DEFAULT_STOP_TIMEOUT_MS }], okNoDo: false,
+  });
+  assert.deepEqual(parseCommandLine(['stop', '-s', 'hup', '-t', '0', 'a.pid']).schedule, [{ kind: 'signal', signal: 'SIGHUP' }, { kind: 'wait', ms: 0 }]);
+  assert.deepEqual(parseCommandLine(['stop', 'a.pid', '--retry', 'TERM/30/KILL/5', '--oknodo']), {
+    name: 'stop', pidfile: 'a.pid', schedule: [term, { kind: 'wait', ms: 30_000 }, kill, { kind: 'wait', ms: 5000 }], okNoDo: true,
+  });
   assert.deepEqual(parseCommandLine(['wait', 'a.pid']), { name: 'wait', pidfile: 'a.pid', timeoutMs: Infinity });
   assert.deepEqual(parseCommandLine(['wait', '-t', '.5', 'a.pid']), { name: 'wait', pidfile: 'a.pid', timeoutMs: 500 });
+});
+
+test("stop --retry: start-stop-daemon's schedules", () => {
+  const schedule = (...args) => parseCommandLine(['stop', ...args, 'a.pid']).schedule;
+  const signal = (name) => ({ kind: 'signal', signal: name });
+  const wait = (ms) => ({ kind: 'wait', ms });
+  // One number: <signal>/N/KILL/N, with -s's signal.
+  assert.deepEqual(schedule('--retry', '30'), [signal('SIGTERM'), wait(30_000), signal('SIGKILL'), wait(30_000)]);
+  assert.deepEqual(schedule('-s', 'INT', '-R', '2.5'), [signal('SIGINT'), wait(2500), signal('SIGKILL'), wait(2500)]);
+  // Signals by name, -name or -number; a bare number is a timeout; forever repeats the rest.
+  assert.deepEqual(schedule('-R', '-HUP/1/-9/2'), [signal('SIGHUP'), wait(1000), signal('SIGKILL'), wait(2000)]);
+  assert.deepEqual(schedule('--retry=TERM/5/forever/KILL/1'), [signal('SIGTERM'), wait(5000), signal('SIGKILL'), wait(1000), { kind: 'repeat', to: 2 }]);
+  for (const [args, message] of [
+    [['-R', 'TERM'], /at least two items/],
+    [['-R', 'TERM/5s'], /'5s' in 'TERM\/5s' is neither a signal/],
+    [['-R', 'NOPE/5'], /-R, --retry: unknown signal 'NOPE'/],
+    [['-R', 'TERM/forever/5/forever'], /'forever' appears more than once/],
+    [['-R', 'TERM/5/forever/KILL'], /must wait a number of seconds/],
+    [['-R', '5', '-t', '5'], /-t, --timeout and -R, --retry cannot be used together/],
+    [['-s', 'HUP', '-R', 'TERM/5'], /-s, --signal cannot be used with a --retry schedule/],
+  ]) {
+    assert.throws(() => schedule(...args), (error) => error instanceof UsageError && message.test(error.message), args.join(' '));
+  }
 });
 
 test('mistakes are UsageErrors that say what is wrong, in one line', () => {

@@ -121,4 +121,5 @@ test('status: 1 when not running (no file, no directory), 4 when it cannot tell 
   fs.writeFileSync(path.join(dir, 'stale.pid'), '2147483647\n');
   const lsb = (name) => pidguard(['status', '--lsb', path.join(dir, name)]).status;
   assert.deepEqual([lsb('job.pid'), lsb('stale.pid'), lsb('a-dir.pid')], [3, 1, 4]);
+  assert.deepEqual([pidguard(['stop', path.join(dir, 'job.pid')]).status, pidguard(['stop', '--oknodo', path.join(dir, 'job.pid')]).status], [1, 0]);
 });

@@ -143,4 +143,8 @@ test('without /proc (Linux): the lock still tells running from not running, but 
   assert.equal(held.stdout, '', 'no PID printed that nothing proves');
   assert.match(held.stderr, new RegExp(`the file names PID ${commandPid}, which this process cannot check`));
   assert.equal(noProc('pidguard status stale.pid').status, 1);
+  const stop = noProc('pidguard stop app.pid');
+  assert.equal(stop.status, 4, 'cannot tell whom to signal');
+  assert.match(stop.stderr, /cannot tell whom to signal/);
+  assert.equal(fs.readFileSync(setup.pidfile, 'utf8'), `${commandPid}\n`, 'nobody was signalled');
 });

@@ -45,8 +45,9 @@ test('--help, --version, and mistakes in the command line', linux, (t) => {
   assertOneLineError(sh(setup, 'pidguard run --pid parent app.pid -- true'), 64, /--pid takes 'self' or 'command'/);
   assertOneLineError(sh(setup, 'pidguard run app.pid -c'), 64, /-c takes exactly one string/);
   assertOneLineError(sh(setup, 'pidguard stop -s NOPE app.pid'), 64, /unknown signal 'NOPE'/);
+  assertOneLineError(sh(setup, 'pidguard stop -R TERM app.pid'), 64, /-R, --retry: a schedule has at least two items/);
   assertOneLineError(sh(setup, 'pidguard status a.pid b.pid'), 64, /unexpected argument 'b.pid'/);
-  for (const mistake of ['pidguard', 'pidguard run -w -1 app.pid -- true', 'pidguard status --json=yes app.pid']) {
+  for (const mistake of ['pidguard', 'pidguard run -w -1 app.pid -- true', 'pidguard stop --retry 5 -t 5 app.pid']) {
     assert.equal(sh(setup, mistake).stderr.split('\n')[1], "Try 'pidguard --help'.", mistake);
   }
   assert.equal(fs.existsSync(setup.pidfile), false, 'no mistake touched the PID file');
@@ -213,12 +214,12 @@ test('stop: signals the holder and returns once the lock is free; says so when n
   assert.match(again.stderr, /nothing holds .*app\.pid/);
 });
 
-test('stop: a holder that ignores the signal outlasts the timeout; -s KILL ends it', linux, async (t) => {
+test('stop: a holder that ignores the signal outlasts the timeout (exit 2); -s KILL ends it', linux, async (t) => {
   const setup = cliSetup(t);
   const service = startScript(t, setup, `exec pidguard run app.pid -- bash -c 'trap "" TERM; echo $$; exec sleep 60'`);
   const commandPid = await service.nextLine();
   const patient = sh(setup, 'pidguard stop -t 0.3 app.pid');
-  assert.equal(patient.status, 1);
+  assert.equal(patient.status, 2, 'as start-stop-daemon when its schedule runs out');
   assert.match(patient.stderr, new RegExp(`PID ${commandPid} still holds .*app\\.pid 0\\.3 s after SIGTERM; to force it: pidguard stop -s KILL`));
   assert.equal(flockCanTake(setup.pidfile), false);
   assert.equal(sh(setup, 'pidguard stop --signal 9 app.pid').status, 0);

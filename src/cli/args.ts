@@ -9,6 +9,7 @@
 // file (a `<scheme>:<name>` target) can be dispatched on it in main.ts without a change here.
 import { constants } from 'node:os';
 import { getopt, GetoptError, given, lastValue, type OptionSpec, type Parsed } from './getopt';
+import { parseSchedule, ScheduleError, simpleSchedule, type ScheduleStep } from './schedule';
 
 export interface RunCommand {
   name: 'run';
@@ -41,8 +42,10 @@ export interface StatusCommand {
 export interface StopCommand {
   name: 'stop';
   pidfile: string;
-  signal: NodeJS.Signals;
-  timeoutMs: number;
+  /** What to send and how long to wait after each, as start-stop-daemon's --retry schedule. */
+  schedule: ScheduleStep[];
+  /** Exit 0 rather than 1 when nothing holds the lock (start-stop-daemon's --oknodo). */
+  okNoDo: boolean;
 }
 
 export interface WaitCommand {
@@ -58,7 +61,7 @@ export class UsageError extends Error {
   override name = 'UsageError';
 }
 
-/** How long `stop` waits for the holder to let go, unless -t says otherwise. */
+/** How long `stop` waits for the holder to let go, unless -t or --retry says otherwise. */
 export const DEFAULT_STOP_TIMEOUT_MS = 10_000;
 
 /** Seconds as given on the command line (fractions allowed; `forever` where allowed) to ms. */
@@ -73,7 +76,7 @@ export function parseSeconds(value: string, option: string, allowForever: boolea
 }
 
 /** TERM, SIGTERM, sigterm and 15 all name SIGTERM. */
-export function parseSignal(value: string): NodeJS.Signals {
+export function parseSignal(value: string, option = '-s, --signal'): NodeJS.Signals {
   const signals = constants.signals as Record<string, number>;
   if (/^\d+$/.test(value)) {
     const number = Number(value);
@@ -84,7 +87,7 @@ export function parseSignal(value: string): NodeJS.Signals {
     const name = upper.startsWith('SIG') ? upper : `SIG${upper}`;
     if (name in signals) return name as NodeJS.Signals;
   }
-  throw new UsageError(`-s, --signal: unknown signal '${value}'`);
+  throw new UsageError(`${option}: unknown signal '${value}'`);
 }
 
 function parseExitCode(value: string): number {
@@ -113,9 +116,12 @@ const STATUS_OPTIONS: readonly OptionSpec[] = [
   HELP,
 ];
 
+/** start-stop-daemon's spellings for --retry (-R) and --oknodo (-o). */
 const STOP_OPTIONS: readonly OptionSpec[] = [
   { key: 'signal', short: ['s'], long: ['signal'], value: true },
   { key: 'timeout', short: ['t'], long: ['timeout'], value: true },
+  { key: 'retry', short: ['R'], long: ['retry'], value: true },
+  { key: 'oknodo', short: ['o'], long: ['oknodo'], value: false },
   HELP,
 ];
 
@@ -191,17 +197,30 @@ function parseStatus(args: readonly string[]): StatusCommand | { name: 'help' } 
   return { name: 'status', pidfile: onePidfile('status', parsed.operands), json: given(parsed, 'json'), lsb: given(parsed, 'lsb') };
 }
 
+function stopSchedule(parsed: Parsed): ScheduleStep[] {
+  const signalGiven = lastValue(parsed, 'signal')?.value;
+  const timeout = lastValue(parsed, 'timeout')?.value;
+  const retry = lastValue(parsed, 'retry')?.value;
+  const signal = typeof signalGiven === 'string' ? parseSignal(signalGiven) : 'SIGTERM';
+  if (typeof retry !== 'string') {
+    return simpleSchedule(signal, typeof timeout === 'string' ? parseSeconds(timeout, '-t, --timeout', true) : DEFAULT_STOP_TIMEOUT_MS);
+  }
+  if (typeof timeout === 'string') throw new UsageError('stop: -t, --timeout and -R, --retry cannot be used together: the schedule says how long to wait');
+  const single = /^\d+(\.\d+)?$|^\.\d+$/.test(retry);
+  if (!single && typeof signalGiven === 'string') throw new UsageError('stop: -s, --signal cannot be used with a --retry schedule, which names its own signals');
+  try {
+    return parseSchedule(retry, signal, (name) => parseSignal(name, '-R, --retry'));
+  } catch (error) {
+    if (error instanceof ScheduleError) throw new UsageError(`stop: -R, --retry: ${error.message}`);
+    throw error;
+  }
+}
+
 function parseStop(args: readonly string[]): StopCommand | { name: 'help' } {
   const parsed = parse('stop', args, STOP_OPTIONS, false);
   if (given(parsed, 'help')) return { name: 'help' };
-  const signal = lastValue(parsed, 'signal')?.value;
-  const timeout = lastValue(parsed, 'timeout')?.value;
-  return {
-    name: 'stop',
-    pidfile: onePidfile('stop', parsed.operands),
-    signal: typeof signal === 'string' ? parseSignal(signal) : 'SIGTERM',
-    timeoutMs: typeof timeout === 'string' ? parseSeconds(timeout, '-t, --timeout', true) : DEFAULT_STOP_TIMEOUT_MS,
-  };
+  const pidfile = onePidfile('stop', parsed.operands);
+  return { name: 'stop', pidfile, schedule: stopSchedule(parsed), okNoDo: given(parsed, 'oknodo') };
 }
 
 function parseWait(args: readonly string[]): WaitCommand | { name: 'help' } {

@@ -5,7 +5,8 @@ import { parseCommandLine, UsageError, type Command } from './args';
 import { EXIT, HELP, usageMessage } from './messages';
 import { run } from './run';
 import { status } from './status';
-import { stop, wait } from './stop';
+import { stop } from './stop';
+import { wait } from './wait';
 
 function version(): string {
   const manifest = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string };

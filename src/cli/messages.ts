@@ -4,13 +4,15 @@ import { FORWARDED_SIGNALS } from './signals';
 
 /** Exit statuses of pidguard itself (a command run by `pidguard run` exits with its own). */
 export const EXIT = {
-  /** run: the lock is held (the default of -E); status: not running; stop: nothing holds it, or timed out; wait: timed out. */
+  /** run: the lock is held (the default of -E); status: not running; stop: nothing holds it; wait: timed out. */
   no: 1,
+  /** stop: the lock is still held when the schedule has run out (start-stop-daemon's 2). */
+  stillHeld: 2,
   /** status --lsb: not running, and no PID file (LSB's 3). */
   lsbNotRunning: 3,
   /**
-   * status: whether the lock is held cannot be told (LSB's "unknown"): permission denied, a
-   * directory or other non-file at the path.
+   * status, stop and wait: whether the lock is held, or by whom, cannot be told (LSB's "unknown"):
+   * permission denied, a directory or other non-file at the path, a holder nobody can name.
    */
   unknown: 4,
   /** A mistake in the command line (sysexits' EX_USAGE). */
@@ -94,7 +96,7 @@ export const HELP = `Usage:
   pidguard run [options] <pidfile> [--] <command> [args...]
   pidguard run [options] <pidfile> -c <string>
   pidguard status [--json] [--lsb] <pidfile>
-  pidguard stop [-s <signal>] [-t <seconds>] <pidfile>
+  pidguard stop [-s <signal>] [-t <seconds> | -R <schedule>] [-o] <pidfile>
   pidguard wait [-t <seconds>] <pidfile>
 
 One copy of a service per PID file. The lock is a kernel lock (flock(2)) on the PID file, so
@@ -127,17 +129,21 @@ status   Print the holder's PID and exit 0 when the lock is held; exit 1 when it
       --json                      print the whole status as JSON
       --lsb                       LSB statuses, as start-stop-daemon --status: 0 running,
                                   1 not running but the PID file exists, 3 not running, 4 unknown
-stop     Signal the holder and wait until the lock is free; exit 1 when nothing holds it or
-         it is still held when the timeout ends.
+stop     Signal the holder and wait until the lock is free; exit 0 then, 1 when nothing
+         holds it, 2 when it is still held at the end, 4 when whom to signal cannot be told.
   -s, --signal <name|number>      the signal to send (default: TERM)
   -t, --timeout <seconds|forever> how long to wait for the lock to be freed (default: 10)
-wait     Wait until the lock is free; exit 1 if the timeout ends first.
+  -R, --retry <schedule|seconds>  as start-stop-daemon: TERM/30/KILL/5 sends TERM, waits up
+                                  to 30 s, sends KILL, waits up to 5 s; N alone is
+                                  <signal>/N/KILL/N; 'forever' repeats the rest
+  -o, --oknodo                    exit 0, not 1, when nothing holds the lock
+wait     Wait until the lock is free; exit 1 if the timeout ends first, 4 if it cannot be told.
   -t, --timeout <seconds|forever> how long to wait (default: forever)
 
   -h, --help                      show this help
   -V, --version                   show the version
 
-Exit statuses of pidguard itself: 1 and 4 as described above, 64 for a mistake in the command
-line, 71 when the PID file cannot be used or the command cannot be started for want of resources
-(the message says why), 126 when the command cannot be executed, 127 when it is not found.
+Exit statuses of pidguard itself: as above; 64 for a mistake in the command line; run: 71 when
+the PID file cannot be used or the command cannot be started for want of resources (the message
+says why), 126 when the command cannot be executed, 127 when it is not found.
 `;
