@@ -67,8 +67,8 @@ test('status, stop and wait take one PID file, with their options anywhere', () 
   assert.deepEqual(parseCommandLine(['stop', 'a.pid', '--retry', 'TERM/30/KILL/5', '--oknodo']), {
     name: 'stop', pidfile: 'a.pid', schedule: [term, { kind: 'wait', ms: 30_000 }, kill, { kind: 'wait', ms: 5000 }], okNoDo: true,
   });
-  assert.deepEqual(parseCommandLine(['wait', 'a.pid']), { name: 'wait', pidfile: 'a.pid', timeoutMs: Infinity });
-  assert.deepEqual(parseCommandLine(['wait', '-t', '.5', 'a.pid']), { name: 'wait', pidfile: 'a.pid', timeoutMs: 500 });
+  assert.deepEqual(parseCommandLine(['wait', 'a.pid']), { name: 'wait', pidfile: 'a.pid', timeoutMs: Infinity, held: false });
+  assert.deepEqual(parseCommandLine(['wait', '-t', '.5', '--held', 'a.pid']), { name: 'wait', pidfile: 'a.pid', timeoutMs: 500, held: true });
 });
 
 test("stop --retry: start-stop-daemon's schedules", () => {

@@ -123,3 +123,16 @@ test('status: 1 when not running (no file, no directory), 4 when it cannot tell 
   assert.deepEqual([lsb('job.pid'), lsb('stale.pid'), lsb('a-dir.pid')], [3, 1, 4]);
   assert.deepEqual([pidguard(['stop', path.join(dir, 'job.pid')]).status, pidguard(['stop', '--oknodo', path.join(dir, 'job.pid')]).status], [1, 0]);
 });
+
+test('wait --held prints the PID of a job that holds the lock; stop --retry ends it', TIMEOUT, async (t) => {
+  const dir = tempDir(t);
+  const pidfile = path.join(dir, 'job.pid');
+  const copy = startRun(t, pidfile, path.join(dir, 'journal'));
+  const jobPid = Number((await copy.lines.next()).value.split(' ')[1]);
+  const ready = pidguard(['wait', '--held', '-t', '30', pidfile]);
+  assert.deepEqual([ready.status, ready.stdout], [0, `${jobPid}\n`], ready.stderr);
+  const stop = pidguard(['stop', '--retry', 'TERM/10/KILL/10', pidfile]);
+  assert.equal(stop.status, 0, stop.stderr);
+  assert.notEqual((await copy.exited).code, 0);
+  assert.equal(pidguard(['wait', '--held', '-t', '0.1', pidfile]).status, 1);
+});

@@ -52,6 +52,8 @@ export interface WaitCommand {
   name: 'wait';
   pidfile: string;
   timeoutMs: number;
+  /** Wait until the lock is held and the file names a live PID, rather than until it is free. */
+  held: boolean;
 }
 
 export type Command = { name: 'help' } | { name: 'version' } | RunCommand | StatusCommand | StopCommand | WaitCommand;
@@ -127,6 +129,7 @@ const STOP_OPTIONS: readonly OptionSpec[] = [
 
 const WAIT_OPTIONS: readonly OptionSpec[] = [
   { key: 'timeout', short: ['t'], long: ['timeout'], value: true },
+  { key: 'held', long: ['held'], value: false },
   HELP,
 ];
 
@@ -231,6 +234,7 @@ function parseWait(args: readonly string[]): WaitCommand | { name: 'help' } {
     name: 'wait',
     pidfile: onePidfile('wait', parsed.operands),
     timeoutMs: typeof timeout === 'string' ? parseSeconds(timeout, '-t, --timeout', true) : Infinity,
+    held: given(parsed, 'held'),
   };
 }
 

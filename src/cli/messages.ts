@@ -97,7 +97,7 @@ export const HELP = `Usage:
   pidguard run [options] <pidfile> -c <string>
   pidguard status [--json] [--lsb] <pidfile>
   pidguard stop [-s <signal>] [-t <seconds> | -R <schedule>] [-o] <pidfile>
-  pidguard wait [-t <seconds>] <pidfile>
+  pidguard wait [--held] [-t <seconds>] <pidfile>
 
 One copy of a service per PID file. The lock is a kernel lock (flock(2)) on the PID file, so
 exactly one of any number of copies started at once runs, and the lock ends when its holder dies.
@@ -138,6 +138,8 @@ stop     Signal the holder and wait until the lock is free; exit 0 then, 1 when 
                                   <signal>/N/KILL/N; 'forever' repeats the rest
   -o, --oknodo                    exit 0, not 1, when nothing holds the lock
 wait     Wait until the lock is free; exit 1 if the timeout ends first, 4 if it cannot be told.
+      --held                      wait instead until the lock is held and the file names a
+                                  live PID, and print that PID
   -t, --timeout <seconds|forever> how long to wait (default: forever)
 
   -h, --help                      show this help
