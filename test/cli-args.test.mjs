@@ -5,20 +5,20 @@ import args from '../dist/cli/args.js';
 import messages from '../dist/cli/messages.js';
 import commandLine from '../dist/command-line.js';
 
-const { parseCommandLine, parseSeconds, parseSignal, UsageError, DEFAULT_STOP_TIMEOUT_MS } = args;
+const { parseCommandLine, parseSeconds, parseSignal, UsageError, DEFAULT_STOP_TIMEOUT_MS, DEFAULT_KILL_AFTER_MS } = args;
 const { conflictMessage } = messages;
 const { formatCommandLine } = commandLine;
 
 const RUN_DEFAULTS = {
-  name: 'run', shell: false, waitMs: 0, conflictExitCode: 1, recordSelf: false, inherit: true, shared: false,
+  name: 'run', shell: false, waitMs: 0, conflictExitCode: 1, recordSelf: false, inherit: true, shared: false, killAfterMs: DEFAULT_KILL_AFTER_MS,
 };
 
 test('run: the defaults, and everything after -- belongs to the command', () => {
   assert.deepEqual(parseCommandLine(['run', 'app.pid', '--', 'node', 'server.js', '--port', '80', '--']), {
     ...RUN_DEFAULTS, pidfile: 'app.pid', command: ['node', 'server.js', '--port', '80', '--'],
   });
-  assert.deepEqual(parseCommandLine(['run', '-w', '2.5', '-E', '75', '--pid', 'self', '--no-inherit', 'app.pid', 'true']), {
-    ...RUN_DEFAULTS, pidfile: 'app.pid', command: ['true'], waitMs: 2500, conflictExitCode: 75, recordSelf: true, inherit: false,
+  assert.deepEqual(parseCommandLine(['run', '-w', '2.5', '-E', '75', '--pid', 'self', '--no-inherit', '--kill-after', '1.5', 'app.pid', 'true']), {
+    ...RUN_DEFAULTS, pidfile: 'app.pid', command: ['true'], waitMs: 2500, conflictExitCode: 75, recordSelf: true, inherit: false, killAfterMs: 1500,
   });
   assert.equal(parseCommandLine(['run', '--wait=forever', 'a', '--', 'x']).waitMs, Infinity);
   assert.deepEqual(parseCommandLine(['run', '--help']), { name: 'help' });
@@ -111,6 +111,7 @@ test('mistakes are UsageErrors that say what is wrong, in one line', () => {
     [['run', 'a.pid', '-c'], /-c takes exactly one string, the command for the shell \(0 given\)/],
     [['run', 'a.pid', '--command', 'a', 'b'], /--command takes exactly one string, the command for the shell \(2 given\)/],
     [['run', 'a.pid', '-c', ''], /-c was given an empty command/],
+    [['run', '--kill-after', 'forever', 'a.pid', 'x'], /--kill-after takes a number of seconds, got 'forever'/],
     [['status'], /missing the PID file/],
     [['wait', '-t', 'later', 'a.pid'], /takes a number of seconds or 'forever'/],
     [['stop', '--bogus', 'a.pid'], /^stop: unknown option '--bogus'$/],

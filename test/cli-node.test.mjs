@@ -36,6 +36,16 @@ function startRun(t, pidfile, journal) {
   return { child, lines, exited };
 }
 
+/** Resolves once `file` names `pid` (pidguard run records its job's PID just after starting it). */
+async function fileNames(file, pid, timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (fs.existsSync(file) && fs.readFileSync(file, 'utf8').trim() === String(pid)) return;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error(`${file} does not name PID ${pid} after ${timeoutMs} ms`);
+}
+
 /** What a copy did first: printed its job's line (it won), or exited (it was refused). */
 async function firstOutcome(copy) {
   const { value } = await copy.lines.next();
@@ -135,4 +145,24 @@ test('wait --held prints the PID of a job that holds the lock; stop --retry ends
   assert.equal(stop.status, 0, stop.stderr);
   assert.notEqual((await copy.exited).code, 0);
   assert.equal(pidguard(['wait', '--held', '-t', '0.1', pidfile]).status, 1);
+});
+
+// Windows (Wine, at least) keeps the name of a file removed while pidguard holds it open (delete
+// pending) until the last handle closes: there is no removal to see, and nothing to take again.
+const removable = { ...TIMEOUT, skip: process.platform === 'win32' && 'a file removed while held open keeps its name on Windows (delete pending)' };
+
+test('a PID file removed under pidguard run is taken again, naming the job; a second copy is then refused', removable, async (t) => {
+  const dir = tempDir(t);
+  const pidfile = path.join(dir, 'job.pid');
+  const copy = startRun(t, pidfile, path.join(dir, 'journal'));
+  const jobPid = Number((await copy.lines.next()).value.split(' ')[1]);
+  await fileNames(pidfile, jobPid);
+  fs.rmSync(pidfile);
+  await fileNames(pidfile, jobPid);
+  const second = pidguard(['run', pidfile, '--', ...ECHO_ARGS, 'ran']);
+  assert.equal(second.status, 1, second.stderr);
+  copy.child.stdin.end();
+  const { code, stderr } = await copy.exited;
+  assert.equal(code, 0);
+  assert.match(stderr, /job\.pid was removed or replaced; took it again, naming PID \d+ again/);
 });

@@ -29,6 +29,8 @@ export interface RunCommand {
   inherit: boolean;
   /** A shared lock (flock -s): any number of shared holders, or one exclusive; no PID is written. */
   shared: boolean;
+  /** When the PID file is lost to another holder: how long the command has after SIGTERM before SIGKILL. */
+  killAfterMs: number;
 }
 
 export interface StatusCommand {
@@ -65,6 +67,9 @@ export class UsageError extends Error {
 
 /** How long `stop` waits for the holder to let go, unless -t or --retry says otherwise. */
 export const DEFAULT_STOP_TIMEOUT_MS = 10_000;
+
+/** How long a command whose PID file was taken by another holder has between SIGTERM and SIGKILL, as `consul lock`'s. */
+export const DEFAULT_KILL_AFTER_MS = 5_000;
 
 /** Seconds as given on the command line (fractions allowed; `forever` where allowed) to ms. */
 export function parseSeconds(value: string, option: string, allowForever: boolean): number {
@@ -109,6 +114,7 @@ const RUN_OPTIONS: readonly OptionSpec[] = [
   { key: 'conflict-exit-code', short: ['E'], long: ['conflict-exit-code'], value: true },
   { key: 'no-inherit', short: ['o'], long: ['no-inherit', 'close'], value: false },
   { key: 'pid', long: ['pid'], value: true },
+  { key: 'kill-after', long: ['kill-after'], value: true },
   HELP,
 ];
 
@@ -176,6 +182,7 @@ function parseRun(args: readonly string[]): RunCommand | { name: 'help' } {
   if (pid !== 'self' && pid !== 'command') throw new UsageError(`run: --pid takes 'self' or 'command', got '${pid}'`);
   const wait = lastValue(parsed, 'wait')?.value;
   const conflict = lastValue(parsed, 'conflict-exit-code')?.value;
+  const killAfter = lastValue(parsed, 'kill-after')?.value;
   // The last of -s and -x counts, as flock(1)'s; -n wins over -w whatever their order, as there.
   const lockKind = parsed.options.filter((option) => option.key === 'shared' || option.key === 'exclusive').at(-1)?.key;
   const shared = lockKind === 'shared';
@@ -191,6 +198,7 @@ function parseRun(args: readonly string[]): RunCommand | { name: 'help' } {
     recordSelf: pid === 'self',
     inherit: !given(parsed, 'no-inherit'),
     shared,
+    killAfterMs: typeof killAfter === 'string' ? parseSeconds(killAfter, '--kill-after', false) : DEFAULT_KILL_AFTER_MS,
   };
 }
 

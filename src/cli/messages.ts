@@ -17,7 +17,9 @@ export const EXIT = {
   unknown: 4,
   /** A mistake in the command line (sysexits' EX_USAGE). */
   usage: 64,
-  /** The PID file could not be opened, locked or read: the line printed says why (EX_OSERR). */
+  /** run: the PID file was removed or replaced, another holder took the path, and the command was stopped (EX_UNAVAILABLE). */
+  lost: 69,
+  /** run: the PID file could not be opened, locked or read: the line printed says why (EX_OSERR). */
   failure: 71,
   /** run: the command was found but could not be executed (the shells' convention). */
   cannotExecute: 126,
@@ -33,6 +35,22 @@ export function conflictMessage(path: string, pid: number | null, commandLine: s
     `pidguard: ${path} is locked: already running as PID ${pid}${what}\n` +
     `pidguard: to stop it: ${stopCommand(pid, platform)}  (or: pidguard stop ${path})\n`
   );
+}
+
+/** run: the line for a PID file removed or replaced behind it and taken again. */
+export function retakenMessage(path: string, pid: number | null): string {
+  const names = pid === null ? '' : `, naming PID ${pid} again`;
+  return `pidguard: warning: ${path} was removed or replaced; took it again${names}\n`;
+}
+
+/** run: the line for a PID file removed or replaced behind it and lost: the command is being stopped. */
+export function lostMessage(path: string, why: string, pid: number, killAfterMs: number): string {
+  return `pidguard: ${path} was removed or replaced, and ${why}: stopping the command (PID ${pid}) with SIGTERM, then SIGKILL after ${killAfterMs / 1000} s\n`;
+}
+
+/** run: the line for a PID file removed behind it that cannot be taken again yet (its directory gone, say). */
+export function unheldMessage(path: string, why: string): string {
+  return `pidguard: warning: ${path} was removed or replaced, and cannot be taken again for now (${why}); trying again whenever it changes\n`;
 }
 
 /**
@@ -107,7 +125,9 @@ run      Take the lock, run the command, record its PID in the file, pass these 
 ${RUN_SIGNALS}
          and exit with its status (128+N when it died of signal N). When the lock is held,
          print who holds it and exit 1. As PID 1, also reap every orphan. The options end at
-         the PID file, as flock(1)'s: everything after it belongs to the command.
+         the PID file, as flock(1)'s: everything after it belongs to the command. When the PID
+         file is removed or replaced, take the path again; if another holder has it first,
+         stop the command (TERM, then KILL) and exit 69.
   -c, --command <string>          (after the PID file) run the string with /bin/sh -c
                                   (Windows: cmd.exe /d /s /c)
   -w, --wait, --timeout <seconds|forever>
@@ -123,6 +143,8 @@ ${RUN_SIGNALS}
                                   command's share up)
       --pid self                  record pidguard's own PID instead of the command's
                                   (refused in mode 'pidfile', and with -s)
+      --kill-after <seconds>      when the PID file was lost to another holder: the time
+                                  between TERM and KILL (default: 5)
 status   Print the holder's PID and exit 0 when the lock is held; exit 1 when it is not (no
          file, no directory, or a file nobody holds); exit 4 when that cannot be told
          (permission denied; a directory, symlink, socket or device at the path).
@@ -145,7 +167,8 @@ wait     Wait until the lock is free; exit 1 if the timeout ends first, 4 if it 
   -h, --help                      show this help
   -V, --version                   show the version
 
-Exit statuses of pidguard itself: as above; 64 for a mistake in the command line; run: 71 when
-the PID file cannot be used or the command cannot be started for want of resources (the message
-says why), 126 when the command cannot be executed, 127 when it is not found.
+Exit statuses of pidguard itself: as above; 64 for a mistake in the command line; run: 69 as
+above, 71 when the PID file cannot be used or the command cannot be started for want of
+resources (the message says why), 126 when the command cannot be executed, 127 when it is not
+found.
 `;

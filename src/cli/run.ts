@@ -7,8 +7,9 @@ import type { PidLock } from '../pid-lock';
 import { readCommandLine } from '../process-info';
 import type { RunCommand } from './args';
 import { describeErrno, POSIX_SHELL, startCommand, type Command, type CommandEnd } from './command';
-import { cannotRunMessage, commandExitStatus, conflictMessage, EXIT, pidSelfRefusal } from './messages';
+import { cannotRunMessage, commandExitStatus, conflictMessage, EXIT, lostMessage, pidSelfRefusal, retakenMessage, unheldMessage } from './messages';
 import { forwardedSignals, signalAliases } from './signals';
+import { Tenure } from './tenure';
 
 /** Where the command finds the locked descriptor when it inherits it: the first after stdio. */
 const INHERITED_FD = 3;
@@ -79,8 +80,46 @@ function commandName(run: RunCommand): string {
   return run.command[0] ?? '';
 }
 
-/** Runs the command while `lock` is held; resolves with the status to exit with. */
-async function runHolding(lock: PidLock, run: RunCommand): Promise<number> {
+/**
+ * Keeps the path while the command runs (tenure.ts): a file taken again is made to name the
+ * command, as the first was; one lost to another holder means the command must stop, with
+ * SIGTERM, then SIGKILL after --kill-after, as `consul lock` stops its child when its lock is
+ * lost. `tenure.lost` then tells how the run ended.
+ */
+function keepPath(tenure: Tenure, command: Command, pid: number, run: RunCommand): void {
+  let killer: NodeJS.Timeout | null = null;
+  void command.ended.then(() => {
+    if (killer !== null) clearTimeout(killer);
+  });
+  tenure.watch({
+    retaken(lock) {
+      // In mode 'pidfile' the file naming the command is what holds the path: a failure to
+      // record it throws, and the path counts as lost. In mode 'kernel' the running command
+      // cannot be handed the new descriptor: pidguard alone holds the new lock, and a failed
+      // record leaves its own PID in the file, as at the start.
+      const record = !run.recordSelf && !run.shared;
+      if (lock.mode === 'pidfile') {
+        lock.recordPid(pid);
+        lock.shareWithChild(true);
+      } else if (record) {
+        recordCommandPid(lock, pid);
+      }
+      process.stderr.write(retakenMessage(lock.path, record ? pid : null));
+    },
+    lost(why) {
+      process.stderr.write(lostMessage(tenure.lock.path, why, pid, run.killAfterMs));
+      command.kill('SIGTERM');
+      killer = setTimeout(() => command.kill('SIGKILL'), run.killAfterMs);
+    },
+    unheld(error) {
+      process.stderr.write(unheldMessage(tenure.lock.path, error.message));
+    },
+  });
+}
+
+/** Runs the command while the tenure's lock is held; resolves with the status to exit with. */
+async function runHolding(tenure: Tenure, run: RunCommand): Promise<number> {
+  const lock = tenure.lock;
   const forwarded = forwardedSignals();
   const aliases = signalAliases(forwarded);
   let command: Command | undefined;
@@ -116,9 +155,12 @@ async function runHolding(lock: PidLock, run: RunCommand): Promise<number> {
     }
     // Node's spawn (Windows, or no addon) tells the PID only now.
     if (command.pid === null && !run.recordSelf && !run.shared && recordCommandPid(lock, pid) && lock.mode === 'pidfile') lock.shareWithChild(true);
-    return ended(pid, await command.ended);
+    keepPath(tenure, command, pid, run);
+    const end = await command.ended;
+    return tenure.lost ? EXIT.lost : ended(pid, end);
   } finally {
-    lock.shareWithChild(false);
+    // Whatever holds the path now (the first lock, or one taken again) is this process's alone.
+    if (tenure.lock.held) tenure.lock.shareWithChild(false);
     for (const signal of forwarded) process.off(signal, forward);
     for (const alias of aliases) process.off(alias, ignore);
   }
@@ -145,11 +187,12 @@ export async function run(command: RunCommand): Promise<number> {
     process.stderr.write(conflictMessage(error.path, error.pid, holder));
     return command.conflictExitCode;
   }
+  const tenure = new Tenure(lock, command.shared);
   try {
     // Mode 'auto' falls back where the file system refuses locks: known only now.
     if (command.recordSelf && lock.mode === 'pidfile') return refusePidSelf(lock.path, true);
-    return await runHolding(lock, command);
+    return await runHolding(tenure, command);
   } finally {
-    lock.release(); // removes the PID file, while still locked, if it is still ours
+    tenure.end(); // removes the PID file, while still locked, if it is still ours
   }
 }
