@@ -7,6 +7,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { blockedOn, cliSetup, fileHolds, fuseSkip, linesIn, mountNoLockFs, sh, startScript } from './cli-helpers.mjs';
+import messages from '../dist/cli/messages.js';
 import signals from '../dist/cli/signals.js';
 import { flockCanTake, here, root, run, startHolder, tempDir } from './helpers.mjs';
 
@@ -333,6 +334,13 @@ test('the README and --help name the signals run passes on, word for word as the
   assert.equal(listed, `${names.slice(0, -1).join(', ')} and ${names.at(-1)}`);
   const help = sh(setup, 'pidguard --help').stdout;
   assert.match(help.replace(/\s+/g, ' '), new RegExp(`these signals on to it \\(those this system has\\): ${FORWARDED.join(' ')} and exit`));
+});
+
+test("the README's exit-status table has a row for each of pidguard's own statuses, and no other", linux, () => {
+  const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
+  const table = readme.slice(readme.indexOf('| exit status | meaning |'));
+  const rows = [...table.slice(0, table.indexOf('\n\n')).matchAll(/^\| (\d+)\b/gm)].map((match) => Number(match[1]));
+  assert.deepEqual(rows, [0, ...new Set(Object.values(messages.EXIT))].sort((a, b) => a - b));
 });
 
 test('pidguard failing while its command runs (uncaught error, unhandled rejection, process.exit) leaves the command holding the lock', linux, async (t) => {
