@@ -139,6 +139,8 @@ test('wait --held prints the PID of a job that holds the lock; stop --retry ends
   const pidfile = path.join(dir, 'job.pid');
   const copy = startRun(t, pidfile, path.join(dir, 'journal'));
   const jobPid = Number((await copy.lines.next()).value.split(' ')[1]);
+  // Node's spawn (Windows) tells the job's PID only once it runs, so the job may speak first.
+  await fileNames(pidfile, jobPid);
   const ready = pidguard(['wait', '--held', '-t', '30', pidfile]);
   assert.deepEqual([ready.status, ready.stdout], [0, `${jobPid}\n`], ready.stderr);
   const stop = pidguard(['stop', '--retry', 'TERM/10/KILL/10', pidfile]);
