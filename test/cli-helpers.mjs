@@ -9,16 +9,21 @@ import { here, root, run, tempDir } from './helpers.mjs';
 
 /**
  * A directory to work in, with `pidguard` on PATH as npm installs it (a link to bin/pidguard.js),
- * and the PID file path the tests use.
+ * and the PID file path the tests use. The scripts startScript() starts with it are killed before
+ * the directory is removed: a `pidguard run` left running would take its removed PID file again.
  */
 export function cliSetup(t) {
+  const cleanups = [];
+  t.after(() => {
+    for (const cleanup of cleanups.reverse()) cleanup();
+  });
   const dir = tempDir(t);
   const binDir = path.join(dir, 'bin');
   fs.mkdirSync(binDir);
   fs.symlinkSync(path.join(root, 'bin', 'pidguard.js'), path.join(binDir, 'pidguard'));
   const env = { ...process.env, PATH: `${binDir}${path.delimiter}${process.env.PATH}` };
   delete env.NODE_DEBUG;
-  return { dir, env, pidfile: path.join(dir, 'app.pid') };
+  return { dir, env, pidfile: path.join(dir, 'app.pid'), cleanups };
 }
 
 /** Runs a bash script in the setup's directory to completion. */
@@ -38,7 +43,7 @@ export function startScript(t, setup, script) {
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   });
-  t.after(() => {
+  const cleanup = () => {
     try {
       process.kill(-child.pid, 'SIGKILL');
     } catch {
@@ -46,7 +51,9 @@ export function startScript(t, setup, script) {
     }
     child.stdout.destroy();
     child.stderr.destroy();
-  });
+  };
+  if (setup.cleanups) setup.cleanups.push(cleanup);
+  else t.after(cleanup);
   let stderr = '';
   child.stderr.on('data', (data) => {
     stderr += data;

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { blockedOn, cliSetup, fileHolds, fuseSkip, linesIn, mountNoLockFs, sh, startScript } from './cli-helpers.mjs';
+import messages from '../dist/cli/messages.js';
 import signals from '../dist/cli/signals.js';
 import { flockCanTake, here, root, run, startHolder, tempDir } from './helpers.mjs';
 
@@ -15,6 +16,11 @@ const isRoot = process.getuid?.() === 0;
 const manifest = JSON.parse(fs.readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
 
 /** A user error: one line saying what is wrong (plus the --help hint for usage), never a stack. */
+/** The parts of a result a test compares. */
+function pick({ status, stdout, stderr }) {
+  return { status, stdout, stderr };
+}
+
 function assertOneLineError(result, status, pattern) {
   assert.equal(result.status, status, result.stderr);
   assert.match(result.stderr, pattern);
@@ -26,19 +32,71 @@ test('--help, --version, and mistakes in the command line', linux, (t) => {
   const setup = cliSetup(t);
   const help = sh(setup, 'pidguard --help');
   assert.equal(help.status, 0);
-  assert.match(help.stdout, /pidguard run \[options\] <pidfile> -- <command>/);
+  assert.match(help.stdout, /pidguard run \[options\] <pidfile> \[--\] <command> \[args\.\.\.\]\n {2}pidguard run \[options\] <pidfile> -c <string>/);
   assert.equal(sh(setup, 'pidguard --version').stdout, `pidguard ${manifest.version}\n`);
 
   assertOneLineError(sh(setup, 'pidguard'), 64, /missing a command/);
   assertOneLineError(sh(setup, 'pidguard launch app.pid'), 64, /unknown command 'launch'/);
   assertOneLineError(sh(setup, 'pidguard run app.pid'), 64, /missing the command/);
-  assertOneLineError(sh(setup, 'pidguard run app.pid ls -l'), 64, /'-l'.*put '--' before the command/);
+  assertOneLineError(sh(setup, 'pidguard run -l app.pid ls'), 64, /^pidguard: run: unknown option '-l'$/m);
   assertOneLineError(sh(setup, 'pidguard run -w soon app.pid -- true'), 64, /-w, --wait takes a number of seconds/);
+  // node:util.parseArgs said this in three lines.
+  assertOneLineError(sh(setup, 'pidguard run -w -1 app.pid -- true'), 64, /^pidguard: -w, --wait takes a number of seconds or 'forever', got '-1'$/m);
   assertOneLineError(sh(setup, 'pidguard run -E 300 app.pid -- true'), 64, /from 0 to 255/);
   assertOneLineError(sh(setup, 'pidguard run --pid parent app.pid -- true'), 64, /--pid takes 'self' or 'command'/);
+  assertOneLineError(sh(setup, 'pidguard run app.pid -c'), 64, /-c takes exactly one string/);
   assertOneLineError(sh(setup, 'pidguard stop -s NOPE app.pid'), 64, /unknown signal 'NOPE'/);
+  assertOneLineError(sh(setup, 'pidguard stop -R TERM app.pid'), 64, /-R, --retry: a schedule has at least two items/);
   assertOneLineError(sh(setup, 'pidguard status a.pid b.pid'), 64, /unexpected argument 'b.pid'/);
+  for (const mistake of ['pidguard', 'pidguard run -w -1 app.pid -- true', 'pidguard stop --retry 5 -t 5 app.pid']) {
+    assert.equal(sh(setup, mistake).stderr.split('\n')[1], "Try 'pidguard --help'.", mistake);
+  }
   assert.equal(fs.existsSync(setup.pidfile), false, 'no mistake touched the PID file');
+});
+
+test("run reads its options as flock(1) does: they end at the PID file, and what follows is the command's", linux, (t) => {
+  const setup = cliSetup(t);
+  // Issue 15's three command lines: pidguard took -w 5 and -h for itself, and refused -d.
+  assert.deepEqual(pick(sh(setup, 'pidguard run app.pid echo -w 5 done')), { status: 0, stdout: '-w 5 done\n', stderr: '' });
+  assert.deepEqual(pick(sh(setup, 'pidguard run app.pid echo -h')), { status: 0, stdout: '-h\n', stderr: '' });
+  assert.deepEqual(pick(sh(setup, 'mkdir d; pidguard run app.pid ls -d d')), { status: 0, stdout: 'd\n', stderr: '' });
+  // `--` before the PID file or right after it, as before; grouped and attached short options.
+  assert.equal(sh(setup, 'pidguard run -nE3 -- app.pid -- echo ok').stdout, 'ok\n');
+  // flock(1) and pidguard side by side: the same command line after the lock's file.
+  for (const tool of ['flock', 'pidguard run']) {
+    const result = sh(setup, `${tool} -w 5 app.pid printf '%s|' -c -n -- -x`);
+    assert.deepEqual(pick(result), { status: 0, stdout: '-c|-n|--|-x|', stderr: '' }, tool);
+  }
+  assert.equal(fs.existsSync(setup.pidfile), false);
+});
+
+test("run -c <string> runs the string with /bin/sh -c, as flock(1)'s -c does, under the lock", linux, (t) => {
+  const setup = cliSetup(t);
+  // A cron line's form; $0 says which shell ran it, and the PID file names the shell.
+  const result = sh(setup, `SHELL=/bin/false pidguard run -w 60 app.pid -c 'echo "$0 $$ $(cat app.pid)" && flock -n app.pid true; exit 3'`);
+  assert.equal(result.status, 3, result.stderr);
+  const [shell, pid, named] = result.stdout.trim().split(' ');
+  assert.equal(shell, '/bin/sh', 'not $SHELL, as flock(1) would');
+  assert.equal(named, pid, 'the file names the shell running the string');
+  assert.equal(sh(setup, "pidguard run app.pid --command 'exit 5'").status, 5);
+  assert.equal(fs.existsSync(setup.pidfile), false);
+});
+
+test('run -s takes a shared lock and records no PID: readers together, a writer kept out', linux, async (t) => {
+  const setup = cliSetup(t);
+  sh(setup, 'mkfifo release.fifo');
+  const reader = startScript(t, setup, `exec pidguard run -s app.pid -- bash -c 'echo "$$ $(wc -c < app.pid)"; read -r _ < release.fifo'`);
+  const [, size] = (await reader.nextLine()).split(' ');
+  assert.equal(size, '0', 'no PID written');
+  assert.equal(sh(setup, 'pidguard run --shared app.pid -- true').status, 0, 'a second reader runs');
+  assert.equal(sh(setup, 'flock -s -n app.pid true').status, 0, "and so does flock -s");
+  const writer = sh(setup, 'pidguard run -x app.pid -- touch ran');
+  assert.equal(writer.status, 1, writer.stderr);
+  assert.equal(sh(setup, 'flock -n app.pid true').status, 1, 'flock -x is kept out too');
+  sh(setup, 'echo go > release.fifo');
+  assert.deepEqual(await reader.exited, { code: 0, signal: null });
+  assert.equal(fs.existsSync(path.join(setup.dir, 'ran')), false);
+  assert.equal(fs.existsSync(setup.pidfile), true, 'a shared holder never removes the file');
 });
 
 test('a PID file that cannot be used: one line with the code and the path, and the command never runs', linux, (t) => {
@@ -47,16 +105,16 @@ test('a PID file that cannot be used: one line with the code and the path, and t
   assertOneLineError(sh(setup, `pidguard run ${missing} -- touch ran`), 71, new RegExp(`^pidguard: ENOENT: .*open '${missing}'`));
   fs.mkdirSync(path.join(setup.dir, 'a-dir.pid'));
   assertOneLineError(sh(setup, 'pidguard run a-dir.pid -- touch ran'), 71, /^pidguard: EISDIR: .*a-dir\.pid'/);
-  assertOneLineError(sh(setup, 'pidguard status no-such-dir/app.pid'), 1, /is not locked/);
+  assertOneLineError(sh(setup, 'pidguard status no-such-dir/app.pid'), 1, /is not locked: not running \(there is no directory .*no-such-dir\)/);
   assert.equal(fs.existsSync(path.join(setup.dir, 'ran')), false);
 });
 
-test('a Unix socket at the path: status says not locked (1), run refuses it with EINVAL (71)', linux, async (t) => {
+test('a Unix socket at the path: status cannot tell (4), run refuses it with EINVAL (71)', linux, async (t) => {
   const setup = cliSetup(t);
   const server = net.createServer();
   await new Promise((resolve, reject) => server.listen(setup.pidfile, resolve).once('error', reject));
   t.after(() => server.close());
-  assertOneLineError(sh(setup, 'pidguard status app.pid'), 1, /app\.pid is not locked/);
+  assertOneLineError(sh(setup, 'pidguard status app.pid'), 4, /cannot tell whether .*app\.pid is locked: a socket stands there, not a PID file/);
   assertOneLineError(sh(setup, 'pidguard run app.pid -- touch ran'), 71, /^pidguard: EINVAL: .*app\.pid'/);
   assert.equal(fs.existsSync(path.join(setup.dir, 'ran')), false);
   assert.ok(fs.lstatSync(setup.pidfile).isSocket());
@@ -125,7 +183,7 @@ test('status: exit 1 when not running, the PID and exit 0 when running, the whol
   assert.ok(Date.parse(reported.startedAt) > Date.now() - 60_000, reported.startedAt);
   assert.deepEqual({ ...reported, startedAt: undefined }, {
     path: setup.pidfile, locked: true, pid: commandPid, holderProof: 'fd', recordedPid: commandPid, recordedPidHolds: true, exists: true,
-    mode: 'kernel', checkedBy: 'proc-locks', alive: true, startedAt: undefined, commandLine: 'sleep 60',
+    mode: 'kernel', checkedBy: 'proc-locks', alive: true, startedAt: undefined, commandLine: 'sleep 60', state: 'running', why: null,
   });
 
   process.kill(-service.child.pid, 'SIGKILL'); // wrapper and command, as a crash would
@@ -136,6 +194,7 @@ test('status: exit 1 when not running, the PID and exit 0 when running, the whol
   assert.deepEqual(JSON.parse(stale.stdout), {
     path: setup.pidfile, locked: false, pid: null, holderProof: null, recordedPid: commandPid, recordedPidHolds: false, exists: true,
     mode: 'kernel', checkedBy: 'proc-locks', alive: false, startedAt: null, commandLine: null,
+    state: 'stale', why: `${setup.pidfile} is not locked: not running`,
   });
 });
 
@@ -156,12 +215,12 @@ test('stop: signals the holder and returns once the lock is free; says so when n
   assert.match(again.stderr, /nothing holds .*app\.pid/);
 });
 
-test('stop: a holder that ignores the signal outlasts the timeout; -s KILL ends it', linux, async (t) => {
+test('stop: a holder that ignores the signal outlasts the timeout (exit 2); -s KILL ends it', linux, async (t) => {
   const setup = cliSetup(t);
   const service = startScript(t, setup, `exec pidguard run app.pid -- bash -c 'trap "" TERM; echo $$; exec sleep 60'`);
   const commandPid = await service.nextLine();
   const patient = sh(setup, 'pidguard stop -t 0.3 app.pid');
-  assert.equal(patient.status, 1);
+  assert.equal(patient.status, 2, 'as start-stop-daemon when its schedule runs out');
   assert.match(patient.stderr, new RegExp(`PID ${commandPid} still holds .*app\\.pid 0\\.3 s after SIGTERM; to force it: pidguard stop -s KILL`));
   assert.equal(flockCanTake(setup.pidfile), false);
   assert.equal(sh(setup, 'pidguard stop --signal 9 app.pid').status, 0);
@@ -275,6 +334,13 @@ test('the README and --help name the signals run passes on, word for word as the
   assert.equal(listed, `${names.slice(0, -1).join(', ')} and ${names.at(-1)}`);
   const help = sh(setup, 'pidguard --help').stdout;
   assert.match(help.replace(/\s+/g, ' '), new RegExp(`these signals on to it \\(those this system has\\): ${FORWARDED.join(' ')} and exit`));
+});
+
+test("the README's exit-status table has a row for each of pidguard's own statuses, and no other", linux, () => {
+  const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
+  const table = readme.slice(readme.indexOf('| exit status | meaning |'));
+  const rows = [...table.slice(0, table.indexOf('\n\n')).matchAll(/^\| (\d+)\b/gm)].map((match) => Number(match[1]));
+  assert.deepEqual(rows, [0, ...new Set(Object.values(messages.EXIT))].sort((a, b) => a - b));
 });
 
 test('pidguard failing while its command runs (uncaught error, unhandled rejection, process.exit) leaves the command holding the lock', linux, async (t) => {

@@ -46,7 +46,15 @@ export interface CommandOptions {
   lockFd: number | null;
   /** Reap every child that ends, not only the command's: for a PID 1, which inherits every orphan. */
   reapOthers: boolean;
+  /**
+   * argv is one string for the shell (run -c): /bin/sh -c on POSIX, as system(3) runs one; on
+   * Windows Node's shell, cmd.exe /d /s /c.
+   */
+  shell: boolean;
 }
+
+/** The shell that runs a command given as one string, on POSIX (flock(1) uses $SHELL; see the README). */
+export const POSIX_SHELL = '/bin/sh';
 
 /** Descriptions libuv has no entry for (it numbers fewer errors than the kernel has). */
 const MORE_DESCRIPTIONS: Readonly<Record<string, string>> = { ENOEXEC: 'exec format error', ECHILD: 'no child processes' };
@@ -111,7 +119,7 @@ function nativeCommand(native: ChildCalls, argv: readonly string[], options: Com
   };
 }
 
-function nodeCommand(argv: readonly string[], { env }: CommandOptions): Command {
+function nodeCommand(argv: readonly string[], { env, shell }: CommandOptions): Command {
   const [file = '', ...args] = argv;
   let child: ReturnType<typeof spawn> | undefined;
   let onEnd: (end: CommandEnd) => void = () => {};
@@ -122,7 +130,7 @@ function nodeCommand(argv: readonly string[], { env }: CommandOptions): Command 
     pid: null,
     run() {
       try {
-        child = spawn(file, args, { stdio: 'inherit', env });
+        child = spawn(file, args, { stdio: 'inherit', env, shell });
       } catch (error) {
         // Some failures are thrown at once rather than emitted (a name longer than NAME_MAX, ...).
         return Promise.reject(error);
@@ -165,5 +173,6 @@ function childCalls(): ChildCalls | null {
 /** Prepares the command `argv` (its name first, searched in PATH), to be let run with run(). */
 export function startCommand(argv: readonly string[], options: CommandOptions): Command {
   const native = childCalls();
-  return native === null ? nodeCommand(argv, options) : nativeCommand(native, argv, options);
+  if (native === null) return nodeCommand(argv, options);
+  return nativeCommand(native, options.shell ? [POSIX_SHELL, '-c', argv[0] ?? ''] : argv, options);
 }

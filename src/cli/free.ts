@@ -1,4 +1,5 @@
 // Waiting until nobody holds a PID file's lock, for `stop` and `wait`.
+import fs from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 import { LockedError } from '../errors';
 import { inspect } from '../inspect';
@@ -9,14 +10,38 @@ import type { LockStatus } from '../status';
 /** How often to look again at a fallback (mode 'pidfile') holder, which has no lock to wait on. */
 const FALLBACK_POLL_MS = 25;
 
+/** The inode number Linux gives the first PID namespace (PROC_PID_INIT_INO in linux/proc_ns.h). */
+const INITIAL_PID_NAMESPACE = 'pid:[4026531836]';
+
+let complete: boolean | undefined;
+
+/**
+ * Whether /proc/locks lists every flock: in the first PID namespace it prints each lock's taker
+ * as recorded, even one that has ended. Elsewhere (in a container) it leaves out the locks whose
+ * taker has ended or cannot be seen from there. Not known (no /proc/self): assumed incomplete.
+ */
+function procLocksComplete(): boolean {
+  if (complete === undefined) {
+    try {
+      complete = fs.readlinkSync('/proc/self/ns/pid') === INITIAL_PID_NAMESPACE;
+    } catch {
+      complete = false;
+    }
+  }
+  return complete;
+}
+
 /**
  * Whether a file inspect() found free on Linux is locked all the same: outside the first PID
  * namespace (in a container) /proc/locks leaves out a lock whose taker has ended (a SIGKILLed
- * `pidguard run` whose command still runs) or cannot be seen from there. Asked with a brief
- * shared lock attempt, as the waiting below takes shared locks: `stop` and `wait` only, never inspect().
+ * `pidguard run` whose command still runs) or cannot be seen from there. Asked there, and only
+ * there, with a brief shared lock attempt, as the waiting below takes shared locks: by `status`,
+ * `stop` and `wait`, never by inspect(). A pidguard acquirer refused by that attempt finds no
+ * exclusive holder and tries again; flock(1) -n in that instant would be refused.
  */
 export function lockedUnlisted(found: LockStatus): boolean {
   if (found.locked || !found.exists || found.mode !== 'kernel' || found.checkedBy !== 'proc-locks') return false;
+  if (procLocksComplete()) return false;
   try {
     return binding().probe(found.path) === ProbeState.Locked;
   } catch {

@@ -6,7 +6,8 @@ import { isFleetCommandLine, runFleet } from './fleet';
 import { EXIT, HELP, usageMessage } from './messages';
 import { run } from './run';
 import { status } from './status';
-import { stop, wait } from './stop';
+import { stop } from './stop';
+import { wait } from './wait';
 
 function version(): string {
   const manifest = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string };

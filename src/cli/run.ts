@@ -6,9 +6,10 @@ import { environmentMode } from '../options';
 import type { PidLock } from '../pid-lock';
 import { readCommandLine } from '../process-info';
 import type { RunCommand } from './args';
-import { describeErrno, startCommand, type Command, type CommandEnd } from './command';
-import { cannotRunMessage, commandExitStatus, conflictMessage, EXIT, pidSelfRefusal } from './messages';
+import { describeErrno, POSIX_SHELL, startCommand, type Command, type CommandEnd } from './command';
+import { cannotRunMessage, commandExitStatus, conflictMessage, EXIT, lostMessage, pidSelfRefusal, retakenMessage, unheldMessage } from './messages';
 import { forwardedSignals, signalAliases } from './signals';
+import { Tenure } from './tenure';
 
 /** Where the command finds the locked descriptor when it inherits it: the first after stdio. */
 const INHERITED_FD = 3;
@@ -69,11 +70,56 @@ function start(fd: number | null, run: RunCommand): Command {
     lockFd: fd,
     // A container's PID 1 inherits every orphan in it, and must reap them as tini does.
     reapOthers: process.pid === 1 && process.platform === 'linux',
+    shell: run.shell,
   });
 }
 
-/** Runs the command while `lock` is held; resolves with the status to exit with. */
-async function runHolding(lock: PidLock, run: RunCommand): Promise<number> {
+/** The name to say the command by when it cannot be run: the shell's, for -c. */
+function commandName(run: RunCommand): string {
+  if (run.shell) return process.platform === 'win32' ? (process.env['ComSpec'] ?? 'cmd.exe') : POSIX_SHELL;
+  return run.command[0] ?? '';
+}
+
+/**
+ * Keeps the path while the command runs (tenure.ts): a file taken again is made to name the
+ * command, as the first was; one lost to another holder means the command must stop, with
+ * SIGTERM, then SIGKILL after --kill-after, as `consul lock` stops its child when its lock is
+ * lost. `tenure.lost` then tells how the run ended.
+ */
+function keepPath(tenure: Tenure, command: Command, pid: number, run: RunCommand): void {
+  let killer: NodeJS.Timeout | null = null;
+  void command.ended.then(() => {
+    if (killer !== null) clearTimeout(killer);
+  });
+  tenure.watch({
+    retaken(lock) {
+      // In mode 'pidfile' the file naming the command is what holds the path: a failure to
+      // record it throws, and the path counts as lost. In mode 'kernel' the running command
+      // cannot be handed the new descriptor: pidguard alone holds the new lock, and a failed
+      // record leaves its own PID in the file, as at the start.
+      const record = !run.recordSelf && !run.shared;
+      if (lock.mode === 'pidfile') {
+        lock.recordPid(pid);
+        lock.shareWithChild(true);
+      } else if (record) {
+        recordCommandPid(lock, pid);
+      }
+      process.stderr.write(retakenMessage(lock.path, record ? pid : null));
+    },
+    lost(why) {
+      process.stderr.write(lostMessage(tenure.lock.path, why, pid, run.killAfterMs));
+      command.kill('SIGTERM');
+      killer = setTimeout(() => command.kill('SIGKILL'), run.killAfterMs);
+    },
+    unheld(error) {
+      process.stderr.write(unheldMessage(tenure.lock.path, error.message));
+    },
+  });
+}
+
+/** Runs the command while the tenure's lock is held; resolves with the status to exit with. */
+async function runHolding(tenure: Tenure, run: RunCommand): Promise<number> {
+  const lock = tenure.lock;
   const forwarded = forwardedSignals();
   const aliases = signalAliases(forwarded);
   let command: Command | undefined;
@@ -92,11 +138,12 @@ async function runHolding(lock: PidLock, run: RunCommand): Promise<number> {
   if (fd !== null) lock.shareWithChild(true);
   try {
     command = start(fd, run);
-    const name = run.command[0] ?? '';
+    const name = commandName(run);
     // The addon holds the command's process before its exec: its PID is recorded before it runs
     // anything, so that a pidguard killed now leaves a file naming a process that will never run
     // the command (it exits as pidguard's end closes its gate), not a dead PID beside a live one.
-    if (command.pid !== null && !run.recordSelf) {
+    // A shared lock records no PID.
+    if (command.pid !== null && !run.recordSelf && !run.shared) {
       if (lock.mode !== 'pidfile') recordCommandPid(lock, command.pid);
       else if (!recordOrCancel(lock, command, name)) return EXIT.failure;
     }
@@ -107,10 +154,13 @@ async function runHolding(lock: PidLock, run: RunCommand): Promise<number> {
       return cannotRun(name, error as NodeJS.ErrnoException);
     }
     // Node's spawn (Windows, or no addon) tells the PID only now.
-    if (command.pid === null && !run.recordSelf && recordCommandPid(lock, pid) && lock.mode === 'pidfile') lock.shareWithChild(true);
-    return ended(pid, await command.ended);
+    if (command.pid === null && !run.recordSelf && !run.shared && recordCommandPid(lock, pid) && lock.mode === 'pidfile') lock.shareWithChild(true);
+    keepPath(tenure, command, pid, run);
+    const end = await command.ended;
+    return tenure.lost ? EXIT.lost : ended(pid, end);
   } finally {
-    lock.shareWithChild(false);
+    // Whatever holds the path now (the first lock, or one taken again) is this process's alone.
+    if (tenure.lock.held) tenure.lock.shareWithChild(false);
     for (const signal of forwarded) process.off(signal, forward);
     for (const alias of aliases) process.off(alias, ignore);
   }
@@ -130,18 +180,19 @@ export async function run(command: RunCommand): Promise<number> {
   if (command.recordSelf && environmentMode() === 'pidfile') return refusePidSelf(command.pidfile, false);
   let lock: PidLock;
   try {
-    lock = await acquire(command.pidfile, { wait: command.waitMs });
+    lock = await acquire(command.pidfile, { wait: command.waitMs, shared: command.shared });
   } catch (error) {
     if (!(error instanceof LockedError)) throw error;
     const holder = error.pid === null ? null : readCommandLine(error.pid);
     process.stderr.write(conflictMessage(error.path, error.pid, holder));
     return command.conflictExitCode;
   }
+  const tenure = new Tenure(lock, command.shared);
   try {
     // Mode 'auto' falls back where the file system refuses locks: known only now.
     if (command.recordSelf && lock.mode === 'pidfile') return refusePidSelf(lock.path, true);
-    return await runHolding(lock, command);
+    return await runHolding(tenure, command);
   } finally {
-    lock.release(); // removes the PID file, while still locked, if it is still ours
+    tenure.end(); // removes the PID file, while still locked, if it is still ours
   }
 }

@@ -1,36 +1,32 @@
 // `pidguard status`: is the service running, and as which PID? For scripts and health checks.
-import { unnamedHolder } from '../errors';
-import { inspect } from '../inspect';
 import type { LockStatus } from '../status';
 import type { StatusCommand } from './args';
-import { EXIT } from './messages';
+import { lookAt, type Look } from './look';
+import { judge, statusCode, type State, type Verdict } from './verdict';
 
-/** The holder's PID to print: one proven to hold the lock, or, where nothing proves it, trusted. */
-export function namedHolder(found: LockStatus): number | null {
-  return found.holderProof === 'fd' || found.holderProof === 'pid-file' ? found.pid : null;
+/**
+ * The JSON printed: inspect()'s report (its `holderProof` says how the holder was identified),
+ * with a lock found by a lock attempt where /proc/locks leaves it out marked as such; `state`
+ * and `why` as the exit status and the line on stderr say them. Where nothing could be looked
+ * at, only the path, the state and why.
+ */
+export type StatusJson = (LockStatus | { path: string }) & { state: State; why: string | null };
+
+function json(look: Look, verdict: Verdict): StatusJson {
+  const why = verdict.notes.at(-1) ?? null;
+  if (look.status === null) return { path: look.path, state: verdict.state, why };
+  const status = look.unlisted ? { ...look.status, locked: true, checkedBy: 'probe' as const } : look.status;
+  return { ...status, state: verdict.state, why };
 }
 
-/** What is known of the holder of a locked file that has no holder to name. */
-export function holderDoubt(found: LockStatus): string {
-  const uncheckedPid = found.holderProof === 'proc-locks' ? found.pid : null;
-  return unnamedHolder(found.path, { recordedPid: found.recordedPid, recordedPidHolds: found.recordedPidHolds, uncheckedPid });
-}
-
-export async function status({ pidfile, json }: StatusCommand): Promise<number> {
-  const found = await inspect(pidfile);
-  const pid = namedHolder(found);
-  if (json) {
-    process.stdout.write(`${JSON.stringify(found)}\n`);
-  } else if (found.locked && pid !== null) {
-    process.stdout.write(`${pid}\n`);
-    // A PID left in the file by a killed holder, or written in another PID namespace.
-    if (found.recordedPid !== null && found.recordedPid !== pid && found.recordedPidHolds === false) {
-      process.stderr.write(`pidguard: note: ${found.path} names PID ${found.recordedPid}, which does not hold the lock\n`);
-    }
-  } else if (found.locked) {
-    process.stderr.write(`pidguard: ${holderDoubt(found)}\n`);
+export async function status({ pidfile, json: asJson, lsb }: StatusCommand): Promise<number> {
+  const look = await lookAt(pidfile);
+  const verdict = judge(look);
+  if (asJson) {
+    process.stdout.write(`${JSON.stringify(json(look, verdict))}\n`);
   } else {
-    process.stderr.write(`pidguard: ${found.path} is not locked: not running\n`);
+    if (verdict.pid !== null) process.stdout.write(`${verdict.pid}\n`);
+    for (const note of verdict.notes) process.stderr.write(`pidguard: ${note}\n`);
   }
-  return found.locked ? 0 : EXIT.no;
+  return statusCode(verdict.state, lsb);
 }

@@ -1,77 +1,116 @@
-// `pidguard stop` and `pidguard wait`: end the holder, or wait for it to end.
-import { inspect } from '../inspect';
-import { familyHead } from '../holder-proof';
-import { lockedFile } from '../kernel-locks';
-import { holdersProvable, scanHolders } from '../lock-holders';
-import { runProcSync } from '../proc-io';
-import { readPidFileSync } from '../read-pid';
-import type { LockStatus } from '../status';
-import type { StopCommand, WaitCommand } from './args';
-import { lockedUnlisted, waitUntilFree } from './free';
+// `pidguard stop`: signal the holder and wait until the lock is free, step by step as
+// start-stop-daemon's --retry schedule: exit 0 once it is free, 1 when nothing held it (0 with
+// --oknodo), 2 when the schedule ran out with the lock still held, 4 when whom to signal cannot
+// be told.
+import type { StopCommand } from './args';
+import { waitUntilFree } from './free';
+import { lookAt, type Look } from './look';
 import { EXIT } from './messages';
-import { holderDoubt, namedHolder } from './status';
+import type { ScheduleStep } from './schedule';
+import { searchHolder, signalTarget } from './stop-target';
+import { holderDoubt, judge, missingWhat, unlistedWhy, type Verdict } from './verdict';
 
 function seconds(ms: number): string {
   return `${ms / 1000} s`;
 }
 
-/**
- * Where neither the file's PID nor the kernel's record is proven to hold the lock (both gone, or
- * not readable by this user), looks through every process's descriptors for the holder (Linux).
- * Of a family sharing the locked file (a command and the children it passed it to), the eldest.
- */
-function searchHolder(found: LockStatus, why: string): number | null {
-  if (found.mode !== 'kernel' || !holdersProvable()) return null;
-  const file = lockedFile(readPidFileSync(found.path, true));
-  if (file === null) return null;
-  const scan = runProcSync(scanHolders(file));
-  const head = familyHead(scan.holders);
-  if (head !== null) {
-    process.stderr.write(`pidguard: ${why}; found PID ${head} holding it by looking through /proc/*/fd\n`);
-  } else if (scan.holders.length > 1) {
-    process.stderr.write(`pidguard: ${found.path} is held by PIDs ${scan.holders.map((holder) => holder.pid).join(', ')}, none of them the parent of the others\n`);
-  }
-  return head;
+function say(line: string): void {
+  process.stderr.write(`pidguard: ${line}\n`);
 }
 
-export async function stop({ pidfile, signal, timeoutMs }: StopCommand): Promise<number> {
-  const found = await inspect(pidfile);
-  const unlisted = !found.locked && lockedUnlisted(found);
-  if (!found.locked && !unlisted) {
-    const stale = found.recordedPid === null ? '' : ` (it names PID ${found.recordedPid}, which does not hold the lock)`;
-    process.stderr.write(`pidguard: nothing holds ${found.path}${stale}\n`);
-    return EXIT.no;
+/** Nothing holds the lock: what the file or its absence says, and the status (0 with --oknodo). */
+function nothingHeld(look: Look, verdict: Verdict, okNoDo: boolean): number {
+  const recorded = look.status?.recordedPid ?? null;
+  const stale = recorded === null ? '' : ` (it names PID ${recorded}, which does not hold the lock)`;
+  say(`nothing holds ${look.path}${verdict.state === 'absent' ? ` (${missingWhat(look)})` : stale}`);
+  return okNoDo ? 0 : EXIT.no;
+}
+
+type Sent = { kind: 'free'; look: Look; verdict: Verdict } | { kind: 'sent'; pid: number } | { kind: 'failed' };
+
+/** Looks at the lock and, if held, signals its holder (or the command of a `pidguard run` holder). */
+async function signalHolder(pidfile: string, signal: NodeJS.Signals): Promise<Sent> {
+  const look = await lookAt(pidfile);
+  const verdict = judge(look);
+  if (verdict.state === 'unknown') {
+    for (const note of verdict.notes) say(note);
+    return { kind: 'failed' };
   }
+  if (verdict.state !== 'running' || look.status === null) return { kind: 'free', look, verdict };
+  const found = look.status;
   // Only a holder proven by its descriptors (Linux), or trusted where nothing proves one: never a
   // PID a killed holder left behind for another process to reuse.
-  const why = unlisted
-    ? `${found.path} is locked, but /proc/locks does not list it (the process that took it has ended, or is in a PID namespace this one cannot see)`
-    : holderDoubt(found);
-  const pid = namedHolder(found) ?? searchHolder(found, why);
-  if (pid === null) {
-    process.stderr.write(`pidguard: ${why}: cannot tell whom to signal\n`);
-    return EXIT.no;
+  const why = look.unlisted ? unlistedWhy(look.path) : holderDoubt(found);
+  const holder = verdict.pid ?? searchHolder(found, why);
+  if (holder === null) {
+    say(`${why}: cannot tell whom to signal`);
+    return { kind: 'failed' };
   }
+  const pid = signalTarget(found, holder);
   try {
     process.kill(pid, signal);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     // ESRCH: it ended between the look and the signal; what matters is that the lock is free.
     if (code !== 'ESRCH') {
-      process.stderr.write(`pidguard: cannot send ${signal} to PID ${pid}, which holds ${found.path}: ${code ?? (error as Error).message}\n`);
-      return EXIT.failure;
+      say(`cannot send ${signal} to PID ${pid}, which holds ${look.path}: ${code ?? (error as Error).message}`);
+      return { kind: 'failed' };
     }
   }
-  if (await waitUntilFree(found.path, timeoutMs)) return 0;
-  process.stderr.write(
-    `pidguard: PID ${pid} still holds ${found.path} ${seconds(timeoutMs)} after ${signal}; ` +
-      `to force it: pidguard stop -s KILL ${found.path}\n`,
-  );
-  return EXIT.no;
+  return { kind: 'sent', pid };
 }
 
-export async function wait({ pidfile, timeoutMs }: WaitCommand): Promise<number> {
-  if (await waitUntilFree(pidfile, timeoutMs)) return 0;
-  process.stderr.write(`pidguard: ${pidfile} is still locked after ${seconds(timeoutMs)}\n`);
-  return EXIT.no;
+interface Progress {
+  pid: number | null;
+  signal: NodeJS.Signals | null;
+  /** How long the last wait after the last signal was. */
+  waitedMs: number;
+}
+
+function stillHeld(path: string, { pid, signal, waitedMs }: Progress): number {
+  const force = signal === 'SIGKILL' ? '' : `; to force it: pidguard stop -s KILL ${path}`;
+  say(`PID ${pid ?? 'unknown'} still holds ${path} ${seconds(waitedMs)} after ${signal ?? 'no signal'}${force}`);
+  return EXIT.stillHeld;
+}
+
+async function runSchedule(first: Look, schedule: readonly ScheduleStep[], okNoDo: boolean): Promise<number> {
+  const progress: Progress = { pid: null, signal: null, waitedMs: 0 };
+  const done = (look: Look, verdict: Verdict): number => (progress.pid === null ? nothingHeld(look, verdict, okNoDo) : 0);
+  for (let at = 0; at < schedule.length; ) {
+    const step = schedule[at];
+    if (step === undefined) break;
+    if (step.kind === 'repeat') {
+      at = step.to;
+      continue;
+    }
+    if (step.kind === 'signal') {
+      const sent = await signalHolder(first.path, step.signal);
+      if (sent.kind === 'failed') return EXIT.unknown;
+      if (sent.kind === 'free') return done(sent.look, sent.verdict);
+      Object.assign(progress, { pid: sent.pid, signal: step.signal, waitedMs: 0 });
+    } else {
+      let free: boolean;
+      try {
+        free = await waitUntilFree(first.path, step.ms);
+      } catch (error) {
+        say(`cannot tell whether ${first.path} is locked: ${(error as Error).message}`);
+        return EXIT.unknown;
+      }
+      if (free) return progress.pid === null ? done(first, judge(first)) : 0;
+      progress.waitedMs = step.ms;
+    }
+    at += 1;
+  }
+  return stillHeld(first.path, progress);
+}
+
+export async function stop({ pidfile, schedule, okNoDo }: StopCommand): Promise<number> {
+  const look = await lookAt(pidfile);
+  const verdict = judge(look);
+  if (verdict.state === 'unknown') {
+    for (const note of verdict.notes) say(note);
+    return EXIT.unknown;
+  }
+  if (verdict.state !== 'running') return nothingHeld(look, verdict, okNoDo);
+  return runSchedule(look, schedule, okNoDo);
 }
