@@ -83,7 +83,7 @@ async function take(settled: SettledOptions, kind: FileKind): Promise<PidLock> {
       }
     }
     mode = 'pidfile';
-    prepareDirectory(settled.path, settled.mkdir);
+    prepareDirectory(settled.path, settled.mkdir, true);
     return fallbackLock(settled, await runAsync(takePidFile(settled)));
   } catch (error) {
     return failOpenOrThrow(settled, mode, error);
@@ -102,7 +102,7 @@ function takeSync(settled: SettledOptions, kind: FileKind): PidLock {
       }
     }
     mode = 'pidfile';
-    prepareDirectory(settled.path, settled.mkdir);
+    prepareDirectory(settled.path, settled.mkdir, true);
     // A wait blocks this thread in pauses: the exit hook comes off meanwhile, as for a kernel wait.
     const take = (): PidFileHolding => runSync(takePidFile(settled));
     return fallbackLock(settled, settled.waitMs > 0 ? withoutExitHook(take) : take());

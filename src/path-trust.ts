@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fsErrorFor, pathError } from './errors';
-import { currentCredentials } from './trust';
+import { currentCredentials, type Credentials } from './trust';
 
 /** A symlink on the way that another user owns, or has placed: `uid` is theirs. */
 export interface ForeignSymlink {
@@ -52,12 +52,52 @@ export function unsafePathDescription(found: ForeignSymlink, selfUid: number): s
     `not by this user (uid ${selfUid}) or root, who could point it anywhere`;
 }
 
+/** A directory on the way that another user owns, or may rename entries in. */
+export interface ForeignDirectory {
+  dir: string;
+  uid: number;
+  /** Writable by others without the sticky bit: any of them may rename what is in it. */
+  writable: boolean;
+}
+
+const OTHERS_WRITE = 0o002;
+const GROUP_WRITE = 0o020;
+const STICKY = 0o1000;
+
+/**
+ * The first directory on the way to `file` (its real path) in which another user could swap what
+ * pidguard is about to use: one they own, or one they may write that has no sticky bit (a sticky
+ * directory such as /tmp lets them remove or rename only their own entries). The addon's walk
+ * makes this moot for kernel locks, whose every step is taken from the directory reached; the
+ * fallback's steps are path-based calls, each resolved again.
+ */
+export function foreignDirectory(file: string, self: Credentials): ForeignDirectory | null {
+  let dir = fs.realpathSync(path.dirname(file));
+  for (;;) {
+    const { uid, gid, mode } = fs.lstatSync(dir);
+    const sticky = (mode & STICKY) !== 0;
+    const writable = !sticky && ((mode & OTHERS_WRITE) !== 0 || ((mode & GROUP_WRITE) !== 0 && gid !== self.gid && gid !== 0));
+    if ((uid !== 0 && uid !== self.uid) || writable) return { dir, uid, writable };
+    const parent = path.dirname(dir);
+    if (parent === dir) return null;
+    dir = parent;
+  }
+}
+
+/** The words of a refusal for such a directory. */
+export function foreignDirectoryDescription(found: ForeignDirectory, self: Credentials): string {
+  const who = found.writable ? `writable by other users without the sticky bit` : `owned by uid ${found.uid}, not by this user (uid ${self.uid}) or root`;
+  return `operation not permitted: the directory ${found.dir} is ${who}, who could swap the PID file's path ` +
+    'under the stale-PID fallback, whose steps go by path; use a directory only this user and root can change';
+}
+
 /**
  * Refuses (EPERM) a path to `file` that crosses another user's symlink, and with `mkdir` makes
- * the missing directories on the way (mode 0755, less the umask). Where the platform has no users
- * (Windows) there is nothing to refuse.
+ * the missing directories on the way (mode 0755, less the umask). With `ownDirectories` (the
+ * fallback), also one through a directory another user could change (foreignDirectory). Where the
+ * platform has no users (Windows) there is nothing to refuse.
  */
-export function prepareDirectory(file: string, mkdir: boolean): void {
+export function prepareDirectory(file: string, mkdir: boolean, ownDirectories = false): void {
   const self = currentCredentials();
   if (self !== null) {
     let found: ForeignSymlink | null = null;
@@ -69,10 +109,19 @@ export function prepareDirectory(file: string, mkdir: boolean): void {
     }
     if (found !== null) throw pathError('EPERM', unsafePathDescription(found, self.uid), 'open', file);
   }
-  if (!mkdir) return;
-  try {
-    fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o755 });
-  } catch (error) {
-    throw fsErrorFor(error, file);
+  if (mkdir) {
+    try {
+      fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o755 });
+    } catch (error) {
+      throw fsErrorFor(error, file);
+    }
   }
+  if (self === null || !ownDirectories) return;
+  let foreign: ForeignDirectory | null = null;
+  try {
+    foreign = foreignDirectory(file, self);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw fsErrorFor(error, file);
+  }
+  if (foreign !== null) throw pathError('EPERM', foreignDirectoryDescription(foreign, self), 'open', file);
 }

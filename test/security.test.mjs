@@ -147,3 +147,24 @@ test("status, stop and readPid refuse what acquire refuses: a path through anoth
   const seen = inspectSync(stranger, { mode: 'pidfile' });
   assert.deepEqual([seen.locked, seen.pid, seen.recordedPid], [false, null, process.pid]);
 });
+
+test("the fallback refuses a path through a directory another user could change under it", asRoot, async (t) => {
+  // The fallback's steps (draft, link, rename, unlink) each resolve the path again: in a directory
+  // of nobody's, nobody could swap 'app' for a symlink to a root-only directory between them.
+  const dir = tempDir(t);
+  const theirs = path.join(dir, 'race');
+  fs.mkdirSync(path.join(theirs, 'app'), { recursive: true });
+  fs.chownSync(theirs, NOBODY, NOBODY);
+  const file = path.join(theirs, 'app', 'svc.pid');
+  assert.throws(() => acquireSync(file, { mode: 'pidfile' }), { code: 'EPERM', message: /directory .*race is owned by uid 65534/ });
+  const open = path.join(dir, 'open');
+  fs.mkdirSync(open, { mode: 0o777 });
+  fs.chmodSync(open, 0o777);
+  assert.throws(() => acquireSync(path.join(open, 'svc.pid'), { mode: 'pidfile' }), { code: 'EPERM', message: /writable by other users without the sticky bit/ });
+  // Sticky, as /tmp: others may remove only their own entries. And the kernel lock, whose every
+  // step is taken from the directory it reached, takes both.
+  fs.chmodSync(open, 0o1777);
+  acquireSync(path.join(open, 'svc.pid'), { mode: 'pidfile' }).release();
+  acquireSync(file, { mode: 'kernel' }).release();
+  assert.deepEqual(fs.readdirSync(path.join(theirs, 'app')), []);
+});
