@@ -26,7 +26,8 @@
  * when no other environment uses it, the addon stays loaded (pg_stay_loaded, at its load and
  * again here).
  */
-#include "binding.h"
+#include "exports.h"
+#include "napi.h"
 #include "child.h"
 #include "thread.h"
 

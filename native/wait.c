@@ -17,7 +17,9 @@
  * whose LockFileEx ignores CancelSynchronousIo), a cancelled wait ends at once for its caller,
  * and its thread lingers until the kernel grants the lock, which it gives straight back.
  */
-#include "binding.h"
+#include "exports.h"
+#include "handle.h"
+#include "napi.h"
 #include "thread.h"
 
 #include <stdlib.h>

@@ -3,13 +3,13 @@
 import path from 'node:path';
 import { pathError, refusesLocks } from './errors';
 import type { HeldMode } from './holding';
-import { takeKernelLock, takeKernelLockSync, type FileKind } from './kernel-acquire';
-import { binding, type Binding } from './native';
+import { takeKernelLock, takeKernelLockSync, type FileKind } from './kernel/acquire';
+import { binding, type Binding } from './addon/binding';
 import { environmentMode, settleOptions, type AcquireOptions, type LockOptions, type SettledOptions } from './options';
-import { prepareDirectory } from './path-trust';
+import { prepareDirectory } from './file/path-trust';
 import { PidLock, withoutExitHook } from './pid-lock';
-import { takePidFile, type PidFileHolding } from './pidfile-lock';
-import { runAsync, runSync } from './steps';
+import { takePidFile, type PidFileHolding } from './pidfile/lock';
+import { runAsync, runSync } from './util/steps';
 
 const warned = new Set<string>();
 

@@ -1,6 +1,6 @@
 // The errors pidguard throws, and the words in them. Pure: no I/O.
 import os from 'node:os';
-import { isNativeError } from './native';
+import { isNativeError } from './addon/binding';
 
 /** How to stop process `pid` on `platform`, as a command an operator can paste. */
 export function stopCommand(pid: number, platform: NodeJS.Platform = process.platform): string {

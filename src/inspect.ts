@@ -1,17 +1,17 @@
 // Looking at a PID file without taking it: readPid, inspect and inspectSync, in either mode.
 import fs from 'node:fs';
 import { withPath } from './errors';
-import { lockedFile, readFlockHolders, readFlockHoldersSync } from './kernel-locks';
-import { kernelHolder } from './lock-holders';
-import { binding, isNativeError, nativePath, ProbeState } from './native';
+import { lockedFile, readFlockHolders, readFlockHoldersSync } from './kernel/locks';
+import { kernelHolder } from './kernel/holders';
+import { binding, isNativeError, nativePath, ProbeState } from './addon/binding';
 import { checkPath, environmentMode, settleMode, type InspectOptions, type LockMode } from './options';
-import { judgeFile } from './pidfile-lock';
-import { runProcAsync, runProcSync, type ProcSteps } from './proc-io';
-import type { FlockHolder } from './proc-locks';
-import { readCommandLine, readProcessFacts } from './process-info';
-import { readPidFile, readPidFileSync, type PidFileContents } from './read-pid';
+import { judgeFile } from './pidfile/lock';
+import { runProcAsync, runProcSync, type ProcSteps } from './process/proc-io';
+import type { FlockHolder } from './kernel/proc-locks';
+import { readCommandLine, readProcessFacts } from './process/info';
+import { readPidFile, readPidFileSync, type PidFileContents } from './file/read';
 import { describeStatus, type LockStatus, type ProcessView } from './status';
-import { currentCredentials, distrust } from './trust';
+import { currentCredentials, distrust } from './file/trust';
 
 /** The PID recorded in the file at `path`; null when there is no file or it holds no valid PID. */
 export function readPid(path: string): number | null {

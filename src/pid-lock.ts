@@ -4,8 +4,8 @@ import { isMainThread } from 'node:worker_threads';
 import { invalidArgument, pathError } from './errors';
 import type { Holding, HeldMode } from './holding';
 import type { Logger } from './logger';
-import { loadedBinding } from './native';
-import { LONGEST_TIMER_MS } from './timers';
+import { loadedBinding } from './addon/binding';
+import { LONGEST_TIMER_MS } from './util/timers';
 
 const heldLocks = new Set<PidLock>();
 let exitHandlerInstalled = false;

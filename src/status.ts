@@ -1,9 +1,9 @@
 // Deciding what a PID file's state means, from facts gathered elsewhere. Pure.
-import type { Verdict } from './holder-verdict';
-import type { HolderProof, NamedHolder } from './holder-proof';
+import type { Verdict } from './pidfile/verdict';
+import type { HolderProof, NamedHolder } from './kernel/holder-proof';
 import type { HeldMode } from './holding';
-import type { ProcessFacts } from './process-info';
-import type { PidFileContents } from './read-pid';
+import type { ProcessFacts } from './process/info';
+import type { PidFileContents } from './file/read';
 
 /** What inspect() reports: enough for a health check or an "is it running?" answer. */
 export interface LockStatus {

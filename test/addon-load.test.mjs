@@ -147,7 +147,7 @@ test('PIDGUARD_MODE that may not be read (Deno without --allow-env for it) means
 });
 
 test('each cause of a failed load gets its own remedy', async () => {
-  const { addonLoadMessage } = await import('../dist/addon-error.js');
+  const { addonLoadMessage } = await import('../dist/addon/load-error.js');
   const facts = { bundled: false, deno: false, platform: 'linux', arch: 'arm64' };
   const denied = Object.assign(new Error('Requires ffi access to "/x/pidguard.node", run again with the --allow-ffi flag'), { name: 'NotCapable' });
   assert.match(addonLoadMessage({ ...facts, deno: true, cause: denied }), /Deno refused .*--allow-ffi/);

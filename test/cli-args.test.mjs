@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import args from '../dist/cli/args.js';
 import messages from '../dist/cli/messages.js';
-import commandLine from '../dist/command-line.js';
+import commandLine from '../dist/process/command-line.js';
 
 const { parseCommandLine, parseSeconds, parseSignal, UsageError, DEFAULT_STOP_TIMEOUT_MS, DEFAULT_KILL_AFTER_MS } = args;
 const { conflictMessage } = messages;

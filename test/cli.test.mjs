@@ -472,7 +472,7 @@ test('a worker torn down while a command it started runs: terminate() settles, a
     if (native.execChild(child) !== 0) throw new Error('could not run sh');
     parentPort.postMessage(native.childPid(child));
     setInterval(() => {}, 1000); // busy until terminated
-  `, { eval: true, workerData: { native: path.join(root, 'dist', 'native.js'), fifo } });
+  `, { eval: true, workerData: { native: path.join(root, 'dist', 'addon', 'binding.js'), fifo } });
   const pid = await new Promise((resolve, reject) => worker.once('message', resolve).once('error', reject));
   assert.ok(pid > 0, `started: ${pid}`);
   t.after(() => {

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { acquireSync, inspect, inspectSync, LockedError } from 'pidguard';
 import errors from '../dist/errors.js';
-import holderProof from '../dist/holder-proof.js';
+import holderProof from '../dist/kernel/holder-proof.js';
 import { cliSetup, fileHolds, sh, startScript } from './cli-helpers.mjs';
 import { here, run, startDecoy, startHolder } from './helpers.mjs';
 

@@ -1,7 +1,7 @@
 // parsePid and formatPid: the PID file's text, without any file.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import pidText from '../dist/pid-text.js';
+import pidText from '../dist/file/pid-text.js';
 
 const { parsePid, formatPid, MAX_PID } = pidText;
 const bytes = (text) => Buffer.from(text, 'latin1');

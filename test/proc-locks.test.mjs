@@ -4,8 +4,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import procFdinfo from '../dist/proc-fdinfo.js';
-import procLocks from '../dist/proc-locks.js';
+import procFdinfo from '../dist/kernel/proc-fdinfo.js';
+import procLocks from '../dist/kernel/proc-locks.js';
 import { startHolder, tempDir } from './helpers.mjs';
 
 const { flockHolders, lockKeys, procLocksKey } = procLocks;

@@ -1,7 +1,7 @@
 // Which files may be trusted as PID files (src/trust.ts): pure rules, tested without files.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { distrust, distrustDescription } from '../dist/trust.js';
+import { distrust, distrustDescription } from '../dist/file/trust.js';
 
 const alice = { uid: 1000, gid: 1000 };
 const file = (overrides) => ({ uid: 1000, gid: 1000, mode: 0o100644, nlink: 1, ...overrides });

@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { explore } from './explore.mjs';
 
-const { takePidFile } = await import(new URL('../dist/pidfile-lock.js', import.meta.url));
+const { takePidFile } = await import(new URL('../dist/pidfile/lock.js', import.meta.url));
 
 /** How far an instance's clock moves at each pause, besides the pause: past every wait and grace, so that one retry ends any wait. */
 const PAUSE_MS = 20_000;

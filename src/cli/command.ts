@@ -4,7 +4,7 @@
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
 import { getSystemErrorMap } from 'node:util';
-import { binding, type Binding } from '../native';
+import { binding, type Binding } from '../addon/binding';
 
 /** How the command ended: its exit code (signal 0), or the number of the signal that killed it (code -1). */
 export interface CommandEnd {

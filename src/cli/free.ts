@@ -4,7 +4,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { LockedError } from '../errors';
 import { inspect } from '../inspect';
 import { lock } from '../acquire';
-import { binding, ProbeState } from '../native';
+import { binding, ProbeState } from '../addon/binding';
 import type { LockStatus } from '../status';
 
 /** How often to look again at a fallback (mode 'pidfile') holder, which has no lock to wait on. */

@@ -4,7 +4,7 @@ import { acquire } from '../acquire';
 import { LockedError } from '../errors';
 import { environmentMode } from '../options';
 import type { PidLock } from '../pid-lock';
-import { readCommandLine } from '../process-info';
+import { readCommandLine } from '../process/info';
 import type { RunCommand } from './args';
 import { describeErrno, POSIX_SHELL, startCommand, type Command, type CommandEnd } from './command';
 import { cannotRunMessage, commandExitStatus, conflictMessage, EXIT, lostMessage, pidSelfRefusal, retakenMessage, unheldMessage } from './messages';

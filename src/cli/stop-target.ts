@@ -11,12 +11,12 @@
 // signalled: so is a pidguard run started by another one's command). A child's PID cannot be
 // another process's while its parent, the proven holder, has not reaped it.
 import fs from 'node:fs';
-import { familyHead } from '../holder-proof';
-import { lockedFile, type LockedFile } from '../kernel-locks';
-import { checkHolder, holdersProvable, scanHolders } from '../lock-holders';
-import { runProcSync } from '../proc-io';
-import { processRunning } from '../process-info';
-import { readPidFileSync } from '../read-pid';
+import { familyHead } from '../kernel/holder-proof';
+import { lockedFile, type LockedFile } from '../kernel/locks';
+import { checkHolder, holdersProvable, scanHolders } from '../kernel/holders';
+import { runProcSync } from '../process/proc-io';
+import { processRunning } from '../process/info';
+import { readPidFileSync } from '../file/read';
 import type { LockStatus } from '../status';
 
 function readText(file: string): string | null {

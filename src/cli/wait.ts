@@ -1,6 +1,6 @@
 // `pidguard wait`: wait until the lock is free, or, with --held, until it is held and the file
 // names a live PID (a service started in the background is up, as far as its lock tells).
-import { processRunning } from '../process-info';
+import { processRunning } from '../process/info';
 import type { WaitCommand } from './args';
 import { waitUntilFree } from './free';
 import { lookAt, type Look } from './look';

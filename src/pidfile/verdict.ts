@@ -1,6 +1,6 @@
 // The stale-PID fallback's judgement of a PID file it found in its way. Pure.
-import type { ProcessFacts } from './process-info';
-import type { PidFileContents } from './read-pid';
+import type { ProcessFacts } from '../process/info';
+import type { PidFileContents } from '../file/read';
 
 /** An empty file this young (by its mtime) may be a holder between its create and its write. */
 export const EMPTY_GRACE_MS = 500;

@@ -4,7 +4,7 @@
 // the fallback, whose every step is a path-based call, and the addon's messages.
 import fs from 'node:fs';
 import path from 'node:path';
-import { fsErrorFor, pathError } from './errors';
+import { fsErrorFor, pathError } from '../errors';
 import { currentCredentials, type Credentials } from './trust';
 
 /** A symlink on the way that another user owns, or has placed: `uid` is theirs. */

@@ -10,12 +10,12 @@
 // per open file description, so every process sharing the locked description is proven.
 import fs from 'node:fs';
 import { nameHolder, type NamedHolder } from './holder-proof';
-import type { LockedFile } from './kernel-locks';
+import type { LockedFile } from './locks';
 import { fdinfoLocks } from './proc-fdinfo';
-import { identity, list, text, type ProcSteps } from './proc-io';
+import { identity, list, text, type ProcSteps } from '../process/proc-io';
 import type { FlockHolder } from './proc-locks';
-import { processRunning } from './process-info';
-import type { PidFileContents } from './read-pid';
+import { processRunning } from '../process/info';
+import type { PidFileContents } from '../file/read';
 
 /**
  * What looking at one process's descriptors found. 'twin': it holds a flock listed under the

@@ -2,10 +2,10 @@
 // written), with the facts that make it actionable: who owns what. The addon only says which
 // rule refused; this looks again, for the message alone, at what it refused.
 import fs from 'node:fs';
-import { pathError, withPath, type LockSystemError } from './errors';
-import { isNativeError, NativeErrno } from './native';
-import { foreignSymlink, unsafePathDescription } from './path-trust';
-import { currentCredentials, distrust, distrustDescription } from './trust';
+import { pathError, withPath, type LockSystemError } from '../errors';
+import { isNativeError, NativeErrno } from '../addon/binding';
+import { foreignSymlink, unsafePathDescription } from '../file/path-trust';
+import { currentCredentials, distrust, distrustDescription } from '../file/trust';
 
 function describe(errno: number, file: string): string | null {
   const self = currentCredentials();

@@ -1,19 +1,19 @@
 // Taking the PID file as the stale-PID fallback's lock: place a draft where nothing is, judge a
 // file in the way, and take over a stale one under its claim; wait by polling.
 import path from 'node:path';
-import { abortReason, LockedError } from './errors';
-import { claimVersion, dropClaim } from './fallback-claim';
-import { createExclusive, link, look, rename, unlinkQuietly, writeDraft, type Draft } from './fallback-fs';
-import { PidFileHolding, placedVersion } from './fallback-holding';
-import { judgeIn, usable, versionOf, type Found } from './fallback-judge';
-import { removeLeftovers } from './fallback-leftovers';
-import { privateName, sameVersion, type Version } from './fallback-names';
-import { realWorld, type World } from './fallback-world';
-import { EMPTY_GRACE_MS } from './holder-verdict';
-import type { Logger } from './logger';
-import { formatPid } from './pid-text';
-import type { PidFileLook } from './read-pid';
-import type { Steps } from './steps';
+import { abortReason, LockedError } from '../errors';
+import { claimVersion, dropClaim } from './claim';
+import { createExclusive, link, look, rename, unlinkQuietly, writeDraft, type Draft } from './fs';
+import { PidFileHolding, placedVersion } from './holding';
+import { judgeIn, usable, versionOf, type Found } from './judge';
+import { removeLeftovers } from './leftovers';
+import { privateName, sameVersion, type Version } from './names';
+import { realWorld, type World } from './world';
+import { EMPTY_GRACE_MS } from './verdict';
+import type { Logger } from '../logger';
+import { formatPid } from '../file/pid-text';
+import type { PidFileLook } from '../file/read';
+import type { Steps } from '../util/steps';
 
 /** Polling, the one way to wait without a kernel lock: from this interval, doubling up to the next. */
 const FIRST_POLL_MS = 10;

@@ -1,8 +1,8 @@
 // A kernel lock held by the addon, as a Holding.
-import { withPath } from './errors';
-import type { Holding } from './holding';
-import type { Binding, NativeHandle } from './native';
-import { formatPid } from './pid-text';
+import { withPath } from '../errors';
+import type { Holding } from '../holding';
+import type { Binding, NativeHandle } from '../addon/binding';
+import { formatPid } from '../file/pid-text';
 
 export class KernelHolding implements Holding {
   readonly mode = 'kernel' as const;

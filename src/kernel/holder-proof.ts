@@ -6,9 +6,9 @@
 // it holds the lock ('fd'); one whose descriptors cannot be read is named only as the kernel's
 // record, marked unproven ('proc-locks'); otherwise nobody is named. Where nothing proves it
 // (macOS, the BSDs, Windows) the file's PID is trusted when its process runs ('pid-file').
-import type { HolderCheck } from './lock-holders';
+import type { HolderCheck } from './holders';
 import type { FlockHolder } from './proc-locks';
-import type { ProcSteps } from './proc-io';
+import type { ProcSteps } from '../process/proc-io';
 
 /**
  * How the holder's PID was told. 'fd': proven, by its open descriptor of the file holding the

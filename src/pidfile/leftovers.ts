@@ -4,12 +4,12 @@
 // another user's are never removed, nor anything of a live process or of another host.
 import type fs from 'node:fs';
 import path from 'node:path';
-import { look, lstat, readdir, unlinkQuietly } from './fallback-fs';
-import { judgeIn } from './fallback-judge';
-import { isClaimOnOtherVersion, privateNameOwner, type Version } from './fallback-names';
-import type { World } from './fallback-world';
-import type { Logger } from './logger';
-import type { Steps } from './steps';
+import { look, lstat, readdir, unlinkQuietly } from './fs';
+import { judgeIn } from './judge';
+import { isClaimOnOtherVersion, privateNameOwner, type Version } from './names';
+import type { World } from './world';
+import type { Logger } from '../logger';
+import type { Steps } from '../util/steps';
 
 function ownedBySelf(stat: fs.BigIntStats, world: World): boolean {
   const self = world.credentials();

@@ -4,8 +4,8 @@
 // whose clocks, deaths and start times it decides (torture/interleavings.mjs).
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
-import { readProcessFacts, type ProcessFacts } from './process-info';
-import { currentCredentials, type Credentials } from './trust';
+import { readProcessFacts, type ProcessFacts } from '../process/info';
+import { currentCredentials, type Credentials } from '../file/trust';
 
 export interface World {
   /** This process's PID: the one written in its PID file, drafts and claims. */

@@ -1,7 +1,7 @@
 // The one place the C addon is loaded (prebuilt, or built at install by node-gyp-build) and typed.
 import fs from 'node:fs';
 import path from 'node:path';
-import { addonLoadMessage } from './addon-error';
+import { addonLoadMessage } from './load-error';
 
 /** An open, locked file held by the addon; opaque to JavaScript. */
 export type NativeHandle = { readonly __nativeHandle: unique symbol };
@@ -93,8 +93,8 @@ let loaded: Binding | undefined;
 /** Why the addon could not be loaded: kept, since trying again in this process cannot succeed. */
 let failure: Error | undefined;
 
-/** pidguard's package root: dist/ is one level below it, unless the code was bundled. */
-const packageRoot = path.join(__dirname, '..');
+/** pidguard's package root: this file is in dist/addon/, two levels below it, unless the code was bundled. */
+const packageRoot = path.join(__dirname, '..', '..');
 
 function isBundled(): boolean {
   try {

@@ -1,21 +1,21 @@
 // Taking a kernel lock: at once, or waiting on a native thread; and, when another holder keeps
 // it, that holder's PID for the "already running" error.
 import fs from 'node:fs';
-import { abortReason, fsErrorFor, LockedError, withPath } from './errors';
+import { abortReason, fsErrorFor, LockedError, withPath } from '../errors';
 import type { NamedHolder } from './holder-proof';
-import { lockedFile, readFlockHoldersSync } from './kernel-locks';
-import { kernelHolder } from './lock-holders';
-import { binding, nativePath, type Binding, type NativeError, type NativeHandle } from './native';
+import { lockedFile, readFlockHoldersSync } from './locks';
+import { kernelHolder } from './holders';
+import { binding, nativePath, type Binding, type NativeError, type NativeHandle } from '../addon/binding';
 import { lockError } from './refusal';
-import type { SettledOptions } from './options';
-import { KernelHolding } from './kernel-holding';
-import { prepareDirectory } from './path-trust';
-import { PidLock, withoutExitHook } from './pid-lock';
-import { formatPid } from './pid-text';
-import { runProcSync } from './proc-io';
-import { readPidFileSync } from './read-pid';
-import { runAsync, runSync, type Steps } from './steps';
-import { setLongTimeout } from './timers';
+import type { SettledOptions } from '../options';
+import { KernelHolding } from './holding';
+import { prepareDirectory } from '../file/path-trust';
+import { PidLock, withoutExitHook } from '../pid-lock';
+import { formatPid } from '../file/pid-text';
+import { runProcSync } from '../process/proc-io';
+import { readPidFileSync } from '../file/read';
+import { runAsync, runSync, type Steps } from '../util/steps';
+import { setLongTimeout } from '../util/timers';
 
 /** How long a loser waits for a holder that has locked the file but not yet written its PID. */
 export const PID_WRITE_GRACE_MS = 100;

@@ -17,13 +17,13 @@
 // and what is not the file system (this process's PID, the clocks, the process table) comes from
 // a World (fallback-world.ts): torture/interleavings.mjs runs several instances through every
 // order of their steps.
-import { judgeIn } from './fallback-judge';
-import { realWorld } from './fallback-world';
-import type { Verdict } from './holder-verdict';
-import type { PidFileContents } from './read-pid';
+import { judgeIn } from './judge';
+import { realWorld } from './world';
+import type { Verdict } from './verdict';
+import type { PidFileContents } from '../file/read';
 
-export { PidFileHolding } from './fallback-holding';
-export { takePidFile, type PidFileRequest } from './fallback-take';
+export { PidFileHolding } from './holding';
+export { takePidFile, type PidFileRequest } from './take';
 
 /** The verdict on whatever file is at the path, by this process's reckoning of the file system's clock. */
 export function judgeFile(contents: Exclude<PidFileContents, { kind: 'missing' }>, clockOffsetMs: number): Verdict {

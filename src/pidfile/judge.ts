@@ -2,12 +2,12 @@
 // it may be used at all (a regular file, written by someone it may trust), which version of the
 // PID file it is, and whether the process it names is alive (holder-verdict.ts).
 import type fs from 'node:fs';
-import { pathError } from './errors';
-import type { Version } from './fallback-names';
-import type { World } from './fallback-world';
-import { judge, type Verdict } from './holder-verdict';
-import type { PidFileContents, PidFileLook } from './read-pid';
-import { distrust, distrustDescription, type Distrust } from './trust';
+import { pathError } from '../errors';
+import type { Version } from './names';
+import type { World } from './world';
+import { judge, type Verdict } from './verdict';
+import type { PidFileContents, PidFileLook } from '../file/read';
+import { distrust, distrustDescription, type Distrust } from '../file/trust';
 
 /** Contents read from an open regular file, with its identity. */
 export type Found = Exclude<PidFileContents, { kind: 'missing' }> & { dev: bigint; mtimeMs: number };

@@ -1,7 +1,7 @@
 // The names the stale-PID fallback gives the files it makes beside a PID file, and what a name
 // tells of its maker. Pure.
 import path from 'node:path';
-import type { World } from './fallback-world';
+import type { World } from './world';
 
 /**
  * A version of the PID file: which file it is (the device and the time it was written, not the

@@ -1,7 +1,7 @@
 // The kernel's own record of flock holders, where the platform shows it (Linux: /proc/locks).
 import fs from 'node:fs';
 import { flockHolders, lockKeys, type FlockHolder } from './proc-locks';
-import type { PidFileContents } from './read-pid';
+import type { PidFileContents } from '../file/read';
 
 const PROC_LOCKS = '/proc/locks';
 

@@ -8,12 +8,12 @@
 // one version. A claim that another user made (or could write) is not a claim of ours: it is
 // passed over the same way, never trusted and never removed. Claims a process passed over are
 // removed once the version they are on is gone from the path, when nobody can act on them.
-import { pathError } from './errors';
-import { createExclusive, link, look, unlinkQuietly } from './fallback-fs';
-import { distrustIn, judgeIn } from './fallback-judge';
-import { claimPath, type Version } from './fallback-names';
-import type { World } from './fallback-world';
-import type { Steps } from './steps';
+import { pathError } from '../errors';
+import { createExclusive, link, look, unlinkQuietly } from './fs';
+import { distrustIn, judgeIn } from './judge';
+import { claimPath, type Version } from './names';
+import type { World } from './world';
+import type { Steps } from '../util/steps';
 
 /** Levels tried before giving up: each one passed over is a claimer that died, or another user's file. */
 const MAX_LEVELS = 64;

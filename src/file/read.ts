@@ -2,11 +2,11 @@
 // lookAtPidFileSync is the stale-PID fallback's: the stat with the contents, for trust and identity.
 import fs from 'node:fs';
 import { promisify } from 'node:util';
-import { mountDeviceOf } from './mount-device';
-import { binding, type Binding } from './native';
+import { mountDeviceOf } from '../kernel/mount-device';
+import { binding, type Binding } from '../addon/binding';
 import { prepareDirectory } from './path-trust';
 import { MAX_PID_TEXT_BYTES, parsePid } from './pid-text';
-import { lockError } from './refusal';
+import { lockError } from '../kernel/refusal';
 
 /**
  * What a PID file holds, with the file's identity for a /proc/locks lookup. `mountDevice` is the

@@ -2,16 +2,16 @@
 // process placed there. Giving it up and recording another PID in it are changes of that version,
 // made under its claim (fallback-claim.ts), so that they never race a takeover that misjudged it.
 import path from 'node:path';
-import { fsErrorFor, pathError } from './errors';
-import { claimVersion, dropClaim, type Claim } from './fallback-claim';
-import { look, rename, unlink, unlinkQuietly, writeDraft, type Draft } from './fallback-fs';
-import { versionOf } from './fallback-judge';
-import { privateName, sameVersion, type Version } from './fallback-names';
-import type { World } from './fallback-world';
-import type { Holding } from './holding';
-import type { Logger } from './logger';
-import { formatPid } from './pid-text';
-import { runSync, type Steps } from './steps';
+import { fsErrorFor, pathError } from '../errors';
+import { claimVersion, dropClaim, type Claim } from './claim';
+import { look, rename, unlink, unlinkQuietly, writeDraft, type Draft } from './fs';
+import { versionOf } from './judge';
+import { privateName, sameVersion, type Version } from './names';
+import type { World } from './world';
+import type { Holding } from '../holding';
+import type { Logger } from '../logger';
+import { formatPid } from '../file/pid-text';
+import { runSync, type Steps } from '../util/steps';
 
 /** Errors of a full file system or quota: no room for even a name. */
 const NO_ROOM = new Set(['ENOSPC', 'EDQUOT']);

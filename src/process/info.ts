@@ -1,7 +1,7 @@
 // What the platform tells about another process, for messages that say what is running.
 import fs from 'node:fs';
 import { formatCommandLine } from './command-line';
-import { binding } from './native';
+import { binding } from '../addon/binding';
 import { bootTimeMs, parseProcStat, parseUptime, startTimeMs } from './proc-stat';
 
 /**

@@ -3,11 +3,11 @@
 // file itself (`file`): the drafts, claims and tombstones beside it are the fallback's business.
 import fs from 'node:fs';
 import path from 'node:path';
-import { fsErrorFor } from './errors';
-import { privateName } from './fallback-names';
-import type { World } from './fallback-world';
-import { lookAtPidFileSync, type PidFileLook } from './read-pid';
-import { fsStep, type Steps } from './steps';
+import { fsErrorFor } from '../errors';
+import { privateName } from './names';
+import type { World } from './world';
+import { lookAtPidFileSync, type PidFileLook } from '../file/read';
+import { fsStep, type Steps } from '../util/steps';
 
 const NOFOLLOW: number | undefined = fs.constants.O_NOFOLLOW;
 const CREATE_FLAGS = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | (NOFOLLOW ?? 0);

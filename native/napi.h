@@ -1,9 +1,9 @@
 /*
- * What binding.c shares with wait.c: checking napi_status, converting strings, and turning core
- * results into JavaScript handles and errors.
+ * The Node-API helpers shared by the binding files (binding.c, wait.c, child_binding.c):
+ * checking every napi_status, converting strings, and turning core results into errors.
  */
-#ifndef PIDGUARD_BINDING_H
-#define PIDGUARD_BINDING_H
+#ifndef PIDGUARD_NAPI_H
+#define PIDGUARD_NAPI_H
 
 #ifndef NAPI_VERSION
 #define NAPI_VERSION 8
@@ -38,17 +38,13 @@ int optional_utf8_copy(napi_env env, napi_value value, char **out);
 /* An Error with code, errno and syscall for a failed core call (not thrown); NULL on failure. */
 napi_value result_error(napi_env env, pg_result result);
 
-/* A JavaScript handle for a held lock. Takes ownership of `path` (malloc'ed) and, on failure,
- * gives the lock up and returns NULL with an exception pending. */
-napi_value wrap_handle(napi_env env, pg_handle handle, char *path, int flags);
+/* Throws the error of a failed core call; returns NULL for the caller to return. */
+napi_value throw_result(napi_env env, pg_result result);
 
 /* Sets exports[name] to a new function; NULL on failure. */
 napi_value export_function(napi_env env, napi_value exports, const char *name, napi_callback callback);
 
-/* Registers wait.c's functions on `exports`; NULL on failure. */
-napi_value init_wait(napi_env env, napi_value exports);
-
-/* Registers child_binding.c's functions on `exports` (none on Windows); NULL on failure. */
-napi_value init_child(napi_env env, napi_value exports);
+/* Sets exports[name] to a number; NULL on failure. */
+napi_value export_int(napi_env env, napi_value exports, const char *name, int32_t value);
 
 #endif
