@@ -2,14 +2,12 @@
 // stale-PID fallback where there is none), and failing open when asked to.
 import path from 'node:path';
 import { pathError, refusesLocks } from './errors';
-import type { HeldMode } from './holding';
-import { takeKernelLock, takeKernelLockSync, type FileKind } from './kernel/acquire';
-import { binding, type Binding } from './addon/binding';
+import type { HeldMode, Holding } from './holding';
+import { kernelMechanism } from './kernel/acquire';
+import type { FileKind, Mechanism } from './mechanism';
 import { environmentMode, settleOptions, type AcquireOptions, type LockOptions, type SettledOptions } from './options';
-import { prepareDirectory } from './file/path-trust';
-import { PidLock, withoutExitHook } from './pid-lock';
-import { takePidFile, type PidFileHolding } from './pidfile/lock';
-import { runAsync, runSync } from './util/steps';
+import { PidLock } from './pid-lock';
+import { stalePidMechanism } from './stale-pid/lock';
 
 const warned = new Set<string>();
 
@@ -26,33 +24,27 @@ function emitOnce(key: string, code: string, message: string): void {
 
 const codeOf = (error: unknown): string | undefined => (error as { code?: unknown }).code as string | undefined;
 
-/** Only an exclusive PID file has a fallback: a shared or plain file lock needs the kernel's. */
-const hasFallback = (settled: SettledOptions, kind: FileKind): boolean => kind === 'pidfile' && !settled.shared;
-
 /**
- * The addon, or null when the fallback was asked for. An addon that cannot load is an error in
- * every mode but 'pidfile' (ERR_PIDGUARD_NATIVE, saying why): a fallback holder and a kernel
- * holder of one PID file do not see each other, so falling back quietly would let a bundled copy
- * and an installed one both run.
+ * The mechanism to try first: the stale-PID fallback when asked for (it covers exclusive PID
+ * files only), else the kernel's lock. An addon that cannot load is then an error
+ * (ERR_PIDGUARD_NATIVE, saying why), never a quiet switch to the fallback: a fallback holder and
+ * a kernel holder of one PID file do not see each other, so a bundled copy and an installed one
+ * would both run.
  */
-function kernelBinding(settled: SettledOptions, kind: FileKind): Binding | null {
-  if (settled.mode !== 'pidfile') return binding();
-  if (hasFallback(settled, kind)) return null;
+function firstMechanism(settled: SettledOptions, kind: FileKind): Mechanism {
+  if (settled.mode !== 'pidfile') return kernelMechanism;
+  if (stalePidMechanism.covers(settled, kind)) return stalePidMechanism;
   throw pathError('ENOTSUP', "operation not supported: mode 'pidfile' covers exclusive PID files; shared and plain file locks need a kernel lock", 'flock', settled.path);
 }
 
 /** Whether a kernel lock's failure sends mode 'auto' to the fallback: the file system refused locks. */
 function fallsBack(settled: SettledOptions, kind: FileKind, error: unknown): boolean {
-  if (settled.mode !== 'auto' || !hasFallback(settled, kind) || !refusesLocks(error)) return false;
+  if (settled.mode !== 'auto' || !stalePidMechanism.covers(settled, kind) || !refusesLocks(error)) return false;
   const dir = path.dirname(settled.path);
   const message = `${dir}: the file system refuses locks (${codeOf(error) ?? 'unknown'}); using PID files with stale-PID detection there`;
   if (!warned.has(`fallback:${dir}`)) settled.logger.warn(message);
   emitOnce(`fallback:${dir}`, 'PIDGUARD_FALLBACK', message);
   return true;
-}
-
-function fallbackLock(settled: SettledOptions, holding: PidFileHolding): PidLock {
-  return new PidLock(holding, settled.path, 'pidfile', false, settled.logger);
 }
 
 /** Errors of the environment rather than of the caller or of contention: the ones failOpen forgives. */
@@ -71,46 +63,44 @@ function failOpenOrThrow(settled: SettledOptions, mode: HeldMode, error: unknown
   return new PidLock(null, settled.path, mode, settled.shared, settled.logger);
 }
 
+/** The mode of the lock asked for, before any mechanism was chosen. */
+const askedMode = (settled: SettledOptions): HeldMode => (settled.mode === 'pidfile' ? 'pidfile' : 'kernel');
+
+const handle = (settled: SettledOptions, holding: Holding): PidLock =>
+  new PidLock(holding, settled.path, holding.mode, settled.shared, settled.logger);
+
 async function take(settled: SettledOptions, kind: FileKind): Promise<PidLock> {
-  let mode: HeldMode = settled.mode === 'pidfile' ? 'pidfile' : 'kernel';
+  let mechanism: Mechanism | null = null;
   try {
-    const native = kernelBinding(settled, kind);
-    if (native !== null) {
-      try {
-        return await takeKernelLock(native, settled, kind);
-      } catch (error) {
-        if (!fallsBack(settled, kind, error)) throw error;
-      }
+    mechanism = firstMechanism(settled, kind);
+    try {
+      return handle(settled, await mechanism.take(settled, kind));
+    } catch (error) {
+      if (mechanism === stalePidMechanism || !fallsBack(settled, kind, error)) throw error;
     }
-    mode = 'pidfile';
-    prepareDirectory(settled.path, settled.mkdir, true);
-    return fallbackLock(settled, await runAsync(takePidFile(settled)));
+    mechanism = stalePidMechanism;
+    return handle(settled, await mechanism.take(settled, kind));
   } catch (error) {
-    return failOpenOrThrow(settled, mode, error);
+    return failOpenOrThrow(settled, mechanism?.mode ?? askedMode(settled), error);
   }
 }
 
+/** take(), blocking: the same choice, made with each mechanism's takeSync. */
 function takeSync(settled: SettledOptions, kind: FileKind): PidLock {
-  let mode: HeldMode = settled.mode === 'pidfile' ? 'pidfile' : 'kernel';
+  let mechanism: Mechanism | null = null;
   try {
-    const native = kernelBinding(settled, kind);
-    if (native !== null) {
-      try {
-        return takeKernelLockSync(native, settled, kind);
-      } catch (error) {
-        if (!fallsBack(settled, kind, error)) throw error;
-      }
+    mechanism = firstMechanism(settled, kind);
+    try {
+      return handle(settled, mechanism.takeSync(settled, kind));
+    } catch (error) {
+      if (mechanism === stalePidMechanism || !fallsBack(settled, kind, error)) throw error;
     }
-    mode = 'pidfile';
-    prepareDirectory(settled.path, settled.mkdir, true);
-    // A wait blocks this thread in pauses: the exit hook comes off meanwhile, as for a kernel wait.
-    const take = (): PidFileHolding => runSync(takePidFile(settled));
-    return fallbackLock(settled, settled.waitMs > 0 ? withoutExitHook(take) : take());
+    mechanism = stalePidMechanism;
+    return handle(settled, mechanism.takeSync(settled, kind));
   } catch (error) {
-    return failOpenOrThrow(settled, mode, error);
+    return failOpenOrThrow(settled, mechanism?.mode ?? askedMode(settled), error);
   }
 }
-
 
 /**
  * Takes the lock on the PID file at `path` and records this process's PID in it (an exclusive

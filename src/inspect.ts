@@ -5,7 +5,7 @@ import { lockedFile, readFlockHolders, readFlockHoldersSync } from './kernel/loc
 import { kernelHolder } from './kernel/holders';
 import { binding, isNativeError, nativePath, ProbeState } from './addon/binding';
 import { checkPath, environmentMode, settleMode, type InspectOptions, type LockMode } from './options';
-import { judgeFile } from './pidfile/lock';
+import { judgeFile } from './stale-pid/lock';
 import { runProcAsync, runProcSync, type ProcSteps } from './process/proc-io';
 import type { FlockHolder } from './kernel/proc-locks';
 import { readCommandLine, readProcessFacts } from './process/info';
@@ -69,7 +69,7 @@ function fallbackApplies(mode: LockMode, file: string, contents: PidFileContents
   }
 }
 
-/** Whether the fallback would trust the file at `file` (trust.ts), as it takes files. */
+/** Whether the fallback would trust the file at `file` (file/trust.ts), as it takes files. */
 function trusted(file: string): boolean {
   const self = currentCredentials();
   if (self === null) return true;

@@ -5,14 +5,11 @@ import { invalidArgument, pathError } from './errors';
 import type { Holding, HeldMode } from './holding';
 import type { Logger } from './logger';
 import { loadedBinding } from './addon/binding';
+import { onProcessExit } from './util/exit-hook';
 import { LONGEST_TIMER_MS } from './util/timers';
 
 const heldLocks = new Set<PidLock>();
-let exitHandlerInstalled = false;
-/** Takes signal-exit's hook off again, while it is on. */
-let unhookExit: (() => void) | null = null;
 
-/**
 /**
  * Locks whose open file a child process shares (`pidguard run`'s command, which inherited the
  * descriptor): the exit cleanup leaves them alone, since unlocking or removing the file would
@@ -31,45 +28,9 @@ function releaseAll(): void {
   if (isMainThread) loadedBinding()?.releaseAll();
 }
 
-// signal-exit runs releaseAll on normal exit and on SIGINT, SIGTERM and SIGHUP, then lets the
-// signal do what it would have done (or leaves it to the application's own listeners, if any).
-// It is hooked when the first lock is taken and stays hooked: hooking and unhooking around every
-// lock costs some 70 signal-mask and signal-handler system calls, more than the lock itself.
-// signal-exit is loaded then too, not at require(): it is a third of pidguard's load time.
-function hook(): void {
-  unhookExit = (require('signal-exit') as typeof import('signal-exit')).onExit(releaseAll);
-}
-
 function track(lock: PidLock): void {
   heldLocks.add(lock);
-  if (!exitHandlerInstalled) {
-    hook();
-    // signal-exit hears of a normal exit by wrapping process.emit, but Bun emits the 'exit' of
-    // an event loop that ran dry without calling process.emit, so only its own listeners hear it:
-    // one of ours too. Where both are told (Node), the second releaseAll finds nothing held.
-    process.on('exit', releaseAll);
-    exitHandlerInstalled = true;
-  }
-}
-
-/**
- * Runs `wait`, which blocks this thread (a Sync wait), with the exit hook taken off meanwhile.
- * Hooked, a SIGTERM or SIGINT would only be queued for the event loop, which a blocked thread
- * never runs: the process would carry on, and if it then ended without turning the loop again,
- * the signal would be lost altogether. Unhooked, the signal does what it would do without
- * pidguard: the process ends, the kernel frees its locks, and its PID files are left as after a
- * SIGKILL, for the next start to take over. Hooked again afterwards (some 70 system calls; only a
- * wait that blocks pays them).
- */
-export function withoutExitHook<T>(wait: () => T): T {
-  if (unhookExit === null) return wait();
-  unhookExit();
-  unhookExit = null;
-  try {
-    return wait();
-  } finally {
-    hook();
-  }
+  onProcessExit(releaseAll);
 }
 
 function untrack(lock: PidLock): void {

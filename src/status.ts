@@ -1,5 +1,5 @@
 // Deciding what a PID file's state means, from facts gathered elsewhere. Pure.
-import type { Verdict } from './pidfile/verdict';
+import type { Verdict } from './stale-pid/verdict';
 import type { HolderProof, NamedHolder } from './kernel/holder-proof';
 import type { HeldMode } from './holding';
 import type { ProcessFacts } from './process/info';
@@ -66,7 +66,7 @@ export type StatusFacts = {
       mode: 'kernel';
       /** How the lock was looked for. */
       checkedBy: LockStatus['checkedBy'];
-      /** Who holds it, as holder-proof.ts names them. */
+      /** Who holds it, as kernel/holder-proof.ts names them. */
       holder: NamedHolder;
     }
   | {

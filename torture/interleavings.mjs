@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { explore } from './explore.mjs';
 
-const { takePidFile } = await import(new URL('../dist/pidfile/lock.js', import.meta.url));
+const { takeStalePid } = await import(new URL('../dist/stale-pid/lock.js', import.meta.url));
 
 /** How far an instance's clock moves at each pause, besides the pause: past every wait and grace, so that one retry ends any wait. */
 const PAUSE_MS = 20_000;
@@ -106,7 +106,7 @@ function makeWorld(pid, table, startMs, onQuery) {
  */
 function* script(inst, file, table) {
   let holding;
-  const take = takePidFile({ path: file, logger: silent, waitMs: inst.spec.wait ?? 0, signal: undefined, world: inst.world });
+  const take = takeStalePid({ path: file, logger: silent, waitMs: inst.spec.wait ?? 0, signal: undefined, world: inst.world });
   try {
     holding = inst.spec.ready ? runThrough(take, inst.world) : yield* take;
   } catch (error) {
@@ -266,7 +266,7 @@ function makeSystem({ dir, stale, instances, crashes, onlyInvariants }) {
       table.set(fresh.pid, { exists: true, startedAtMs: startMs - 60_000 });
       let held;
       try {
-        held = runThrough(takePidFile({ path: file, logger: silent, waitMs: 0, signal: undefined, world: fresh }), fresh);
+        held = runThrough(takeStalePid({ path: file, logger: silent, waitMs: 0, signal: undefined, world: fresh }), fresh);
       } catch (error) {
         if (holder !== null && error.code === 'ELOCKED' && error.pid === holder) return null;
         return `afterwards a fresh start failed: ${error.code} ${error.message}`;

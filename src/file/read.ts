@@ -10,7 +10,7 @@ import { lockError } from '../kernel/refusal';
 
 /**
  * What a PID file holds, with the file's identity for a /proc/locks lookup. `mountDevice` is the
- * device of the file's mount as /proc/locks prints it (Linux, when asked for: see mount-device.ts);
+ * device of the file's mount as /proc/locks prints it (Linux, when asked for: see kernel/mount-device.ts);
  * null otherwise.
  */
 export type PidFileContents =

@@ -10,7 +10,8 @@ import { lockError } from './refusal';
 import type { SettledOptions } from '../options';
 import { KernelHolding } from './holding';
 import { prepareDirectory } from '../file/path-trust';
-import { PidLock, withoutExitHook } from '../pid-lock';
+import type { FileKind, Mechanism } from '../mechanism';
+import { withoutExitHook } from '../util/exit-hook';
 import { formatPid } from '../file/pid-text';
 import { runProcSync } from '../process/proc-io';
 import { readPidFileSync } from '../file/read';
@@ -25,7 +26,7 @@ const PID_POLL_MS = 5;
 const MAX_ROUNDS = 8;
 
 interface Holder {
-  /** The holder as far as it could be named (see holder-proof.ts). */
+  /** The holder as far as it could be named (see kernel/holder-proof.ts). */
   named: NamedHolder;
   /** The file was gone, or unlocked, when we looked: its holder released it. */
   released: boolean;
@@ -102,9 +103,6 @@ function followed(file: string): string {
   }
 }
 
-/** A PID file (created, and written unless shared) or any other file (left as it is). */
-export type FileKind = 'pidfile' | 'plain';
-
 function request(native: Binding, settled: SettledOptions, kind: FileKind): LockRequest {
   // POSIX: the addon makes the directories during its safe walk. Windows: here, beforehand.
   if (settled.mkdir && process.platform === 'win32') prepareDirectory(settled.path, true);
@@ -117,10 +115,9 @@ function request(native: Binding, settled: SettledOptions, kind: FileKind): Lock
   return { settled, target: settled.path, flags, text: settled.shared ? null : formatPid(process.pid) };
 }
 
-function wrap(native: Binding, { settled, target, text }: LockRequest, handle: NativeHandle): PidLock {
-  const { path, shared, logger } = settled;
+function wrap(native: Binding, { settled: { shared, logger }, target, text }: LockRequest, handle: NativeHandle): KernelHolding {
   logger.debug(`locked ${target}${shared ? ' (shared)' : ''} as PID ${process.pid}`);
-  return new PidLock(new KernelHolding(native, handle, target, text !== null), path, 'kernel', shared, logger);
+  return new KernelHolding(native, handle, target, text !== null);
 }
 
 function tryLock(native: Binding, { target, flags, text }: LockRequest): NativeHandle | null {
@@ -132,7 +129,7 @@ function tryLock(native: Binding, { target, flags, text }: LockRequest): NativeH
 }
 
 /** Tries without waiting; on contention, finds the holder and throws LockedError. */
-function* lockNow(native: Binding, request: LockRequest): Steps<PidLock> {
+function* lockNow(native: Binding, request: LockRequest): Steps<KernelHolding> {
   const { path, logger } = request.settled;
   let unsettledSince: number | null = null;
   for (let round = 1; ; round += 1) {
@@ -200,7 +197,7 @@ function waitAsync(native: Binding, { settled, target: path, flags, text }: Lock
   });
 }
 
-async function take(native: Binding, request: LockRequest): Promise<PidLock> {
+async function take(native: Binding, request: LockRequest): Promise<KernelHolding> {
   const { path, waitMs, signal } = request.settled;
   if (signal?.aborted === true) throw abortReason(signal);
   if (waitMs === 0) return runAsync(lockNow(native, request));
@@ -237,7 +234,7 @@ function waitSync(native: Binding, { target: path, flags, text }: LockRequest, w
   }
 }
 
-function takeSync(native: Binding, request: LockRequest): PidLock {
+function takeSync(native: Binding, request: LockRequest): KernelHolding {
   const { path, waitMs } = request.settled;
   if (waitMs === 0) return runSync(lockNow(native, request));
   const handle = tryLock(native, request) ?? waitSync(native, request, waitMs);
@@ -246,12 +243,17 @@ function takeSync(native: Binding, request: LockRequest): PidLock {
   return runSync(lockNow(native, request));
 }
 
-/** Takes the kernel lock: at once, or waiting as the options say. */
-export function takeKernelLock(native: Binding, settled: SettledOptions, kind: FileKind): Promise<PidLock> {
-  return take(native, request(native, settled, kind));
-}
-
-/** takeKernelLock, blocking. */
-export function takeKernelLockSync(native: Binding, settled: SettledOptions, kind: FileKind): PidLock {
-  return takeSync(native, request(native, settled, kind));
-}
+/** The kernel's lock (flock on POSIX, LockFileEx on Windows), through the addon. */
+export const kernelMechanism: Mechanism = {
+  mode: 'kernel',
+  covers: () => true,
+  // binding() throws ERR_PIDGUARD_NATIVE, with its cause and remedy, where the addon cannot load.
+  take: (settled, kind) => {
+    const native = binding();
+    return take(native, request(native, settled, kind));
+  },
+  takeSync: (settled, kind) => {
+    const native = binding();
+    return takeSync(native, request(native, settled, kind));
+  },
+};

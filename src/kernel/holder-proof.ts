@@ -1,5 +1,5 @@
 // Which process to name as a kernel lock's holder, and on what evidence. Pure: the looking is
-// done by the check passed in (lock-holders.ts on Linux).
+// done by the check passed in (kernel/holders.ts on Linux).
 //
 // The candidates are the PID the file records and the PID /proc/locks prints for the exclusive
 // lock. Where holders can be proven (Linux), a candidate is named only when its descriptors prove
@@ -39,7 +39,7 @@ export interface HolderFacts {
   lockedOtherwise: boolean | null;
 }
 
-/** Looks at process `pid`'s descriptors (lock-holders.ts checkHolder). */
+/** Looks at process `pid`'s descriptors (kernel/holders.ts checkHolder). */
 export type CheckHolder = (pid: number) => ProcSteps<HolderCheck>;
 
 /** Reuses each check: the file's PID and the kernel's record are often the same process. */

@@ -120,7 +120,7 @@ export function* scanHolders(file: LockedFile): ProcSteps<Scan> {
 }
 
 /**
- * The kernel lock's holder, named on the evidence holder-proof.ts accepts: where the platform
+ * The kernel lock's holder, named on the evidence kernel/holder-proof.ts accepts: where the platform
  * proves holders (Linux), by their descriptors. `listed`: the file's /proc/locks holders (null
  * when not read); `lockedOtherwise`: whether it was found locked without them (a probe, a refusal).
  */

@@ -12,7 +12,7 @@
 // The PID printed is the process that took the lock, as the reader's PID namespace numbers it
 // (0 or -1 when it is not visible there). It is not proof of who holds the lock now: a flock
 // belongs to the open file description, which a child may have inherited and kept after the
-// locker died (see lock-holders.ts for the proof).
+// locker died (see kernel/holders.ts for the proof).
 
 export interface FlockHolder {
   /** The process that took the lock (a process it forked may hold it now); null when it lives in

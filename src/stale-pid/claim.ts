@@ -1,7 +1,7 @@
 // Claims: the stale-PID fallback's exclusion. Every change a process makes to the PID file (a
 // takeover replacing a stale version, a release removing its own, recordPid rewriting its own) is
 // made under the claim of the version it changes: a file holding the claimer's own PID, linked
-// to a name that only that version has (fallback-names.ts), which link(2) lets one process make.
+// to a name that only that version has (stale-pid/names.ts), which link(2) lets one process make.
 //
 // A claim names a live claimer or a dead one, never by time: a claimer that died leaves its claim,
 // and the next process claims the next level instead, so two live processes never hold claims on

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { abortReason, LockedError } from '../errors';
 import { claimVersion, dropClaim } from './claim';
 import { createExclusive, link, look, rename, unlinkQuietly, writeDraft, type Draft } from './fs';
-import { PidFileHolding, placedVersion } from './holding';
+import { StalePidHolding, placedVersion } from './holding';
 import { judgeIn, usable, versionOf, type Found } from './judge';
 import { removeLeftovers } from './leftovers';
 import { privateName, sameVersion, type Version } from './names';
@@ -134,7 +134,7 @@ function* attempt(file: string, text: string, logger: Logger, world: World): Ste
   }
 }
 
-export interface PidFileRequest {
+export interface StalePidRequest {
   path: string;
   logger: Logger;
   waitMs: number;
@@ -144,7 +144,7 @@ export interface PidFileRequest {
 }
 
 /** Takes the PID file at `path` as its own lock, waiting (by polling) as `waitMs` says. */
-export function* takePidFile({ path: file, logger, waitMs, signal, world = realWorld }: PidFileRequest): Steps<PidFileHolding> {
+export function* takeStalePid({ path: file, logger, waitMs, signal, world = realWorld }: StalePidRequest): Steps<StalePidHolding> {
   const text = formatPid(world.pid);
   const deadline = world.monotonic() + waitMs;
   let pause = FIRST_POLL_MS;
@@ -156,7 +156,7 @@ export function* takePidFile({ path: file, logger, waitMs, signal, world = realW
     switch (outcome.kind) {
       case 'held':
         logger.debug(`locked ${file} as PID ${world.pid} (pidfile mode)`);
-        return new PidFileHolding(file, outcome.version, logger, world);
+        return new StalePidHolding(file, outcome.version, logger, world);
       case 'changed':
         churn += 1;
         if (churn >= MAX_CHURN) throw new LockedError(file, null);

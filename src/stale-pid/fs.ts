@@ -1,5 +1,5 @@
 // The stale-PID fallback's file-system calls: each is a step announced just before it is made
-// (steps.ts), so that a test scheduler can pause there, and each error is restated for the PID
+// (util/steps.ts), so that a test scheduler can pause there, and each error is restated for the PID
 // file itself (`file`): the drafts, claims and tombstones beside it are the fallback's business.
 import fs from 'node:fs';
 import path from 'node:path';

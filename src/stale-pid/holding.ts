@@ -1,6 +1,6 @@
 // A held stale-PID fallback lock: the PID file at its path, as long as it is the version this
 // process placed there. Giving it up and recording another PID in it are changes of that version,
-// made under its claim (fallback-claim.ts), so that they never race a takeover that misjudged it.
+// made under its claim (stale-pid/claim.ts), so that they never race a takeover that misjudged it.
 import path from 'node:path';
 import { fsErrorFor, pathError } from '../errors';
 import { claimVersion, dropClaim, type Claim } from './claim';
@@ -39,7 +39,7 @@ function* removeNow(file: string, world: World): Steps<void> {
   if (yield* rename(file, tombstone, file)) yield* unlinkQuietly(tombstone);
 }
 
-export class PidFileHolding implements Holding {
+export class StalePidHolding implements Holding {
   readonly mode = 'pidfile' as const;
   readonly #path: string;
   readonly #logger: Logger;

@@ -1,6 +1,6 @@
 // What the stale-PID fallback makes of a file it finds at the PID file's path or a claim's: whether
 // it may be used at all (a regular file, written by someone it may trust), which version of the
-// PID file it is, and whether the process it names is alive (holder-verdict.ts).
+// PID file it is, and whether the process it names is alive (stale-pid/verdict.ts).
 import type fs from 'node:fs';
 import { pathError } from '../errors';
 import type { Version } from './names';
@@ -30,7 +30,7 @@ export function distrustIn(stat: fs.BigIntStats, world: World): Distrust | null 
 /**
  * The PID file found at `file`, or null when there is none. Refuses, with the path, what is never
  * replaced nor removed: a symlink (its target must survive), a directory, a FIFO or device; and a
- * file another user could have written (EPERM, with the words of trust.ts), whose PID is never
+ * file another user could have written (EPERM, with the words of file/trust.ts), whose PID is never
  * trusted, so never judged stale and replaced either: in a directory such as /tmp it may be
  * removed only by its owner, and had we the right to replace it, doing so would hide the plant.
  */
