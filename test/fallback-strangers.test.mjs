@@ -109,3 +109,37 @@ test('a PID file another user owns, or anyone may write, is refused with EPERM a
   assert.equal(fs.readFileSync(file, 'utf8'), `${dead}\n`);
   assert.deepEqual(fs.readdirSync(dir), ['app.pid']);
 });
+
+/** Runs `script` (with pidguard's entry as `pidguard` and argv[1] = `file`) as a user other than root and nobody. */
+function asService(script, file) {
+  const entry = path.join(path.dirname(new URL(import.meta.url).pathname), '..', 'dist', 'index.js');
+  const result = run('setpriv', ['--reuid=1000', '--regid=1000', '--clear-groups', process.execPath, '-e',
+    `const pidguard = require(${JSON.stringify(entry)}); ${script}`, file]);
+  return result;
+}
+
+test("a file another user planted where a claim goes, unreadable to the service, neither blocks a takeover nor a release", { skip: setprivSkip, timeout: 60_000 }, (t) => {
+  // A service running as an ordinary user (root could read the plant): nobody plants one file it
+  // may not read under the claim names of the service's own version and of a stale one.
+  const dir = stickyDir(t);
+  const file = path.join(dir, 'app.pid');
+  const take = `const lock = pidguard.acquireSync(process.argv[1], { mode: 'pidfile', wait: 2000 }); console.log(require('fs').readFileSync(process.argv[1], 'utf8').trim());`;
+  // A holder SIGKILLed: its file is stale, and nobody plants at that version's claim name.
+  assert.equal(asService(`${take} process.kill(process.pid, 'SIGKILL');`, file).signal, 'SIGKILL');
+  const stalePid = Number(fs.readFileSync(file, 'utf8'));
+  const plant = (names) => {
+    const result = run('setpriv', [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', 'sh', '-c', 'umask 777; for f; do : > "$f"; done', 'sh', ...names]);
+    assert.equal(result.status, 0, result.stderr);
+  };
+  plant(claimNames(file, stalePid, 1));
+  const taken = asService(`${take} lock.release(); console.log(require('fs').existsSync(process.argv[1]));`, file);
+  assert.equal(taken.status, 0, taken.stderr);
+  assert.notEqual(Number(taken.stdout.split('\n')[0]), stalePid, 'the stale file was taken over');
+  assert.equal(taken.stdout.split('\n')[1], 'false', 'and removed on release');
+  // 64 readable claims of nobody's on a stale version are passed over too, without counting
+  // against the service's own limit of dead claimers.
+  assert.equal(asService(`${take} process.kill(process.pid, 'SIGKILL');`, file).signal, 'SIGKILL');
+  const stale2 = Number(fs.readFileSync(file, 'utf8'));
+  plantAsNobody(claimNames(file, stale2, 64).filter((name) => name.includes('.claim.')), '1\n');
+  assert.equal(asService(`${take} lock.release();`, file).status, 0);
+});

@@ -15,8 +15,14 @@ import { claimPath, type Version } from './names';
 import type { World } from './world';
 import type { Steps } from '../util/steps';
 
-/** Levels tried before giving up: each one passed over is a claimer that died, or another user's file. */
+/** Claims of ours passed over (claimers that died) before giving up. */
 const MAX_LEVELS = 64;
+/**
+ * Names passed over because another user made them: they say nothing of our claimers, so they do
+ * not count against MAX_LEVELS, but a bound keeps a directory stuffed with them from being walked
+ * forever (each costs its planter a file).
+ */
+const MAX_FOREIGN = 10_000;
 /** Times a claim may vanish between our link and our look before we call it contention. */
 const MAX_VANISHED = 4;
 
@@ -36,7 +42,8 @@ export type Claim =
 export function* claimVersion(file: string, version: Version, source: string, text: string, clockOffsetMs: number, world: World): Steps<Claim> {
   const passed: string[] = [];
   let vanished = 0;
-  for (let level = 1; level <= MAX_LEVELS; level += 1) {
+  let foreign = 0;
+  for (let level = 1; passed.length < MAX_LEVELS && foreign < MAX_FOREIGN; level += 1) {
     const name = claimPath(file, version, level);
     let made = yield* link(source, name, file);
     if (made === 'no-links') made = yield* createExclusive(name, text, file);
@@ -51,13 +58,16 @@ export function* claimVersion(file: string, version: Version, source: string, te
       continue;
     }
     // Not a file any claimer makes, or another user's: passed over, neither trusted nor removed.
-    if (seen.stat === null || !seen.stat.isFile() || distrustIn(seen.stat, world) !== null) continue;
+    if (seen.stat === null || !seen.stat.isFile() || distrustIn(seen.stat, world) !== null) {
+      foreign += 1;
+      continue;
+    }
     const verdict = judgeIn(world, seen.contents, clockOffsetMs);
     if (verdict.kind === 'held') return { kind: 'busy', pid: verdict.pid };
     if (verdict.kind === 'settling') return { kind: 'busy', pid: null }; // a claim being written where there are no links
     passed.push(name);
   }
-  throw pathError('EPERM', `operation not permitted: ${MAX_LEVELS} claims on the same version of the PID file are in the way ` +
+  throw pathError('EPERM', `operation not permitted: ${passed.length + foreign} claims on the same version of the PID file are in the way ` +
     "(other users' files, or left by processes that died); remove the .claim. files beside it", 'link', file);
 }
 

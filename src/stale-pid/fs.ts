@@ -43,8 +43,16 @@ export function* look(at: string, file: string): Steps<PidFileLook> {
   try {
     return lookAtPidFileSync(at);
   } catch (error) {
+    const code = codeOf(error);
     // A socket at the path cannot be opened at all: it is no more a PID file than a FIFO is.
-    if (codeOf(error) === 'ENXIO') return { contents: { kind: 'other', dev: null, ino: null, mtimeMs: null, mountDevice: null }, stat: null, refused: null };
+    if (code === 'ENXIO') return { contents: { kind: 'other', dev: null, ino: null, mtimeMs: null, mountDevice: null }, stat: null, refused: null };
+    // A file this process may not read (another user's, mode 0600, planted at a claim's name):
+    // seen by its stat alone, so that the caller can tell whose it is and pass it over.
+    if (code === 'EACCES' || code === 'EPERM') {
+      const stat = yield* lstat(at);
+      if (stat === null) return MISSING;
+      return { contents: { kind: 'other', dev: stat.dev, ino: stat.ino, mtimeMs: Number(stat.mtimeNs) / 1e6, mountDevice: null }, stat, refused: null };
+    }
     throw fsErrorFor(error, file);
   }
 }
