@@ -12,6 +12,8 @@
  *   verify(handle: External): boolean                       (the path still names the held file)
  *   keepAtExit(handle: External, keep: boolean): void       (another process shares it: leave it at exit)
  *   releaseAll(): void                                      (at process exit: every environment's locks)
+ *   softHold(path): External, softRelease(hold), softHeld(path): number
+ *                                                           (the fallback's holds, across environments)
  *   processStartTime(pid: number): number | null           (ms since 1970; null where not told)
  *   (and the waiting calls of wait.c)
  *
@@ -156,6 +158,56 @@ static napi_value keep_at_exit(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+static void finalize_soft_hold(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  soft_free((soft_hold *)data);
+}
+
+static napi_value soft_hold_path(napi_env env, napi_callback_info info) {
+  napi_value argv[1], result;
+  char *path;
+  soft_hold *hold;
+
+  if (!get_args(env, info, 1, argv, "softHold(path)")) return NULL;
+  path = utf8_copy(env, argv[0]);
+  if (path == NULL) return NULL;
+  hold = soft_add(path);
+  free(path);
+  if (hold == NULL) {
+    napi_throw_error(env, "ENOMEM", "out of memory");
+    return NULL;
+  }
+  if (napi_create_external(env, hold, finalize_soft_hold, NULL, &result) != napi_ok) {
+    soft_free(hold);
+    throw_napi_failure(env, napi_generic_failure);
+    return NULL;
+  }
+  return result;
+}
+
+static napi_value soft_release(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  void *data = NULL;
+  if (!get_args(env, info, 1, argv, "softRelease(hold)")) return NULL;
+  NAPI_CALL(env, napi_get_value_external(env, argv[0], &data));
+  soft_remove((soft_hold *)data);
+  return NULL;
+}
+
+static napi_value soft_held_path(napi_env env, napi_callback_info info) {
+  napi_value argv[1], result;
+  char *path;
+  int held;
+  if (!get_args(env, info, 1, argv, "softHeld(path)")) return NULL;
+  path = utf8_copy(env, argv[0]);
+  if (path == NULL) return NULL;
+  held = soft_held(path);
+  free(path);
+  NAPI_CALL(env, napi_create_int32(env, held, &result));
+  return result;
+}
+
 static napi_value release_all(napi_env env, napi_callback_info info) {
   (void)env;
   (void)info;
@@ -245,6 +297,9 @@ NAPI_MODULE_INIT() {
   if (export_function(env, exports, "verify", verify_lock) == NULL) return NULL;
   if (export_function(env, exports, "keepAtExit", keep_at_exit) == NULL) return NULL;
   if (export_function(env, exports, "releaseAll", release_all) == NULL) return NULL;
+  if (export_function(env, exports, "softHold", soft_hold_path) == NULL) return NULL;
+  if (export_function(env, exports, "softRelease", soft_release) == NULL) return NULL;
+  if (export_function(env, exports, "softHeld", soft_held_path) == NULL) return NULL;
   if (export_function(env, exports, "processStartTime", process_start_time) == NULL) return NULL;
   if (export_function(env, exports, "locksSupported", locks_supported) == NULL) return NULL;
   if (export_function(env, exports, "openToRead", open_to_read) == NULL) return NULL;

@@ -8,6 +8,7 @@
 #include "thread.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 struct held_lock {
   pg_handle handle;
@@ -141,4 +142,60 @@ void held_release_all(void) {
     if (lock->open && !lock->keep_at_exit) give_up(lock, lock->pidfile);
   }
   pg_mutex_unlock(&mutex);
+}
+
+struct soft_hold {
+  char *path;
+  int listed;
+  soft_hold *prev, *next;
+};
+
+static soft_hold *first_soft;
+
+soft_hold *soft_add(const char *path) {
+  soft_hold *hold = (soft_hold *)calloc(1, sizeof(*hold));
+  if (hold == NULL) return NULL;
+  hold->path = strdup(path);
+  if (hold->path == NULL) {
+    free(hold);
+    return NULL;
+  }
+  pg_mutex_lock(&mutex);
+  hold->listed = 1;
+  hold->next = first_soft;
+  if (first_soft != NULL) first_soft->prev = hold;
+  first_soft = hold;
+  pg_mutex_unlock(&mutex);
+  return hold;
+}
+
+/* With the mutex held. */
+static void unlist(soft_hold *hold) {
+  if (!hold->listed) return;
+  hold->listed = 0;
+  if (hold->prev != NULL) hold->prev->next = hold->next;
+  else first_soft = hold->next;
+  if (hold->next != NULL) hold->next->prev = hold->prev;
+  hold->prev = hold->next = NULL;
+}
+
+void soft_remove(soft_hold *hold) {
+  pg_mutex_lock(&mutex);
+  unlist(hold);
+  pg_mutex_unlock(&mutex);
+}
+
+void soft_free(soft_hold *hold) {
+  soft_remove(hold);
+  free(hold->path);
+  free(hold);
+}
+
+int soft_held(const char *path) {
+  soft_hold *hold;
+  int count = 0;
+  pg_mutex_lock(&mutex);
+  for (hold = first_soft; hold != NULL; hold = hold->next) count += strcmp(hold->path, path) == 0;
+  pg_mutex_unlock(&mutex);
+  return count;
 }

@@ -45,4 +45,26 @@ void held_release_all(void);
 /* Whether held_release_all has run: the process is ending. */
 int held_exiting(void);
 
+/*
+ * The stale-PID fallback's holds: a PID file that is its own lock names the process, not the
+ * thread, so a file naming this process is held only while some environment of it has a hold
+ * registered here (one taken, or being taken). A worker torn down takes its holds with it (their
+ * JavaScript handles are finalized), and a release that could not remove its file leaves none:
+ * either way the file is then stale to the rest of the process, not "already locked by this
+ * process" for as long as it lives.
+ */
+typedef struct soft_hold soft_hold;
+
+/* Registers a hold on `path` (copied); NULL when out of memory. */
+soft_hold *soft_add(const char *path);
+
+/* Takes a hold off the list; harmless when already taken off. Does not free it. */
+void soft_remove(soft_hold *hold);
+
+/* Takes a hold off the list if it is still on it, and frees it (its handle's finalizer). */
+void soft_free(soft_hold *hold);
+
+/* How many holds the environments of this process have on `path`. */
+int soft_held(const char *path);
+
 #endif

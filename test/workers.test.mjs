@@ -119,3 +119,35 @@ for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP']) {
     assert.deepEqual(fs.readdirSync(dir).sort(), []);
   });
 }
+
+test("a fallback lock (mode 'pidfile') held by a terminated worker, or one whose release failed, does not lock the process out", TIMEOUT, async (t) => {
+  const dir = tempDir(t);
+  const file = path.join(dir, 'worker.pid');
+  const worker = new Worker(`
+    const { parentPort, workerData } = require('node:worker_threads');
+    const { acquireSync } = require(${JSON.stringify(pidguardEntry)});
+    globalThis.held = acquireSync(workerData, { mode: 'pidfile' });
+    parentPort.postMessage('held');
+    setInterval(() => {}, 1000);`, { eval: true, workerData: file });
+  await new Promise((resolve) => worker.once('message', resolve));
+  // While the worker holds it, the rest of the process is refused, naming this process.
+  assert.throws(() => acquireSync(file, { mode: 'pidfile' }), { code: 'ELOCKED', pid: process.pid });
+  await worker.terminate();
+  // The file still names this (live) process, but no thread of it holds the lock any more.
+  assert.equal(fs.readFileSync(file, 'utf8'), `${process.pid}\n`);
+  acquireSync(file, { mode: 'pidfile' }).release();
+
+  // A release that cannot remove its file (no descriptor left to open it with) leaves it naming
+  // this process: the next acquire takes it over instead of being refused for good.
+  const lock = acquireSync(file, { mode: 'pidfile', logger: { debug() {}, info() {}, warn() {}, error() {} } });
+  const hog = [];
+  try {
+    for (;;) hog.push(fs.openSync('/dev/null', 'r'));
+  } catch (error) {
+    assert.equal(error.code, 'EMFILE');
+  }
+  lock.release();
+  for (const fd of hog) fs.closeSync(fd);
+  assert.equal(lock.held, false);
+  acquireSync(file, { mode: 'pidfile' }).release();
+});

@@ -81,6 +81,7 @@ function credentials() {
 function makeWorld(pid, table, startMs, onQuery) {
   let clock = 0;
   let names = 0;
+  const holds = new Map();
   return {
     pid,
     pause(ms) {
@@ -96,6 +97,16 @@ function makeWorld(pid, table, startMs, onQuery) {
     credentials,
     randomName: () => `r${(names += 1)}`,
     clockOffsets: new Map(),
+    // An instance is a process of one thread: its holds are its own (a crash drops them with it).
+    hold(file) {
+      holds.set(file, (holds.get(file) ?? 0) + 1);
+      let held = true;
+      return () => {
+        if (held) holds.set(file, holds.get(file) - 1);
+        held = false;
+      };
+    },
+    holdsOn: (file) => holds.get(file) ?? 0,
   };
 }
 

@@ -12,6 +12,9 @@ export type HeldChild = { readonly __heldChild: unique symbol };
 /** A pending wait, for cancelWait. */
 export type WaitTicket = { readonly __waitTicket: unique symbol };
 
+/** A stale-PID fallback hold registered in the addon (softHold). */
+export type SoftHold = { readonly __softHold: unique symbol };
+
 /** A pending wait of a blocked thread, for waitSyncFor and waitSyncEnd. */
 export type SyncWaitTicket = { readonly __syncWaitTicket: unique symbol };
 
@@ -61,6 +64,12 @@ export interface Binding {
   keepAtExit(handle: NativeHandle, keep: boolean): void;
   /** Gives up every lock of every environment (main thread and workers) of this process: for its exit. */
   releaseAll(): void;
+  /** Registers a stale-PID fallback hold on `path`, for every environment of this process to see; gone with its handle. */
+  softHold(path: string): SoftHold;
+  /** Takes a hold off (idempotent). */
+  softRelease(hold: SoftHold): void;
+  /** How many fallback holds the environments of this process (main thread and workers) have on `path`. */
+  softHeld(path: string): number;
   /**
    * POSIX only (absent on Windows): forks a command's process (native/child_binding.c) with
    * every signal at its default action, stdio shared and `lockFd` (unless -1) at descriptor 3,

@@ -54,11 +54,15 @@ export class StalePidHolding implements Holding {
    */
   #reserve: string | null = null;
 
-  constructor(file: string, version: Version, logger: Logger, world: World) {
+  /** Takes this process's hold on the file off (world.hold), once it is given up. */
+  readonly #letGo: () => void;
+
+  constructor(file: string, version: Version, logger: Logger, world: World, letGo: () => void) {
     this.#path = file;
     this.#version = version;
     this.#logger = logger;
     this.#world = world;
+    this.#letGo = letGo;
   }
 
   /** Whether the path still names the version placed. */
@@ -95,6 +99,9 @@ export class StalePidHolding implements Holding {
     } finally {
       if (this.#reserve !== null) yield* unlinkQuietly(this.#reserve);
       this.#reserve = null;
+      // Given up, whether or not the file could be removed: a file left naming this process is
+      // then stale to its other threads and later attempts (take.ts, judgeFound).
+      this.#letGo();
     }
   }
 

@@ -9,7 +9,7 @@ import { judgeIn, usable, versionOf, type Found } from './judge';
 import { removeLeftovers } from './leftovers';
 import { privateName, sameVersion, type Version } from './names';
 import { realWorld, type World } from './world';
-import { EMPTY_GRACE_MS } from './verdict';
+import { EMPTY_GRACE_MS, type Verdict } from './verdict';
 import type { Logger } from '../logger';
 import { formatPid } from '../file/pid-text';
 import type { PidFileLook } from '../file/read';
@@ -102,6 +102,19 @@ function* takeOver(file: string, draft: Draft, text: string, found: Found, why: 
 }
 
 /**
+ * The verdict on the PID file found at `file`, as judgeIn gives it, but for a file naming this
+ * very process: a PID names the process, not the thread, so such a file is held only while some
+ * thread of this process has a hold on it other than the one asking (`world.holdsOn`, which
+ * counts the asker's own). Else it was left by a worker that was terminated holding it, or by a
+ * release that could not remove it: stale, or the process would be refused for as long as it lives.
+ */
+function judgeFound(file: string, found: Found, clockOffsetMs: number, world: World): Verdict {
+  const verdict = judgeIn(world, found, clockOffsetMs);
+  if (verdict.kind !== 'held' || verdict.pid !== world.pid || world.holdsOn(file) > 1) return verdict;
+  return { kind: 'stale', why: `it names this process (PID ${world.pid}), and none of its threads holds it any more` };
+}
+
+/**
  * A look before writing anything: a file whose holder is alive (or that is settling) refuses us
  * as it is, so a refused attempt need not create and remove a draft, which on NFS costs round
  * trips. Needs the directory's clock offset from an earlier draft; null when a draft is needed.
@@ -111,7 +124,7 @@ function* quickRefusal(file: string, world: World): Steps<Attempt | null> {
   if (offset === undefined) return null;
   const found = usable(file, yield* look(file, file), world);
   if (found === null) return null;
-  const verdict = judgeIn(world, found, offset);
+  const verdict = judgeFound(file, found, offset, world);
   if (verdict.kind === 'held') return { kind: 'busy', pid: verdict.pid };
   return verdict.kind === 'settling' ? SETTLING : null;
 }
@@ -125,7 +138,7 @@ function* attempt(file: string, text: string, logger: Logger, world: World): Ste
     if (placed !== null) return { kind: 'held', version: placed };
     const found = usable(file, yield* look(file, file), world);
     if (found === null) return CHANGED; // released in between
-    const verdict = judgeIn(world, found, draft.clockOffsetMs);
+    const verdict = judgeFound(file, found, draft.clockOffsetMs, world);
     if (verdict.kind === 'held') return { kind: 'busy', pid: verdict.pid };
     if (verdict.kind === 'settling') return SETTLING;
     return yield* takeOver(file, draft, text, found, verdict.why, logger, world);
@@ -145,6 +158,18 @@ export interface StalePidRequest {
 
 /** Takes the PID file at `path` as its own lock, waiting (by polling) as `waitMs` says. */
 export function* takeStalePid({ path: file, logger, waitMs, signal, world = realWorld }: StalePidRequest): Steps<StalePidHolding> {
+  // Registered before anything is placed, so that another thread of this process never takes a
+  // file of ours, named by our common PID, for one left behind (judgeFound).
+  const letGo = world.hold(file);
+  try {
+    return yield* takeHeld(file, logger, waitMs, signal, world, letGo);
+  } catch (error) {
+    letGo();
+    throw error;
+  }
+}
+
+function* takeHeld(file: string, logger: Logger, waitMs: number, signal: AbortSignal | undefined, world: World, letGo: () => void): Steps<StalePidHolding> {
   const text = formatPid(world.pid);
   const deadline = world.monotonic() + waitMs;
   let pause = FIRST_POLL_MS;
@@ -156,7 +181,7 @@ export function* takeStalePid({ path: file, logger, waitMs, signal, world = real
     switch (outcome.kind) {
       case 'held':
         logger.debug(`locked ${file} as PID ${world.pid} (pidfile mode)`);
-        return new StalePidHolding(file, outcome.version, logger, world);
+        return new StalePidHolding(file, outcome.version, logger, world, letGo);
       case 'changed':
         churn += 1;
         if (churn >= MAX_CHURN) throw new LockedError(file, null);

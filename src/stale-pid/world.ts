@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import { readProcessFacts, type ProcessFacts } from '../process/info';
+import { binding, type Binding } from '../addon/binding';
 import { currentCredentials, type Credentials } from '../file/trust';
 
 export interface World {
@@ -24,6 +25,25 @@ export interface World {
   randomName(): string;
   /** The last clock offset measured in each directory (file system's clock less ours). */
   readonly clockOffsets: Map<string, number>;
+  /**
+   * Registers a hold of this process on `file` (taken, or being taken) where every thread of the
+   * process can see it; returns what takes it off again. A PID file names the process, not the
+   * thread: a file naming this process is held only while some hold on it is registered.
+   */
+  hold(file: string): () => void;
+  /** How many holds this process's threads have registered on `file`. */
+  holdsOn(file: string): number;
+}
+
+/** Holds where the addon cannot keep them for every thread: this thread's own, by path. */
+const localHolds = new Map<string, number>();
+
+function addonHolds(): Binding | null {
+  try {
+    return binding();
+  } catch {
+    return null; // mode pidfile without the addon: the holds of this thread alone
+  }
 }
 
 /** This process, its clocks and the platform's process table. */
@@ -36,4 +56,24 @@ export const realWorld: World = {
   credentials: currentCredentials,
   randomName: () => randomBytes(8).toString('hex'),
   clockOffsets: new Map(),
+  hold(file) {
+    const native = addonHolds();
+    if (native !== null) {
+      const hold = native.softHold(file);
+      return () => native.softRelease(hold);
+    }
+    localHolds.set(file, (localHolds.get(file) ?? 0) + 1);
+    let held = true;
+    return () => {
+      if (!held) return;
+      held = false;
+      const left = (localHolds.get(file) ?? 1) - 1;
+      if (left === 0) localHolds.delete(file);
+      else localHolds.set(file, left);
+    };
+  },
+  holdsOn(file) {
+    const native = addonHolds();
+    return native === null ? localHolds.get(file) ?? 0 : native.softHeld(file);
+  },
 };
