@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { blockedOn, cliSetup, fileHolds, fuseSkip, linesIn, mountNoLockFs, sh, startScript } from './cli-helpers.mjs';
 import messages from '../dist/cli/messages.js';
 import signals from '../dist/cli/signals.js';
-import { flockCanTake, here, root, run, startHolder, tempDir } from './helpers.mjs';
+import { flockCanTake, here, root, run, startAgents, startHolder, tempDir } from './helpers.mjs';
 
 const linux = { skip: process.platform !== 'linux' && 'needs bash, flock(1) and /proc/locks', timeout: 60_000 };
 const isRoot = process.getuid?.() === 0;
@@ -460,6 +460,22 @@ test("as a container's PID 1: reaps the orphans it inherits, passes SIGTERM on, 
   assert.equal(fs.existsSync(setup.pidfile), false);
 });
 
+test("as a container's PID 1, waiting for the lock (-w): SIGTERM ends the wait, and the command never runs", asRoot, async (t) => {
+  const setup = cliSetup(t);
+  const [holder] = await startAgents(t, 1);
+  await holder.ask({ op: 'acquire', path: setup.pidfile });
+  const service = startScript(t, setup, 'exec unshare --pid --fork --mount-proc pidguard run -w 60 app.pid -- touch ran');
+  // pidguard waits inside the namespace: the kernel lists it as a blocked waiter on the file.
+  const { ino } = fs.statSync(setup.pidfile);
+  while (!fs.readFileSync('/proc/locks', 'utf8').split('\n').some((line) => line.includes('->') && line.trim().endsWith(`:${ino} 0 EOF`))) await sleep(10);
+  const [init] = fs.readFileSync(`/proc/${service.child.pid}/task/${service.child.pid}/children`, 'utf8').trim().split(' ').map(Number);
+  process.kill(init, 'SIGTERM'); // `docker stop`
+  const exited = await Promise.race([service.exited, sleep(10_000).then(() => 'still waiting')]);
+  assert.deepEqual(exited, { code: 143, signal: null }, 'PID 1 ignored SIGTERM while it waited');
+  assert.equal(fs.existsSync(path.join(setup.dir, 'ran')), false, 'the command ran after all');
+  assert.equal((await holder.ask({ op: 'release' })).ok, true);
+});
+
 test('a worker torn down while a command it started runs: terminate() settles, and the command is reaped when it ends', linux, async (t) => {
   const dir = tempDir(t);
   const fifo = path.join(dir, 'release.fifo');
@@ -618,4 +634,19 @@ test('with PIDGUARD_MODE=pidfile: run refuses a second copy, status reports, sto
   assert.deepEqual(await service.exited, { code: 128 + 15, signal: null });
   assert.equal(fs.existsSync(setup.pidfile), false);
   assert.equal(fs.existsSync(path.join(setup.dir, 'ran')), false);
+});
+
+test("mode pidfile: a command that ended by itself exits with its own status, even when another run took the file before pidguard heard of it", linux, async (t) => {
+  const setup = cliSetup(t);
+  const env = { ...setup.env, PIDGUARD_MODE: 'pidfile' };
+  // The command stops pidguard, then exits: the file names a command that has ended (a zombie,
+  // not reaped), which a second run rightly takes over, before the first pidguard goes on.
+  const first = startScript(t, { ...setup, env }, `exec pidguard run app.pid -- sh -c 'kill -STOP $PPID; exit 7'`);
+  const wrapper = first.child.pid;
+  while (!/^State:\s+T/m.test(fs.readFileSync(`/proc/${wrapper}/status`, 'utf8'))) await sleep(10);
+  const second = startScript(t, { ...setup, env }, `exec pidguard run app.pid -- sh -c 'echo started; read _ < /dev/tty 2>/dev/null || sleep 30'`);
+  assert.equal(await second.nextLine(), 'started');
+  process.kill(wrapper, 'SIGCONT');
+  assert.deepEqual(await first.exited, { code: 7, signal: null }, 'the first run reported its command as stopped for a lost lock');
+  assert.match(fs.readFileSync(setup.pidfile, 'utf8'), /^\d+\n$/);
 });
