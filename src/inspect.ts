@@ -5,7 +5,7 @@ import { lockedFile, readFlockHolders, readFlockHoldersSync } from './kernel/loc
 import { kernelHolder } from './kernel/holders';
 import { binding, isNativeError, nativePath, ProbeState } from './addon/binding';
 import { checkPath, environmentMode, settleMode, type InspectOptions, type LockMode } from './options';
-import { judgeFile } from './stale-pid/lock';
+import { clockOffsetFor, judgeFile } from './stale-pid/lock';
 import { runProcAsync, runProcSync, type ProcSteps } from './process/proc-io';
 import type { FlockHolder } from './kernel/proc-locks';
 import { readCommandLine, readProcessFacts } from './process/info';
@@ -59,7 +59,7 @@ function addonLoads(): boolean {
 function fallbackApplies(mode: LockMode, file: string, contents: PidFileContents, kernelLocked: () => boolean): boolean {
   if (mode === 'pidfile') return true;
   if (mode === 'kernel' || !addonLoads()) return false;
-  if (contents.kind !== 'pid' || kernelLocked() || judgeFile(contents, 0).kind !== 'held') return false;
+  if (contents.kind !== 'pid' || kernelLocked() || judgeFile(contents, clockOffsetFor(file) ?? 0).kind !== 'held') return false;
   try {
     return !binding().locksSupported(nativePath(file));
   } catch (error) {
@@ -91,7 +91,9 @@ function* look(file: string, mode: LockMode, contents: PidFileContents, holders:
     // nor on a file another user could have written: the fallback never takes it, and its PID
     // may name any process at all.
     const judged = contents.kind !== 'missing' && contents.dev !== null && trusted(file);
-    const verdict = judged ? judgeFile(contents, 0) : null;
+    // Times are read on the file system's clock, which may not be ours (an NFS server's): measured
+    // as the fallback measures it, or, where nothing can be written there, taken to agree.
+    const verdict = judged ? judgeFile(contents, clockOffsetFor(file) ?? 0) : null;
     return describeStatus({ path: file, contents, lookUp, mode: 'pidfile', verdict });
   }
   const checkedBy = holders !== null ? 'proc-locks' : probedLocked !== null ? 'probe' : 'none';
