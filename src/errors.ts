@@ -42,8 +42,14 @@ export function unnamedHolder(path: string, doubt: HolderDoubt): string {
  * The "already running" message of a refused acquire. `pid` is a holder proven (or, where
  * nothing proves one, trusted); `doubt` says what else is known, and why the file's PID is not it.
  */
-export function lockedMessage(path: string, pid: number | null, selfPid: number = process.pid, doubt: HolderDoubt | null = null): string {
-  if (pid === null) return unnamedHolder(path, doubt ?? { recordedPid: null, recordedPidHolds: null, uncheckedPid: null });
+export function lockedMessage(
+  path: string,
+  pid: number | null,
+  selfPid: number = process.pid,
+  doubt: HolderDoubt | null = null,
+): string {
+  if (pid === null)
+    return unnamedHolder(path, doubt ?? { recordedPid: null, recordedPidHolds: null, uncheckedPid: null });
   if (pid === selfPid) {
     return `${path} is already locked by this process (PID ${pid}); release that lock before taking it again`;
   }
@@ -56,7 +62,12 @@ export function lockedMessage(path: string, pid: number | null, selfPid: number 
  * The "already running" message of a lock held on another host, or by another session of this
  * one (pidguard/postgres): `target` names the lock (postgres:nightly), `host` the holder's host.
  */
-export function remoteLockedMessage(target: string, pid: number | null, host: string | null, self = { pid: process.pid, host: os.hostname() }): string {
+export function remoteLockedMessage(
+  target: string,
+  pid: number | null,
+  host: string | null,
+  self = { pid: process.pid, host: os.hostname() },
+): string {
   if (pid === null || host === null) return `${target} is locked by a session that has not recorded its holder`;
   if (pid === self.pid && host === self.host) {
     return `${target} is already locked by this process (PID ${pid} on ${host}); release that lock before taking it again`;
@@ -84,7 +95,11 @@ export class LockedError extends Error {
   readonly host: string | null;
 
   constructor(path: string, pid: number | null, context: LockedContext = {}) {
-    super('host' in context ? remoteLockedMessage(path, pid, context.host ?? null) : lockedMessage(path, pid, process.pid, context.doubt ?? null));
+    super(
+      'host' in context
+        ? remoteLockedMessage(path, pid, context.host ?? null)
+        : lockedMessage(path, pid, process.pid, context.doubt ?? null),
+    );
     this.name = 'LockedError';
     this.path = path;
     this.pid = pid;

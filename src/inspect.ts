@@ -56,10 +56,16 @@ function addonLoads(): boolean {
  * which takes no lock, so a concurrent acquirer is never refused. Without the addon, acquire()
  * would refuse to lock at all (ERR_PIDGUARD_NATIVE): what the kernel says is all there is.
  */
-function fallbackApplies(mode: LockMode, file: string, contents: PidFileContents, kernelLocked: () => boolean): boolean {
+function fallbackApplies(
+  mode: LockMode,
+  file: string,
+  contents: PidFileContents,
+  kernelLocked: () => boolean,
+): boolean {
   if (mode === 'pidfile') return true;
   if (mode === 'kernel' || !addonLoads()) return false;
-  if (contents.kind !== 'pid' || kernelLocked() || judgeFile(contents, clockOffsetFor(file) ?? 0).kind !== 'held') return false;
+  if (contents.kind !== 'pid' || kernelLocked() || judgeFile(contents, clockOffsetFor(file) ?? 0).kind !== 'held')
+    return false;
   try {
     return !binding().locksSupported(nativePath(file));
   } catch (error) {
@@ -81,7 +87,12 @@ function trusted(file: string): boolean {
   }
 }
 
-function* look(file: string, mode: LockMode, contents: PidFileContents, holders: FlockHolder[] | null): ProcSteps<LockStatus> {
+function* look(
+  file: string,
+  mode: LockMode,
+  contents: PidFileContents,
+  holders: FlockHolder[] | null,
+): ProcSteps<LockStatus> {
   const lookUp = processLookUp();
   const identity = mode === 'pidfile' ? null : lockedFile(contents);
   const probedLocked = identity !== null && holders === null && addonLoads() ? probe(file) : null;

@@ -51,7 +51,12 @@ export interface Binding {
   /** When process `pid` started, in ms since 1970 (Windows: GetProcessTimes); null where not told or gone. */
   processStartTime(pid: number): number | null;
   /** Waits on a thread of its own; `done` runs on this thread with the handle, or an error (ECANCELED once cancelled). */
-  wait(path: string, flags: number, text: string | null, done: (error: NativeError | null, handle: NativeHandle | null) => void): WaitTicket;
+  wait(
+    path: string,
+    flags: number,
+    text: string | null,
+    done: (error: NativeError | null, handle: NativeHandle | null) => void,
+  ): WaitTicket;
   /** Ends a pending wait soon; nothing once it has been delivered. */
   cancelWait(ticket: WaitTicket): void;
   /** Starts a wait of the calling thread (on a thread of its own), for waitSyncFor and waitSyncEnd. */
@@ -107,7 +112,10 @@ const packageRoot = path.join(__dirname, '..', '..');
 
 function isBundled(): boolean {
   try {
-    return (JSON.parse(fs.readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as { name?: unknown }).name !== 'pidguard';
+    return (
+      (JSON.parse(fs.readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as { name?: unknown }).name !==
+      'pidguard'
+    );
   } catch {
     return true;
   }
@@ -162,7 +170,13 @@ export function binding(): Binding {
       loaded = loadAddon();
     } catch (cause) {
       const deno = typeof (globalThis as { Deno?: unknown }).Deno !== 'undefined';
-      const text = addonLoadMessage({ cause, bundled: isBundled(), deno, platform: process.platform, arch: process.arch });
+      const text = addonLoadMessage({
+        cause,
+        bundled: isBundled(),
+        deno,
+        platform: process.platform,
+        arch: process.arch,
+      });
       const error = new Error(text, { cause }) as Error & { code: string };
       error.code = 'ERR_PIDGUARD_NATIVE';
       failure = error;

@@ -8,7 +8,16 @@ import type { PidLock } from '../pid-lock';
 import { processRunning, readCommandLine } from '../process/info';
 import type { RunCommand } from './args';
 import { describeErrno, POSIX_SHELL, startCommand, type Command, type CommandEnd } from './command';
-import { cannotRunMessage, commandExitStatus, conflictMessage, EXIT, lostMessage, pidSelfRefusal, retakenMessage, unheldMessage } from './messages';
+import {
+  cannotRunMessage,
+  commandExitStatus,
+  conflictMessage,
+  EXIT,
+  lostMessage,
+  pidSelfRefusal,
+  retakenMessage,
+  unheldMessage,
+} from './messages';
 import { forwardedSignals, signalAliases } from './signals';
 import { Tenure } from './tenure';
 
@@ -57,7 +66,9 @@ function recordOrCancel(lock: PidLock, command: Command, name: string): boolean 
     lock.recordPid(command.pid ?? 0);
   } catch (error) {
     command.cancel();
-    process.stderr.write(`pidguard: cannot run '${name}': mode 'pidfile' needs its PID in the file, and ${(error as Error).message}\n`);
+    process.stderr.write(
+      `pidguard: cannot run '${name}': mode 'pidfile' needs its PID in the file, and ${(error as Error).message}\n`,
+    );
     return false;
   }
   lock.shareWithChild(true);
@@ -162,7 +173,14 @@ async function runHolding(tenure: Tenure, run: RunCommand): Promise<number> {
       return cannotRun(name, error as NodeJS.ErrnoException);
     }
     // Node's spawn (Windows, or no addon) tells the PID only now.
-    if (command.pid === null && !run.recordSelf && !run.shared && recordCommandPid(lock, pid) && lock.mode === 'pidfile') lock.shareWithChild(true);
+    if (
+      command.pid === null &&
+      !run.recordSelf &&
+      !run.shared &&
+      recordCommandPid(lock, pid) &&
+      lock.mode === 'pidfile'
+    )
+      lock.shareWithChild(true);
     keepPath(tenure, command, pid, run);
     const end = await command.ended;
     return tenure.lost ? EXIT.lost : ended(pid, end);

@@ -41,7 +41,10 @@ function childrenOf(pid: number): number[] {
   } catch {
     return [];
   }
-  return names.filter((name) => /^\d+$/.test(name)).map(Number).filter((child) => parentOf(child) === pid);
+  return names
+    .filter((name) => /^\d+$/.test(name))
+    .map(Number)
+    .filter((child) => parentOf(child) === pid);
 }
 
 /** Whether process `pid` was started with PIDGUARD_LOCK_FD in its environment (`pidguard run`'s command). */
@@ -64,10 +67,13 @@ function lockedFileAt(path: string): LockedFile | null {
 export function signalTarget(found: LockStatus, holder: number): number {
   if (!holdersProvable()) return holder;
   const recorded = found.recordedPid;
-  if (recorded !== null && recorded !== holder && processRunning(recorded) && parentOf(recorded) === holder) return recorded;
+  if (recorded !== null && recorded !== holder && processRunning(recorded) && parentOf(recorded) === holder)
+    return recorded;
   const file = lockedFileAt(found.path);
   if (file === null || startedByRun(holder)) return holder;
-  const commands = childrenOf(holder).filter((child) => startedByRun(child) && runProcSync(checkHolder(child, file)) === 'holds');
+  const commands = childrenOf(holder).filter(
+    (child) => startedByRun(child) && runProcSync(checkHolder(child, file)) === 'holds',
+  );
   return commands.length === 1 ? (commands[0] ?? holder) : holder;
 }
 
@@ -86,7 +92,9 @@ export function searchHolder(found: LockStatus, why: string): number | null {
   if (head !== null) {
     process.stderr.write(`pidguard: ${why}; found PID ${head} holding it by looking through /proc/*/fd\n`);
   } else if (scan.holders.length > 1) {
-    process.stderr.write(`pidguard: ${found.path} is held by PIDs ${scan.holders.map((holder) => holder.pid).join(', ')}, none of them the parent of the others\n`);
+    process.stderr.write(
+      `pidguard: ${found.path} is held by PIDs ${scan.holders.map((holder) => holder.pid).join(', ')}, none of them the parent of the others\n`,
+    );
   }
   return head;
 }

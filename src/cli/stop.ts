@@ -75,8 +75,9 @@ function stillHeld(path: string, { pid, signal, waitedMs }: Progress): number {
 
 async function runSchedule(first: Look, schedule: readonly ScheduleStep[], okNoDo: boolean): Promise<number> {
   const progress: Progress = { pid: null, signal: null, waitedMs: 0 };
-  const done = (look: Look, verdict: Verdict): number => (progress.pid === null ? nothingHeld(look, verdict, okNoDo) : 0);
-  for (let at = 0; at < schedule.length; ) {
+  const done = (look: Look, verdict: Verdict): number =>
+    progress.pid === null ? nothingHeld(look, verdict, okNoDo) : 0;
+  for (let at = 0; at < schedule.length;) {
     const step = schedule[at];
     if (step === undefined) break;
     if (step.kind === 'repeat') {

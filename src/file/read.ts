@@ -58,7 +58,8 @@ function notAPidFile(error: unknown): PidFileContents | null {
   const code = (error as NodeJS.ErrnoException).code;
   if (code === 'ENOENT' || code === 'ENOTDIR') return { kind: 'missing' };
   // ENXIO: a Unix socket (or a device with no driver behind it), which cannot be opened at all.
-  if (code === 'ELOOP' || code === 'EISDIR' || code === 'ENXIO') return { kind: 'other', dev: null, ino: null, mtimeMs: null, mountDevice: null };
+  if (code === 'ELOOP' || code === 'EISDIR' || code === 'ENXIO')
+    return { kind: 'other', dev: null, ino: null, mtimeMs: null, mountDevice: null };
   return null;
 }
 
@@ -69,7 +70,9 @@ function classify(stat: fs.BigIntStats, bytes: Uint8Array, mountDevice: string |
   if (!stat.isFile() || bytes.length > MAX_PID_TEXT_BYTES) return { kind: 'other', dev, ino, mtimeMs, mountDevice };
   if (bytes.length === 0) return { kind: 'empty', dev, ino, mtimeMs, mountDevice };
   const pid = parsePid(bytes);
-  return pid === null ? { kind: 'other', dev, ino, mtimeMs, mountDevice } : { kind: 'pid', pid, dev, ino, mtimeMs, mountDevice };
+  return pid === null
+    ? { kind: 'other', dev, ino, mtimeMs, mountDevice }
+    : { kind: 'pid', pid, dev, ino, mtimeMs, mountDevice };
 }
 
 /** What a look at a path found: the contents, and the stat of the file they were read from. */
@@ -129,7 +132,8 @@ export function readPidFileSync(file: string, withMount = false): PidFileContent
 }
 
 const fstatAsync = promisify((fd: number, done: (error: NodeJS.ErrnoException | null, stat: fs.BigIntStats) => void) =>
-  fs.fstat(fd, { bigint: true }, done));
+  fs.fstat(fd, { bigint: true }, done),
+);
 const readAsync = promisify(fs.read);
 const closeAsync = promisify(fs.close);
 

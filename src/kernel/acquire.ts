@@ -115,7 +115,11 @@ function request(native: Binding, settled: SettledOptions, kind: FileKind): Lock
   return { settled, target: settled.path, flags, text: settled.shared ? null : formatPid(process.pid) };
 }
 
-function wrap(native: Binding, { settled: { shared, logger }, target, text }: LockRequest, handle: NativeHandle): KernelHolding {
+function wrap(
+  native: Binding,
+  { settled: { shared, logger }, target, text }: LockRequest,
+  handle: NativeHandle,
+): KernelHolding {
   logger.debug(`locked ${target}${shared ? ' (shared)' : ''} as PID ${process.pid}`);
   return new KernelHolding(native, handle, target, text !== null);
 }
@@ -156,7 +160,11 @@ function* lockNow(native: Binding, request: LockRequest): Steps<KernelHolding> {
  * Waits on a native thread until granted, timed out (null) or aborted (rejects with the signal's
  * reason). The thread sits in the blocking lock call: it wakes the moment the kernel grants it.
  */
-function waitAsync(native: Binding, { settled, target: path, flags, text }: LockRequest, waitMs: number): Promise<NativeHandle | null> {
+function waitAsync(
+  native: Binding,
+  { settled, target: path, flags, text }: LockRequest,
+  waitMs: number,
+): Promise<NativeHandle | null> {
   const { signal } = settled;
   return new Promise((resolve, reject) => {
     let ending: 'timeout' | 'abort' | null = null;
@@ -170,7 +178,9 @@ function waitAsync(native: Binding, { settled, target: path, flags, text }: Lock
         try {
           native.unlock(handle, text !== null);
         } catch (unlockError) {
-          settled.logger.warn(`could not remove ${path} after an aborted wait: ${(withPath(unlockError, path) as Error).message}`);
+          settled.logger.warn(
+            `could not remove ${path} after an aborted wait: ${(withPath(unlockError, path) as Error).message}`,
+          );
         }
         reject(abortReason(signal as AbortSignal));
       } else if (handle !== null) {

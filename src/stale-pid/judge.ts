@@ -24,7 +24,11 @@ export function versionOf(found: Found): Version {
 export function distrustIn(stat: fs.BigIntStats, world: World): Distrust | null {
   const self = world.credentials();
   if (self === null) return null; // no owners to compare (Windows)
-  return distrust({ uid: Number(stat.uid), gid: Number(stat.gid), mode: Number(stat.mode), nlink: Number(stat.nlink) }, self, false);
+  return distrust(
+    { uid: Number(stat.uid), gid: Number(stat.gid), mode: Number(stat.mode), nlink: Number(stat.nlink) },
+    self,
+    false,
+  );
 }
 
 /**
@@ -37,7 +41,8 @@ export function distrustIn(stat: fs.BigIntStats, world: World): Distrust | null 
 export function usable(file: string, seen: PidFileLook, world: World): Found | null {
   const { contents, stat } = seen;
   if (seen.refused === 'ELOOP') throw pathError('ELOOP', 'too many symbolic links encountered', 'open', file);
-  if (seen.refused === 'EISDIR' || stat?.isDirectory() === true) throw pathError('EISDIR', 'illegal operation on a directory', 'open', file);
+  if (seen.refused === 'EISDIR' || stat?.isDirectory() === true)
+    throw pathError('EISDIR', 'illegal operation on a directory', 'open', file);
   if (contents.kind === 'missing') return null;
   if (stat === null || !stat.isFile() || contents.dev === null || contents.mtimeMs === null) {
     throw pathError('EINVAL', 'not a regular file', 'open', file);
@@ -51,7 +56,11 @@ export function usable(file: string, seen: PidFileLook, world: World): Found | n
 }
 
 /** The verdict on a file, by this process's reckoning of the file system's clock (`clockOffsetMs`). */
-export function judgeIn(world: World, contents: Exclude<PidFileContents, { kind: 'missing' }>, clockOffsetMs: number): Verdict {
+export function judgeIn(
+  world: World,
+  contents: Exclude<PidFileContents, { kind: 'missing' }>,
+  clockOffsetMs: number,
+): Verdict {
   const holder = contents.kind === 'pid' ? world.processFacts(contents.pid) : null;
   return judge({ contents, holder, clockOffsetMs, nowMs: world.now() });
 }

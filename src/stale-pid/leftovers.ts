@@ -21,7 +21,13 @@ function ownedBySelf(stat: fs.BigIntStats, world: World): boolean {
  * `current`. Best effort, one entry at a time: it runs after a takeover has placed its file, and
  * a name it cannot look at (another user's, unreadable) must never undo that.
  */
-export function* removeLeftovers(file: string, current: Version, clockOffsetMs: number, logger: Logger, world: World): Steps<void> {
+export function* removeLeftovers(
+  file: string,
+  current: Version,
+  clockOffsetMs: number,
+  logger: Logger,
+  world: World,
+): Steps<void> {
   const dir = path.dirname(file);
   let names: string[];
   try {
@@ -38,7 +44,15 @@ export function* removeLeftovers(file: string, current: Version, clockOffsetMs: 
   }
 }
 
-function* removeIfLeftover(file: string, at: string, name: string, current: Version, clockOffsetMs: number, logger: Logger, world: World): Steps<void> {
+function* removeIfLeftover(
+  file: string,
+  at: string,
+  name: string,
+  current: Version,
+  clockOffsetMs: number,
+  logger: Logger,
+  world: World,
+): Steps<void> {
   const owner = privateNameOwner(file, name, world);
   if (owner !== null) {
     if (owner === world.pid || world.processFacts(owner).exists) return;
