@@ -156,6 +156,24 @@ pg_result pg_probe(const char *path, pg_probe_state *state);
  */
 pg_result pg_open_to_read(const char *path, int *fd);
 
+/* What a read of an opened PID file found out about the file itself (fstat's answer). */
+typedef struct pg_file_facts {
+  unsigned long long dev, ino, nlink;
+  unsigned int mode, uid, gid;
+  long long mtime_ns; /* when it was last written, by the file system's clock */
+} pg_file_facts;
+
+/*
+ * Reads a descriptor from pg_open_to_read: its facts, and up to `size` bytes from its start into
+ * `buffer` (*length; 0 for anything but a regular file, which is not read). The addon reads what
+ * it opened: a runtime's own file functions need not know a descriptor they did not open (Deno's
+ * do not). Windows: ENOSYS, as there.
+ */
+pg_result pg_read_opened(int fd, char *buffer, size_t size, size_t *length, pg_file_facts *facts);
+
+/* Closes a descriptor from pg_open_to_read. */
+void pg_close_opened(int fd);
+
 /*
  * Whether the file system holding `path` gives locks at all (*supported 1) or refuses them
  * (*supported 0: ENOLCK, EOPNOTSUPP, ... as an NFS mount without a lock manager answers), told

@@ -384,6 +384,36 @@ pg_result pg_open_to_read(const char *path, int *fd) {
   return result;
 }
 
+pg_result pg_read_opened(int fd, char *buffer, size_t size, size_t *length, pg_file_facts *facts) {
+  struct stat st;
+  ssize_t got;
+  *length = 0;
+  if (fstat(fd, &st) != 0) return failure(errno, "fstat");
+  facts->dev = (unsigned long long)st.st_dev;
+  facts->ino = (unsigned long long)st.st_ino;
+  facts->nlink = (unsigned long long)st.st_nlink;
+  facts->mode = (unsigned int)st.st_mode;
+  facts->uid = (unsigned int)st.st_uid;
+  facts->gid = (unsigned int)st.st_gid;
+#ifdef __APPLE__
+  facts->mtime_ns = (long long)st.st_mtimespec.tv_sec * 1000000000LL + st.st_mtimespec.tv_nsec;
+#else
+  facts->mtime_ns = (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+#endif
+  if (!S_ISREG(st.st_mode)) return ok();
+  do {
+    got = pread(fd, buffer, size, 0);
+  } while (got < 0 && errno == EINTR);
+  if (got < 0) return failure(errno, "read");
+  *length = (size_t)got;
+  return ok();
+}
+
+void pg_close_opened(int fd) {
+  /* After an EINTR the descriptor is gone on Linux: closing it again could close another's. */
+  close(fd);
+}
+
 pg_result pg_locks_supported(const char *path, int *supported) {
   struct flock question;
   int fd = open_nointr(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);

@@ -420,6 +420,17 @@ pg_result pg_open_to_read(const char *path, int *fd) {
   return failure(ERROR_CALL_NOT_IMPLEMENTED, "open"); /* Node opens it: a HANDLE is no descriptor */
 }
 
+pg_result pg_read_opened(int fd, char *buffer, size_t size, size_t *length, pg_file_facts *facts) {
+  (void)fd;
+  (void)buffer;
+  (void)size;
+  (void)facts;
+  *length = 0;
+  return failure(ERROR_CALL_NOT_IMPLEMENTED, "read"); /* nothing is opened by pg_open_to_read here */
+}
+
+void pg_close_opened(int fd) { (void)fd; }
+
 pg_result pg_locks_supported(const char *path, int *supported) {
   (void)path;
   *supported = 1; /* every Windows file system pidguard can open gives LockFileEx */

@@ -25,6 +25,18 @@ export type ProbeState = (typeof ProbeState)[keyof typeof ProbeState];
 /** The addon's own error numbers for its EPERM refusals (shared with native/pidguard.h). */
 export const NativeErrno = { untrusted: -4, unsafePath: -5 } as const;
 
+/** What readOpened found: fstat's facts (as Node's bigint stat names them) and the bytes read. */
+export interface OpenedFile {
+  bytes: Buffer;
+  dev: bigint;
+  ino: bigint;
+  mode: bigint;
+  uid: bigint;
+  gid: bigint;
+  nlink: bigint;
+  mtimeNs: bigint;
+}
+
 /** An error thrown by the addon: Node's fs error shape, without the path (the caller adds it). */
 export interface NativeError extends Error {
   code: string;
@@ -42,6 +54,10 @@ export interface Binding {
   locksSupported(path: string): boolean;
   /** A descriptor to read `path`, reached past no other user's symlink and opened without following one (POSIX; ENOSYS on Windows). */
   openToRead(path: string): number;
+  /** Reads a descriptor from openToRead: the file's facts, and up to `size` bytes of a regular file. */
+  readOpened(fd: number, size: number): OpenedFile;
+  /** Closes a descriptor from openToRead. */
+  closeOpened(fd: number): void;
   /** Replaces the text of a held PID file (truncate, then write). */
   rewrite(handle: NativeHandle, text: string): void;
   /** Whether the locked path still names the held file. */

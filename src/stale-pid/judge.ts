@@ -1,12 +1,11 @@
 // What the stale-PID fallback makes of a file it finds at the PID file's path or a claim's: whether
 // it may be used at all (a regular file, written by someone it may trust), which version of the
 // PID file it is, and whether the process it names is alive (stale-pid/verdict.ts).
-import type fs from 'node:fs';
 import { pathError } from '../errors';
 import type { Version } from './names';
 import type { World } from './world';
 import { judge, type Verdict } from './verdict';
-import type { PidFileContents, PidFileLook } from '../file/read';
+import type { FileFacts, PidFileContents, PidFileLook } from '../file/read';
 import { distrust, distrustDescription, type Distrust } from '../file/trust';
 
 /** Contents read from an open regular file, with its identity. */
@@ -21,7 +20,7 @@ export function versionOf(found: Found): Version {
  * have two names for a moment while placed (a draft linked into place, a claim linked to the PID
  * file), so the number of links is not held against them.
  */
-export function distrustIn(stat: fs.BigIntStats, world: World): Distrust | null {
+export function distrustIn(stat: FileFacts, world: World): Distrust | null {
   const self = world.credentials();
   if (self === null) return null; // no owners to compare (Windows)
   return distrust(

@@ -2,16 +2,16 @@
 // death): drafts and tombstones (private names of this host, naming a dead PID), and claims on
 // versions of the PID file that are gone, made by claimers now dead. Only this user's files:
 // another user's are never removed, nor anything of a live process or of another host.
-import type fs from 'node:fs';
 import path from 'node:path';
 import { look, lstat, readdir, unlinkQuietly } from './fs';
 import { judgeIn } from './judge';
 import { isClaimOnOtherVersion, privateNameOwner, type Version } from './names';
 import type { World } from './world';
+import type { FileFacts } from '../file/read';
 import type { Logger } from '../logger';
 import type { Steps } from '../util/steps';
 
-function ownedBySelf(stat: fs.BigIntStats, world: World): boolean {
+function ownedBySelf(stat: FileFacts, world: World): boolean {
   const self = world.credentials();
   return self === null || Number(stat.uid) === self.uid;
 }
