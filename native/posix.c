@@ -246,7 +246,9 @@ void pg_place_close(pg_place *place) {
 
 pg_result pg_open_file(pg_place *place, int flags, pg_handle *handle, int *created) {
   int access = (flags & PG_PIDFILE) ? O_RDWR : O_RDONLY; /* flock needs no write access */
-  int oflag = access | O_CLOEXEC | O_NOFOLLOW | ((flags & PG_CREATE) ? O_CREAT : 0);
+  /* O_NONBLOCK: a read-only open of a FIFO would otherwise wait for a writer, for ever (it does
+   * nothing to a regular file, whose reads and writes never block in the sense it changes). */
+  int oflag = access | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | ((flags & PG_CREATE) ? O_CREAT : 0);
   *handle = open_for_lock(place, oflag, created);
   /* A socket at the path, which open refuses with ENXIO, is "not a regular file", as a FIFO or
    * a device is. */

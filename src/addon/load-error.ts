@@ -31,8 +31,8 @@ export function addonLoadMessage({ cause, bundled, deno, platform, arch }: LoadF
   const lead = 'pidguard: its native addon could not be loaded, and pidguard will not take a weaker lock in its place';
   if (deno && deniedByDeno(cause)) {
     return (
-      `${lead}: Deno refused (${why}). Loading it needs --allow-ffi, and --allow-env for the variables ` +
-      'node-gyp-build reads to find it (or --allow-env alone)'
+      `${lead}: Deno refused (${why}). Loading it needs --allow-ffi (the addon is native code); ` +
+      'the PID files need --allow-read and --allow-write'
     );
   }
   if (bundled) {
