@@ -325,10 +325,10 @@ for (const inherit of [true, false]) {
   });
 }
 
-test('the README and --help name the signals run passes on, word for word as the code lists them', linux, (t) => {
+test("docs/command.md and --help name the signals run passes on, word for word as the code lists them", linux, (t) => {
   const setup = cliSetup(t);
   assert.deepEqual(signals.FORWARDED_SIGNALS, FORWARDED.map((name) => `SIG${name}`), 'the list these tests send');
-  const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
+  const readme = fs.readFileSync(path.join(root, 'docs', 'command.md'), 'utf8');
   const listed = /Signals passed on to the command, on Linux: ([^.]*)\./.exec(readme)?.[1].replace(/\s+/g, ' ');
   const names = signals.FORWARDED_SIGNALS;
   assert.equal(listed, `${names.slice(0, -1).join(', ')} and ${names.at(-1)}`);
@@ -336,8 +336,8 @@ test('the README and --help name the signals run passes on, word for word as the
   assert.match(help.replace(/\s+/g, ' '), new RegExp(`these signals on to it \\(those this system has\\): ${FORWARDED.join(' ')} and exit`));
 });
 
-test("the README's exit-status table has a row for each of pidguard's own statuses, and no other", linux, () => {
-  const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
+test("docs/command.md's exit-status table has a row for each of pidguard's own statuses, and no other", linux, () => {
+  const readme = fs.readFileSync(path.join(root, 'docs', 'command.md'), 'utf8');
   const table = readme.slice(readme.indexOf('| exit status | meaning |'));
   const rows = [...table.slice(0, table.indexOf('\n\n')).matchAll(/^\| (\d+)\b/gm)].map((match) => Number(match[1]));
   assert.deepEqual(rows, [0, ...new Set(Object.values(messages.EXIT))].sort((a, b) => a - b));
