@@ -272,7 +272,7 @@ test('run forwards INT, TERM, HUP, QUIT, USR1 and USR2 to the command and exits 
 
 /**
  * Every signal `pidguard run` passes on to its command on Linux: all that Node can catch and
- * that would end pidguard or that a service listens for (README, "The pidguard command").
+ * that would end pidguard or that a service listens for (docs/command.md).
  */
 const FORWARDED = ['HUP', 'INT', 'QUIT', 'TRAP', 'ABRT', 'USR1', 'USR2', 'ALRM', 'TERM', 'STKFLT', 'CONT', 'URG', 'XCPU', 'XFSZ', 'VTALRM', 'PROF', 'WINCH', 'IO', 'PWR', 'SYS'];
 
@@ -527,7 +527,7 @@ test('the command inherits the lock: a SIGKILLed wrapper leaves it held by the c
   assert.equal(fs.existsSync(path.join(setup.dir, 'ran')), true);
 });
 
-test('a command that closes its inherited fd 3 gives its share up: a SIGKILLed wrapper then leaves the lock free (the README says so)', linux, async (t) => {
+test('a command that closes its inherited fd 3 gives its share up: a SIGKILLed wrapper then leaves the lock free (docs/command.md says so)', linux, async (t) => {
   const setup = cliSetup(t);
   const service = startScript(t, setup, `exec pidguard run app.pid -- bash -c 'exec 3>&-; echo $$; exec sleep 60'`);
   const commandPid = Number(await service.nextLine());

@@ -59,7 +59,7 @@ export interface CommandOptions {
   shell: boolean;
 }
 
-/** The shell that runs a command given as one string, on POSIX (flock(1) uses $SHELL; see the README). */
+/** The shell that runs a command given as one string, on POSIX (flock(1) uses $SHELL; see docs/command.md). */
 export const POSIX_SHELL = '/bin/sh';
 
 /** Descriptions libuv has no entry for (it numbers fewer errors than the kernel has). */

@@ -1,5 +1,5 @@
-// The signals `pidguard run` passes on to its command: the one list, which the README's command
-// section repeats word for word (a test compares them). Pure.
+// The signals `pidguard run` passes on to its command: the one list, which docs/command.md
+// repeats word for word (a test compares them). Pure.
 import { constants } from 'node:os';
 
 /**

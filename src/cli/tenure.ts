@@ -12,7 +12,7 @@ import { LockedError } from '../errors';
 import type { PidLock } from '../pid-lock';
 import { watchPath, type PathWatch } from './watch-path';
 
-/** How often to look where inotify cannot be had: the detection bound the README states. */
+/** How often to look where inotify cannot be had: the detection bound docs/command.md states. */
 export const POLL_MS = 1000;
 
 export interface TenureHooks {
