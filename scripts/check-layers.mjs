@@ -23,12 +23,7 @@ const LAYERS = [
 const VOCABULARY = new Set(['errors.ts', 'logger.ts', 'options.ts', 'holding.ts', 'mechanism.ts']);
 
 /** Imports that run up, kept on record: each is a named exception, never a silent one. */
-const EXCEPTIONS = new Map([
-  // The read side shares two leaves of kernel/ that import nothing above file/: the device of a
-  // file's mount, as /proc/locks prints it, and the words of the addon's EPERM refusals.
-  ['file/read.ts -> kernel/mount-device.ts', 'the mount device for /proc/locks lookups'],
-  ['file/read.ts -> kernel/refusal.ts', "the words of the addon's EPERM refusals"],
-]);
+const EXCEPTIONS = new Map([]);
 
 function groupOf(file) {
   const [first, ...rest] = file.split('/');

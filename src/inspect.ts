@@ -10,6 +10,7 @@ import { runProcAsync, runProcSync, type ProcSteps } from './process/proc-io';
 import type { FlockHolder } from './kernel/proc-locks';
 import { readCommandLine, readProcessFacts } from './process/info';
 import { readPidFile, readPidFileSync, type PidFileContents } from './file/read';
+import { mountDeviceOf } from './kernel/mount-device';
 import { describeStatus, type LockStatus, type ProcessView } from './status';
 import { currentCredentials, distrust } from './file/trust';
 
@@ -116,7 +117,7 @@ function* look(
 export function inspectSync(path: string, options?: InspectOptions): LockStatus {
   const file = checkPath(path);
   const mode = settleMode(options?.mode, environmentMode());
-  const contents = readPidFileSync(file, mode !== 'pidfile');
+  const contents = readPidFileSync(file, mode !== 'pidfile' ? mountDeviceOf : null);
   const identity = mode === 'pidfile' ? null : lockedFile(contents);
   const holders = identity === null ? null : readFlockHoldersSync(identity);
   return runProcSync(look(file, mode, contents, holders));
@@ -129,7 +130,7 @@ export function inspectSync(path: string, options?: InspectOptions): LockStatus 
 export async function inspect(path: string, options?: InspectOptions): Promise<LockStatus> {
   const file = checkPath(path);
   const mode = settleMode(options?.mode, environmentMode());
-  const contents = await readPidFile(file, mode !== 'pidfile');
+  const contents = await readPidFile(file, mode !== 'pidfile' ? mountDeviceOf : null);
   const identity = mode === 'pidfile' ? null : lockedFile(contents);
   const holders = identity === null ? null : await readFlockHolders(identity);
   return runProcAsync(look(file, mode, contents, holders));

@@ -17,6 +17,7 @@ import { checkHolder, holdersProvable, scanHolders } from '../kernel/holders';
 import { runProcSync } from '../process/proc-io';
 import { processRunning } from '../process/info';
 import { readPidFileSync } from '../file/read';
+import { mountDeviceOf } from '../kernel/mount-device';
 import type { LockStatus } from '../status';
 
 function readText(file: string): string | null {
@@ -54,7 +55,7 @@ function startedByRun(pid: number): boolean {
 
 function lockedFileAt(path: string): LockedFile | null {
   try {
-    return lockedFile(readPidFileSync(path, true));
+    return lockedFile(readPidFileSync(path, mountDeviceOf));
   } catch {
     return null;
   }

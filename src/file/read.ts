@@ -2,11 +2,10 @@
 // lookAtPidFileSync is the stale-PID fallback's: the stat with the contents, for trust and identity.
 import fs from 'node:fs';
 import { promisify } from 'node:util';
-import { mountDeviceOf } from '../kernel/mount-device';
 import { binding, type Binding } from '../addon/binding';
 import { prepareDirectory } from './path-trust';
 import { MAX_PID_TEXT_BYTES, parsePid } from './pid-text';
-import { lockError } from '../kernel/refusal';
+import { lockError } from './refusal';
 
 /**
  * What a PID file holds, with the file's identity for a /proc/locks lookup. `mountDevice` is the
@@ -150,6 +149,9 @@ function classify(stat: FileFacts, bytes: Uint8Array, mountDevice: string | null
     : { kind: 'pid', pid, dev, ino, mtimeMs, mountDevice };
 }
 
+/** Finds the device of the mount an open descriptor's file is on, as /proc/locks prints it; null where not told. */
+export type MountLookup = (fd: number) => string | null;
+
 /** What a look at a path found: the contents, and the stat of the file they were read from. */
 export interface PidFileLook {
   contents: PidFileContents;
@@ -170,9 +172,9 @@ const LOOKS = 8;
 /**
  * Reads the file at `file` with the stat of that very file. A file that vanishes between the open
  * and the read is looked for again: contention, not an error; past LOOKS tries it is missing.
- * `withMount`: also find its mount's device, for a /proc/locks lookup.
+ * `mountOf`: also find its mount's device, for a /proc/locks lookup (kernel/mount-device.ts).
  */
-export function lookAtPidFileSync(file: string, withMount = false): PidFileLook {
+export function lookAtPidFileSync(file: string, mountOf: MountLookup | null = null): PidFileLook {
   for (let look = 1; ; look += 1) {
     let opened: OpenedPidFile;
     try {
@@ -186,7 +188,7 @@ export function lookAtPidFileSync(file: string, withMount = false): PidFileLook 
     }
     try {
       const { stat, bytes } = readOpenedSync(opened);
-      const mountDevice = withMount ? mountDeviceOf(opened.fd) : null;
+      const mountDevice = mountOf === null ? null : mountOf(opened.fd);
       return { contents: classify(stat, bytes, mountDevice), stat, refused: null };
     } catch (error) {
       if (!VANISHED.has((error as NodeJS.ErrnoException).code ?? '')) throw error;
@@ -197,16 +199,16 @@ export function lookAtPidFileSync(file: string, withMount = false): PidFileLook 
   }
 }
 
-/** Reads the file at `file`; `withMount`: also find its mount's device, for a /proc/locks lookup. */
-export function readPidFileSync(file: string, withMount = false): PidFileContents {
-  return lookAtPidFileSync(file, withMount).contents;
+/** Reads the file at `file`; `mountOf`: also find its mount's device, for a /proc/locks lookup. */
+export function readPidFileSync(file: string, mountOf: MountLookup | null = null): PidFileContents {
+  return lookAtPidFileSync(file, mountOf).contents;
 }
 
 /**
  * readPidFileSync, with non-blocking I/O for the reads (the open is the addon's, or, without it,
  * Node's own). A file that vanishes under the read is looked for again, as there.
  */
-export async function readPidFile(file: string, withMount = false): Promise<PidFileContents> {
+export async function readPidFile(file: string, mountOf: MountLookup | null = null): Promise<PidFileContents> {
   // The open is synchronous, and a missing file needs nothing more: without this turn of the
   // event loop, `while (...) await inspect(f)` would never let timers or child exits through.
   await new Promise((resolve) => setImmediate(resolve));
@@ -222,7 +224,7 @@ export async function readPidFile(file: string, withMount = false): Promise<PidF
     }
     try {
       const { stat, bytes } = await readOpened(opened);
-      const mountDevice = withMount ? mountDeviceOf(opened.fd) : null;
+      const mountDevice = mountOf === null ? null : mountOf(opened.fd);
       return classify(stat, bytes, mountDevice);
     } catch (error) {
       if (!VANISHED.has((error as NodeJS.ErrnoException).code ?? '')) throw error;

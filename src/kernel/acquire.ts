@@ -6,7 +6,7 @@ import type { NamedHolder } from './holder-proof';
 import { lockedFile, readFlockHoldersSync } from './locks';
 import { kernelHolder } from './holders';
 import { binding, nativePath, type Binding, type NativeError, type NativeHandle } from '../addon/binding';
-import { lockError } from './refusal';
+import { lockError } from '../file/refusal';
 import type { SettledOptions } from '../options';
 import { KernelHolding } from './holding';
 import { prepareDirectory } from '../file/path-trust';
@@ -15,6 +15,7 @@ import { withoutExitHook } from '../util/exit-hook';
 import { formatPid } from '../file/pid-text';
 import { runProcSync } from '../process/proc-io';
 import { readPidFileSync } from '../file/read';
+import { mountDeviceOf } from './mount-device';
 import { runAsync, runSync, type Steps } from '../util/steps';
 import { setLongTimeout } from '../util/timers';
 
@@ -49,7 +50,7 @@ const NOBODY: NamedHolder = { locked: false, pid: null, proof: null, recordedPid
 function* findHolder(file: string): Steps<Holder> {
   const deadline = performance.now() + PID_WRITE_GRACE_MS;
   for (;;) {
-    const contents = readPidFileSync(file, true);
+    const contents = readPidFileSync(file, mountDeviceOf);
     if (contents.kind === 'missing') return { named: NOBODY, released: true, unsettled: false };
     // Empty: the holder is between its lock and its write, which takes microseconds unless it
     // is descheduled; give it a bounded grace.
