@@ -8,7 +8,9 @@
  *   locksSupported(path: string): boolean                  (asked without taking a lock)
  *   openToRead(path: string): number                       (a descriptor to read; POSIX only)
  *   readOpened(fd: number, size: number): {bytes, dev, ino, mode, uid, gid, nlink, mtimeNs}
- *   closeOpened(fd: number): void                            (the two for openToRead's descriptor)
+ *   openProcess(pid: number): number                       (a pidfd: Linux only)
+ *   signalProcess(fd: number, signal: number): void         (through openProcess's pidfd)
+ *   closeDescriptor(fd: number): void                        (openToRead's or openProcess's)
  *   rewrite(handle: External, text: string): void           (replaces a held PID file's text)
  *   descriptor(handle: External): number                    (the POSIX descriptor, or -1)
  *   verify(handle: External): boolean                       (the path still names the held file)
@@ -320,13 +322,40 @@ static napi_value read_opened(napi_env env, napi_callback_info info) {
   return result;
 }
 
-static napi_value close_opened(napi_env env, napi_callback_info info) {
+static napi_value close_descriptor(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   int32_t fd = -1;
 
-  if (!get_args(env, info, 1, argv, "closeOpened(fd)")) return NULL;
+  if (!get_args(env, info, 1, argv, "closeDescriptor(fd)")) return NULL;
   NAPI_CALL(env, napi_get_value_int32(env, argv[0], &fd));
-  pg_close_opened(fd);
+  pg_close_descriptor(fd);
+  return NULL;
+}
+
+static napi_value open_process(napi_env env, napi_callback_info info) {
+  napi_value argv[1], result;
+  int32_t pid = 0;
+  int fd = -1;
+  pg_result outcome;
+
+  if (!get_args(env, info, 1, argv, "openProcess(pid)")) return NULL;
+  NAPI_CALL(env, napi_get_value_int32(env, argv[0], &pid));
+  outcome = pg_process_open(pid, &fd);
+  if (outcome.err != 0) return throw_result(env, outcome);
+  NAPI_CALL(env, napi_create_int32(env, fd, &result));
+  return result;
+}
+
+static napi_value signal_process(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  int32_t fd = -1, signal = 0;
+  pg_result outcome;
+
+  if (!get_args(env, info, 2, argv, "signalProcess(fd, signal)")) return NULL;
+  NAPI_CALL(env, napi_get_value_int32(env, argv[0], &fd));
+  NAPI_CALL(env, napi_get_value_int32(env, argv[1], &signal));
+  outcome = pg_process_signal(fd, signal);
+  if (outcome.err != 0) return throw_result(env, outcome);
   return NULL;
 }
 
@@ -368,7 +397,9 @@ NAPI_MODULE_INIT() {
   if (export_function(env, exports, "locksSupported", locks_supported) == NULL) return NULL;
   if (export_function(env, exports, "openToRead", open_to_read) == NULL) return NULL;
   if (export_function(env, exports, "readOpened", read_opened) == NULL) return NULL;
-  if (export_function(env, exports, "closeOpened", close_opened) == NULL) return NULL;
+  if (export_function(env, exports, "closeDescriptor", close_descriptor) == NULL) return NULL;
+  if (export_function(env, exports, "openProcess", open_process) == NULL) return NULL;
+  if (export_function(env, exports, "signalProcess", signal_process) == NULL) return NULL;
   if (export_int(env, exports, "SHARED", PG_SHARED) == NULL) return NULL;
   if (export_int(env, exports, "CREATE", PG_CREATE) == NULL) return NULL;
   if (export_int(env, exports, "PIDFILE", PG_PIDFILE) == NULL) return NULL;

@@ -171,8 +171,19 @@ typedef struct pg_file_facts {
  */
 pg_result pg_read_opened(int fd, char *buffer, size_t size, size_t *length, pg_file_facts *facts);
 
-/* Closes a descriptor from pg_open_to_read. */
-void pg_close_opened(int fd);
+/* Closes a descriptor from pg_open_to_read or pg_process_open. */
+void pg_close_descriptor(int fd);
+
+/*
+ * Pins process `pid` (Linux: a pidfd), so that a signal sent through it reaches that process or
+ * nobody: once it has ended, never one that was given its PID since (`pidguard stop` proves the
+ * holder after pinning it). ESRCH: no such process. ENOSYS where there is no such handle (other
+ * systems, Linux before 5.3, Windows): the caller signals by PID.
+ */
+pg_result pg_process_open(int pid, int *fd);
+
+/* Sends `signal` to the process pinned by pg_process_open; ESRCH once it has ended. */
+pg_result pg_process_signal(int fd, int signal);
 
 /*
  * Whether the file system holding `path` gives locks at all (*supported 1) or refuses them

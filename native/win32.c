@@ -429,7 +429,19 @@ pg_result pg_read_opened(int fd, char *buffer, size_t size, size_t *length, pg_f
   return failure(ERROR_CALL_NOT_IMPLEMENTED, "read"); /* nothing is opened by pg_open_to_read here */
 }
 
-void pg_close_opened(int fd) { (void)fd; }
+void pg_close_descriptor(int fd) { (void)fd; }
+
+pg_result pg_process_open(int pid, int *fd) {
+  (void)pid;
+  *fd = -1;
+  return failure(ERROR_CALL_NOT_IMPLEMENTED, "OpenProcess"); /* a HANDLE is no descriptor: signalled by PID */
+}
+
+pg_result pg_process_signal(int fd, int signal) {
+  (void)fd;
+  (void)signal;
+  return failure(ERROR_CALL_NOT_IMPLEMENTED, "TerminateProcess");
+}
 
 pg_result pg_locks_supported(const char *path, int *supported) {
   (void)path;
@@ -482,6 +494,7 @@ static const win_error_name win_error_names[] = {
     {ERROR_NOT_SUPPORTED, "ENOTSUP"},        {ERROR_INVALID_FUNCTION, "ENOSYS"},
     {ERROR_CANT_RESOLVE_FILENAME, "ELOOP"},  {ERROR_NO_UNICODE_TRANSLATION, "EINVAL"},
     {ERROR_INVALID_PARAMETER, "EINVAL"},     {ERROR_NOT_READY, "EIO"},
+    {ERROR_CALL_NOT_IMPLEMENTED, "ENOSYS"},
 };
 
 const char *pg_error_code(int err) {

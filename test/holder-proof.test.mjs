@@ -4,14 +4,16 @@
 // real decoys (test/fixtures/decoy.py, which blocks and so records every signal sent to it), and
 // real PID reuse and PID namespaces (unshare, root only).
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import readline from 'node:readline';
 import { test } from 'node:test';
 import { acquireSync, inspect, inspectSync, LockedError } from 'pidguard';
 import errors from '../dist/errors.js';
 import holderProof from '../dist/kernel/holder-proof.js';
 import { cliSetup, fileHolds, sh, startScript } from './cli-helpers.mjs';
-import { here, run, startDecoy, startHolder } from './helpers.mjs';
+import { here, pendingSignals, run, startDecoy, startHolder, tempDir } from './helpers.mjs';
 
 const { nameHolder, familyHead } = holderProof;
 const { lockedMessage } = errors;
@@ -260,4 +262,67 @@ test('the command of a SIGKILLed pidguard run keeps the lock: status names it, p
   assert.equal(seen.recordedPidHolds, true);
   assert.equal(sh(setup, 'pidguard stop app.pid').status, 0);
   assert.equal((await inspect(setup.pidfile)).locked, false);
+});
+
+/** test/fixtures/signal-gate.c, built for this test: a command's signals wait at a gate until let through. */
+function buildSignalGate(t) {
+  const gate = path.join(tempDir(t), 'signal-gate');
+  const built = run(process.env.CC ?? 'cc', ['-O2', '-Wall', '-o', gate, path.join(here, 'fixtures', 'signal-gate.c')]);
+  assert.equal(built.status, 0, built.stderr);
+  return gate;
+}
+
+/**
+ * A decoy (test/fixtures/decoy.py) given PID `pid`, freed just before: the kernel's last PID is set
+ * to the one before it (ns_last_pid, root) just before each fork, until a fork gets it (another
+ * process forking in between takes it first, now and then).
+ */
+async function decoyWithPid(t, pid) {
+  const ready = path.join(tempDir(t), 'ready');
+  const script = `for try in $(seq 500); do
+    echo ${pid - 1} > /proc/sys/kernel/ns_last_pid
+    python3 ${path.join(here, 'fixtures', 'decoy.py')} ${ready} &
+    if [ $! -eq ${pid} ]; then echo $!; wait $!; exit; fi
+    kill -9 $!; wait $! 2>/dev/null
+  done; echo none`;
+  const { output } = await startHolder(t, 'bash', ['-c', script]);
+  assert.equal(output.trim(), String(pid), 'no fork got the freed PID');
+  const deadline = Date.now() + 15_000;
+  while (!fs.existsSync(ready)) {
+    if (Date.now() > deadline) throw new Error('the decoy did not start within 15 s');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  return { pid, pending: () => pendingSignals(pid) };
+}
+
+test('stop pins the holder before proving it: a holder that ends, its PID given to another process, before the signal lands, leaves that process unsignalled', asRoot, async (t) => {
+  const gate = buildSignalGate(t);
+  const setup = cliSetup(t);
+  // One process, with no children: its PID is free again once it has been reaped (a PID still
+  // naming a process group, as flock(1)'s would for its command, is never handed out).
+  const hold = 'import fcntl, sys, time; f = open(sys.argv[1], "a"); fcntl.flock(f, fcntl.LOCK_EX); print("held", flush=True); time.sleep(120)';
+  const { child: holder } = await startHolder(t, 'python3', ['-c', hold, setup.pidfile]);
+  const holderEnded = new Promise((resolve) => holder.once('exit', resolve));
+  fs.writeFileSync(setup.pidfile, `${holder.pid}\n`);
+
+  const stop = spawn(gate, ['pidguard', 'stop', '-t', '10', 'app.pid'], { cwd: setup.dir, env: setup.env, stdio: ['pipe', 'pipe', 'pipe'] });
+  t.after(() => stop.kill('SIGKILL'));
+  let stderr = '';
+  stop.stderr.on('data', (data) => {
+    stderr += data;
+  });
+  const lines = readline.createInterface({ input: stop.stdout })[Symbol.asyncIterator]();
+  const nextLine = async () => (await lines.next()).value;
+
+  // The barrier: stop has looked, proven the holder and is in the call that signals it, held.
+  assert.equal(await nextLine(), `signal ${holder.pid} 15`, stderr);
+  // Meanwhile the holder ends, and its PID goes to an unrelated process.
+  process.kill(holder.pid, 'SIGKILL');
+  await holderEnded;
+  const decoy = await decoyWithPid(t, holder.pid);
+  stop.stdin.write('go\n');
+
+  const ended = await nextLine();
+  assert.equal(ended, 'exit 0', stderr);
+  assert.deepEqual(decoy.pending(), [], 'the SIGTERM meant for the holder reached the process that took its PID');
 });

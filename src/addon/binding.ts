@@ -56,8 +56,12 @@ export interface Binding {
   openToRead(path: string): number;
   /** Reads a descriptor from openToRead: the file's facts, and up to `size` bytes of a regular file. */
   readOpened(fd: number, size: number): OpenedFile;
-  /** Closes a descriptor from openToRead. */
-  closeOpened(fd: number): void;
+  /** Closes a descriptor from openToRead or openProcess. */
+  closeDescriptor(fd: number): void;
+  /** Pins process `pid` (a pidfd), so that signalProcess reaches it or nobody (ESRCH once it ended); ENOSYS except on Linux. */
+  openProcess(pid: number): number;
+  /** Sends signal number `signal` to the process openProcess pinned. */
+  signalProcess(fd: number, signal: number): void;
   /** Replaces the text of a held PID file (truncate, then write). */
   rewrite(handle: NativeHandle, text: string): void;
   /** Whether the locked path still names the held file. */

@@ -118,12 +118,12 @@ async function readOpened({ fd, addon }: OpenedPidFile): Promise<FileRead> {
 }
 
 function closeOpenedSync({ fd, addon }: OpenedPidFile): void {
-  if (addon !== null) addon.closeOpened(fd);
+  if (addon !== null) addon.closeDescriptor(fd);
   else fs.closeSync(fd);
 }
 
 async function closeOpened({ fd, addon }: OpenedPidFile): Promise<void> {
-  if (addon !== null) addon.closeOpened(fd);
+  if (addon !== null) addon.closeDescriptor(fd);
   else await closeAsync(fd);
 }
 
