@@ -226,12 +226,15 @@ async function take(native: Binding, request: LockRequest): Promise<KernelHoldin
  */
 const SYNC_SLICE_MS = 50;
 
-/** Waits, blocking this thread, until granted or `waitMs` ends (null). */
+/**
+ * Waits, blocking this thread, until granted or `waitMs` ends (null). The exit hook comes off
+ * before the wait's thread starts: once that thread may block, a hooked SIGTERM would be lost.
+ */
 function waitSync(native: Binding, { target: path, flags, text }: LockRequest, waitMs: number): NativeHandle | null {
   try {
-    const ticket = native.waitSyncStart(nativePath(path), flags, text);
-    const deadline = performance.now() + waitMs;
     return withoutExitHook(() => {
+      const ticket = native.waitSyncStart(nativePath(path), flags, text);
+      const deadline = performance.now() + waitMs;
       for (;;) {
         const left = deadline - performance.now();
         const slice = Math.min(SYNC_SLICE_MS, Math.max(0, left));
