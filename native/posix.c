@@ -55,6 +55,13 @@ static pg_result failure(int err, const char *syscall) {
   return r;
 }
 
+/* Every open of a path that someone else may have put there. O_NOFOLLOW: no symlink at the last
+ * step. O_NONBLOCK: a read-only open of a FIFO would otherwise wait for a writer, for ever (it
+ * does nothing to a regular file, whose reads and writes never block in the sense it changes).
+ * O_NOCTTY: a terminal device there must not become the controlling terminal of a session leader
+ * (a daemon), whose hangups and Ctrl-C it would then receive. */
+#define OPEN_SAFELY (O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY)
+
 static int open_nointr(const char *path, int oflag) {
   int fd;
   do {
@@ -247,9 +254,7 @@ void pg_place_close(pg_place *place) {
 
 pg_result pg_open_file(pg_place *place, int flags, pg_handle *handle, int *created) {
   int access = (flags & PG_PIDFILE) ? O_RDWR : O_RDONLY; /* flock needs no write access */
-  /* O_NONBLOCK: a read-only open of a FIFO would otherwise wait for a writer, for ever (it does
-   * nothing to a regular file, whose reads and writes never block in the sense it changes). */
-  int oflag = access | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | ((flags & PG_CREATE) ? O_CREAT : 0);
+  int oflag = access | OPEN_SAFELY | ((flags & PG_CREATE) ? O_CREAT : 0);
   *handle = open_for_lock(place, oflag, created);
   /* A socket at the path, which open refuses with ENXIO, is "not a regular file", as a FIFO or
    * a device is. */
@@ -357,7 +362,7 @@ int pg_process_start_time(int pid, double *started_ms) {
 }
 
 pg_result pg_probe(const char *path, pg_probe_state *state) {
-  int fd = open_nointr(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+  int fd = open_nointr(path, O_RDONLY | OPEN_SAFELY);
   if (fd < 0) {
     if (errno == ENOENT) {
       *state = PG_PROBE_MISSING;
@@ -381,7 +386,7 @@ pg_result pg_open_to_read(const char *path, int *fd) {
   pg_place at;
   pg_result result = pg_place_open(path, 0, &at);
   if (result.err != 0) return result;
-  *fd = openat_nointr(at.dir, at.name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+  *fd = openat_nointr(at.dir, at.name, O_RDONLY | OPEN_SAFELY);
   if (*fd < 0) result = failure(errno, "open");
   close(at.dir);
   return result;
@@ -454,7 +459,7 @@ pg_result pg_process_signal(int fd, int signal) {
 
 pg_result pg_locks_supported(const char *path, int *supported) {
   struct flock question;
-  int fd = open_nointr(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+  int fd = open_nointr(path, O_RDONLY | OPEN_SAFELY);
   if (fd < 0) return failure(errno == ENXIO ? PG_ENOTREG : errno, "open");
   memset(&question, 0, sizeof(question));
   question.l_type = F_WRLCK;

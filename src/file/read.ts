@@ -18,9 +18,11 @@ export type PidFileContents =
   | { kind: 'empty'; dev: bigint; ino: bigint; mtimeMs: number; mountDevice: string | null }
   | { kind: 'other'; dev: bigint | null; ino: bigint | null; mtimeMs: number | null; mountDevice: string | null };
 
-// O_NONBLOCK: a FIFO planted at the path must not hang the reader. O_NOFOLLOW does not exist on
-// Windows, where links are refused by the lock call instead.
-const READ_FLAGS = fs.constants.O_RDONLY | (fs.constants.O_NOFOLLOW ?? 0) | (fs.constants.O_NONBLOCK ?? 0);
+// O_NONBLOCK: a FIFO planted at the path must not hang the reader. O_NOCTTY: a terminal there
+// must not become a daemon's controlling terminal. O_NOFOLLOW does not exist on Windows, where
+// links are refused by the lock call instead (nor do the other two).
+const READ_FLAGS =
+  fs.constants.O_RDONLY | (fs.constants.O_NOFOLLOW ?? 0) | (fs.constants.O_NONBLOCK ?? 0) | (fs.constants.O_NOCTTY ?? 0);
 
 /** The addon, to open PID files with (POSIX); null where it cannot load, or on Windows. */
 function addonForReading(): Binding | null {
