@@ -116,6 +116,38 @@ test('a flock(1) holder whose file names an unrelated live process: status names
   assert.equal(fs.existsSync(path.join(setup.dir, 'ran')), false);
 });
 
+// A thread's ID is a PID to kill(2) and has a /proc entry sharing the process's descriptors, so
+// its "descriptors" hold the lock too; but it names a thread, whose ID goes to a new process once
+// the thread ends, while the process runs on holding the lock. Only the process is the holder.
+test('a file naming a thread of the holder (its TID): status and inspect name the process, and stop signals the process', linux, async (t) => {
+  const setup = cliSetup(t);
+  // A holder with a second thread: python3 takes the lock and starts one.
+  const threaded = spawn('/usr/bin/python3', ['-c', `
+import fcntl, os, sys, threading
+f = open(sys.argv[1], 'a')
+fcntl.flock(f, fcntl.LOCK_EX)
+ready = threading.Event()
+t = threading.Thread(target=lambda: (ready.set(), threading.Event().wait()), daemon=True)
+t.start(); ready.wait()
+print(os.getpid(), t.native_id, flush=True)
+sys.stdin.read()`, path.join(setup.dir, 'threaded.pid')], { stdio: ['pipe', 'pipe', 'inherit'] });
+  t.after(() => threaded.kill('SIGKILL'));
+  const [pid, tid] = (await readline.createInterface({ input: threaded.stdout })[Symbol.asyncIterator]().next()).value.split(' ').map(Number);
+  assert.notEqual(pid, tid);
+  const pidfile = path.join(setup.dir, 'threaded.pid');
+  fs.writeFileSync(pidfile, `${tid}\n`);
+
+  const seen = inspectSync(pidfile);
+  assert.deepEqual({ pid: seen.pid, holderProof: seen.holderProof, recordedPid: seen.recordedPid, recordedPidHolds: seen.recordedPidHolds },
+    { pid, holderProof: 'fd', recordedPid: tid, recordedPidHolds: false });
+  const status = sh(setup, 'pidguard status threaded.pid');
+  assert.equal(status.stdout, `${pid}\n`, status.stderr);
+  const exited = new Promise((resolve) => threaded.once('exit', (code, signal) => resolve(signal)));
+  const stopped = sh(setup, 'pidguard stop -t 10 threaded.pid');
+  assert.equal(stopped.status, 0, stopped.stderr);
+  assert.equal(await exited, 'SIGTERM');
+});
+
 test('a PID namespace\'s holder writes 1: from outside, status names its PID there, stop signals it and never that namespace\'s init', asRoot, async (t) => {
   const setup = cliSetup(t);
   // The "host" is a PID namespace of the test's own, whose init is a decoy that records every
@@ -325,4 +357,35 @@ test('stop pins the holder before proving it: a holder that ends, its PID given 
   const ended = await nextLine();
   assert.equal(ended, 'exit 0', stderr);
   assert.deepEqual(decoy.pending(), [], 'the SIGTERM meant for the holder reached the process that took its PID');
+});
+
+// /proc numbers processes as the PID namespace it was mounted for does; kill(2) takes this
+// process's numbering. In a PID namespace of its own whose /proc is still the parent's
+// (`unshare --pid --fork` without --mount-proc, bwrap --unshare-pid without --proc), the holder
+// /proc proves is, by that number, another process here: stop must refuse, not signal that one.
+test("stop in a PID namespace whose /proc is not its own refuses, and signals neither the holder's number there nor anyone", asRoot, async (t) => {
+  const setup = cliSetup(t);
+  const hold = 'import fcntl, sys, time; f = open(sys.argv[1], "a"); fcntl.flock(f, fcntl.LOCK_EX); print("held", flush=True); time.sleep(120)';
+  const { child: holder } = await startHolder(t, 'python3', ['-c', hold, setup.pidfile]);
+  fs.writeFileSync(setup.pidfile, `${holder.pid}\n`);
+  const done = path.join(setup.dir, 'done');
+  // In the new namespace: a decoy given the holder's number there (its last PID set just before
+  // each fork), then stop; the decoy prints the signals sent to it once `done` appears.
+  const script = `
+    for try in $(seq 500); do
+      echo ${holder.pid - 1} > /proc/sys/kernel/ns_last_pid
+      python3 ${path.join(here, 'fixtures', 'decoy.py')} ${path.join(setup.dir, 'ready')} sh -c 'while [ ! -e ${done} ]; do sleep 0.02; done' > ${path.join(setup.dir, 'decoy.json')} &
+      [ $! -eq ${holder.pid} ] && break
+      kill -9 $!; wait $! 2>/dev/null
+    done
+    [ $! -eq ${holder.pid} ] || { echo 'no fork got the number' >&2; exit 99; }
+    while [ ! -e ${path.join(setup.dir, 'ready')} ]; do sleep 0.01; done
+    pidguard stop -t 2 app.pid; echo "stop $?"
+    touch ${done}; wait $!`;
+  const result = run('unshare', ['--pid', '--fork', 'bash', '-c', script], { cwd: setup.dir, env: setup.env });
+  assert.equal(result.status, 0, result.stderr);
+  assert.equal(result.stdout, 'stop 4\n', result.stderr);
+  assert.match(result.stderr, /\/proc numbers processes for another PID namespace/);
+  assert.deepEqual(JSON.parse(fs.readFileSync(path.join(setup.dir, 'decoy.json'), 'utf8')), { pending: [] });
+  assert.equal(holder.exitCode, null, 'the holder runs on');
 });

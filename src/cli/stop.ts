@@ -64,9 +64,14 @@ async function signalHolder(pidfile: string, signal: NodeJS.Signals): Promise<Se
   let target = await findTarget(pidfile);
   for (let tries = 1; target.kind === 'holder'; tries += 1) {
     const { pid, path } = target;
-    const pin = pinProcess(pid);
+    const pinning = pinProcess(pid);
     // Gone since the look: what matters is that the lock is free, which the wait that follows sees.
-    if (pin === null) return { kind: 'sent', pid };
+    if (pinning.kind === 'gone') return { kind: 'sent', pid };
+    if (pinning.kind === 'refused') {
+      say(`${pinning.why}: cannot tell whom to signal for ${path}`);
+      return { kind: 'failed' };
+    }
+    const { pin } = pinning;
     try {
       const proven = pin.pinned ? await findTarget(pidfile) : target;
       if (proven.kind !== 'holder') return proven;

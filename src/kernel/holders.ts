@@ -46,8 +46,20 @@ function cannotRead(code: string): boolean {
   return code === 'EACCES' || code === 'EPERM';
 }
 
+/**
+ * Whether `pid` names a thread that is not its process's main thread: /proc/<tid> is there though
+ * not listed, and shares the process's descriptors, but the ID goes to another process once that
+ * thread ends while the process holds on.
+ */
+function* isOtherThread(pid: number): ProcSteps<boolean> {
+  const status = yield* text(`/proc/${pid}/status`);
+  const tgid = status.ok ? /^Tgid:\s*(\d+)$/m.exec(status.value)?.[1] : undefined;
+  return tgid !== undefined && Number(tgid) !== pid;
+}
+
 /** Whether process `pid` holds the exclusive flock on `file`, by its descriptors. */
 export function* checkHolder(pid: number, file: LockedFile): ProcSteps<HolderCheck> {
+  if (yield* isOtherThread(pid)) return 'not';
   const fds = yield* list(`/proc/${pid}/fd`);
   if (!fds.ok) {
     if (cannotRead(fds.code)) return 'unknown';
