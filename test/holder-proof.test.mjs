@@ -389,3 +389,33 @@ test("stop in a PID namespace whose /proc is not its own refuses, and signals ne
   assert.deepEqual(JSON.parse(fs.readFileSync(path.join(setup.dir, 'decoy.json'), 'utf8')), { pending: [] });
   assert.equal(holder.exitCode, null, 'the holder runs on');
 });
+
+// A holder that records a worker it forked (which closed the lock's descriptor) is no `pidguard
+// run`: the worker holds nothing and is not its command, so stop signals the holder, never the
+// worker, and never skips the holder's TERM for a KILL.
+test("a holder whose file names a child of its own that is not a pidguard run command: stop signals the holder, not the child", linux, async (t) => {
+  const setup = cliSetup(t);
+  const holder = spawn('/usr/bin/python3', ['-c', `
+import fcntl, os, signal, sys, time
+f = open(sys.argv[1], 'a')
+fcntl.flock(f, fcntl.LOCK_EX)
+child = os.fork()
+if child == 0:
+    f.close()
+    # Blocks what it can, so that every signal sent to it stays pending where /proc shows it.
+    signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals() - {signal.SIGCHLD})
+    time.sleep(120)
+    os._exit(0)
+open(sys.argv[1], 'w').write(f'{child}\\n')
+print(os.getpid(), child, flush=True)
+time.sleep(120)`, setup.pidfile], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.after(() => holder.kill('SIGKILL'));
+  const [pid, child] = (await readline.createInterface({ input: holder.stdout })[Symbol.asyncIterator]().next()).value.split(' ').map(Number);
+  t.after(() => process.kill(child, 'SIGKILL'));
+  const exited = new Promise((resolve) => holder.once('exit', (code, signal) => resolve(signal)));
+  assert.equal(sh(setup, 'pidguard status app.pid').stdout, `${pid}\n`);
+  const stopped = sh(setup, 'pidguard stop -R TERM/5/KILL/5 app.pid');
+  assert.equal(stopped.status, 0, stopped.stderr);
+  assert.equal(await exited, 'SIGTERM', 'the holder got the TERM');
+  assert.deepEqual(pendingSignals(child), [], 'the child the file names got nothing');
+});

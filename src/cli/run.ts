@@ -78,7 +78,13 @@ function recordOrCancel(lock: PidLock, command: Command, name: string): boolean 
 /** Prepares the command, with the locked descriptor as fd 3 when it is to inherit it. */
 function start(fd: number | null, run: RunCommand): Command {
   return startCommand(run.command, {
-    env: fd === null ? process.env : { ...process.env, PIDGUARD_LOCK_FD: String(INHERITED_FD) },
+    // PIDGUARD_RUN_PID tells `stop` that this is the command of the wrapper with that PID
+    // (stop-target.ts), whether or not it inherits the lock.
+    env: {
+      ...process.env,
+      PIDGUARD_RUN_PID: String(process.pid),
+      ...(fd === null ? {} : { PIDGUARD_LOCK_FD: String(INHERITED_FD) }),
+    },
     lockFd: fd,
     // A container's PID 1 inherits every orphan in it, and must reap them as tini does.
     reapOthers: process.pid === 1 && process.platform === 'linux',

@@ -4,12 +4,14 @@
 // A wrapper forwards the signals it can catch, but not SIGKILL: a schedule's KILL sent to the
 // wrapper would leave the command running, holding the lock it inherited (or, with --no-inherit,
 // running on with the lock freed). So the command is signalled itself when it is known to be the
-// wrapper's: the file names a child of the holder (the wrapper recorded its command: --no-inherit,
-// or the path taken again after it was removed), or the holder's one child holding the lock has
-// PIDGUARD_LOCK_FD in its environment, which only `pidguard run` sets, and the holder has not
-// (--pid self; a holder with it is a command itself, whose children share its lock, and is
-// signalled: so is a pidguard run started by another one's command). A child's PID cannot be
-// another process's while its parent, the proven holder, has not reaped it.
+// wrapper's: a child of the holder started with PIDGUARD_RUN_PID naming the holder in its
+// environment, which only `pidguard run` sets, and which is either the child the file names (the
+// wrapper recorded its command: --no-inherit, or the path taken again after it was removed) or
+// the holder's one such child holding the lock (--pid self). Any other child the file names is
+// not the holder's command but a process the holder recorded, which may hold nothing: the holder
+// is signalled. A holder started by a wrapper itself is a command, and is signalled (so is a
+// pidguard run started by another one's command). A child's PID cannot be another process's while
+// its parent, the proven holder, has not reaped it.
 import fs from 'node:fs';
 import { familyHead } from '../kernel/holder-proof';
 import { lockedFile, type LockedFile } from '../kernel/locks';
@@ -28,10 +30,15 @@ function readText(file: string): string | null {
   }
 }
 
-/** The parent of process `pid`, from /proc/<pid>/status; null when it cannot be read. */
+/**
+ * The parent of process `pid`, from /proc/<pid>/status; null when it cannot be read, or when `pid`
+ * is a thread other than its process's main one (its ID is not the process's).
+ */
 function parentOf(pid: number): number | null {
-  const match = /^PPid:\s*(\d+)$/m.exec(readText(`/proc/${pid}/status`) ?? '');
-  return match?.[1] === undefined ? null : Number(match[1]);
+  const status = readText(`/proc/${pid}/status`) ?? '';
+  const tgid = /^Tgid:\s*(\d+)$/m.exec(status)?.[1];
+  const ppid = /^PPid:\s*(\d+)$/m.exec(status)?.[1];
+  return tgid === undefined || Number(tgid) !== pid || ppid === undefined ? null : Number(ppid);
 }
 
 /** The processes whose parent is `pid`. */
@@ -48,9 +55,16 @@ function childrenOf(pid: number): number[] {
     .filter((child) => parentOf(child) === pid);
 }
 
-/** Whether process `pid` was started with PIDGUARD_LOCK_FD in its environment (`pidguard run`'s command). */
-function startedByRun(pid: number): boolean {
-  return (readText(`/proc/${pid}/environ`) ?? '').split('\0').some((entry) => entry.startsWith('PIDGUARD_LOCK_FD='));
+/** The PID of the `pidguard run` that started process `pid` (PIDGUARD_RUN_PID in its environment), or null. */
+function runnerOf(pid: number): number | null {
+  const entry = (readText(`/proc/${pid}/environ`) ?? '').split('\0').find((line) => line.startsWith('PIDGUARD_RUN_PID='));
+  const value = entry?.slice('PIDGUARD_RUN_PID='.length) ?? '';
+  return /^\d+$/.test(value) ? Number(value) : null;
+}
+
+/** Whether `child` is the command of `pidguard run` wrapper `holder`: its child, started by it. */
+function commandOf(holder: number, child: number): boolean {
+  return parentOf(child) === holder && runnerOf(child) === holder;
 }
 
 function lockedFileAt(path: string): LockedFile | null {
@@ -68,12 +82,12 @@ function lockedFileAt(path: string): LockedFile | null {
 export function signalTarget(found: LockStatus, holder: number): number {
   if (!holdersProvable()) return holder;
   const recorded = found.recordedPid;
-  if (recorded !== null && recorded !== holder && processRunning(recorded) && parentOf(recorded) === holder)
+  if (recorded !== null && recorded !== holder && processRunning(recorded) && commandOf(holder, recorded))
     return recorded;
   const file = lockedFileAt(found.path);
-  if (file === null || startedByRun(holder)) return holder;
+  if (file === null || runnerOf(holder) !== null) return holder;
   const commands = childrenOf(holder).filter(
-    (child) => startedByRun(child) && runProcSync(checkHolder(child, file)) === 'holds',
+    (child) => commandOf(holder, child) && runProcSync(checkHolder(child, file)) === 'holds',
   );
   return commands.length === 1 ? (commands[0] ?? holder) : holder;
 }

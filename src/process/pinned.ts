@@ -74,7 +74,8 @@ export function pinProcess(pid: number): Pinning {
     if (code === 'ESRCH') return { kind: 'gone' };
     // No pidfd here (ENOSYS), or no addon: by PID, as kill(1).
     if (code === 'ENOSYS' || code === null) return { kind: 'pinned', pin: byPid(pid) };
-    // EINVAL: a thread that is not its process's main thread; EMFILE, ENOMEM: no pin to be had.
+    // A thread that is not its process's main thread (EINVAL or ENOENT, by kernel version); EMFILE,
+    // ENOMEM: no pin to be had.
     // Never by PID then: that is the race the pin is there to close.
     return { kind: 'refused', why: `cannot pin PID ${pid} (pidfd_open: ${code})` };
   }
