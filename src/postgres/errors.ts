@@ -53,7 +53,8 @@ export function serverError(error: unknown, target: string, server: string, doin
   }
   if (code !== undefined && NETWORK_CODES.has(code)) return fleetError(code, `cannot reach the server ${doing}: ${message}`, target, server, error);
   if (/timeout/i.test(message)) return fleetError('ETIMEDOUT', `no answer from the server ${doing}: ${message}`, target, server, error);
-  if (/terminated|closed|ended/i.test(message)) return fleetError('ECONNRESET', `the connection ended ${doing}: ${message}`, target, server, error);
+  // node-postgres's words for a client whose connection has already failed or ended.
+  if (/terminated|closed|ended|not queryable/i.test(message)) return fleetError('ECONNRESET', `the connection ended ${doing}: ${message}`, target, server, error);
   return fleetError(code ?? 'EIO', `${doing}: ${message}`, target, server, error);
 }
 

@@ -264,8 +264,21 @@ export class FleetSession implements AsyncDisposable {
       throw fleetError('ENOTSUP', `server process ${String(rows[0]?.backend)} answered for this session's ${this.backend}: a pooler switched backends`, target, this.server);
     } catch (error) {
       await this.close(); // frees the lock just granted
-      throw serverError(error, target, this.server, 'just after the lock was granted');
+      throw this.#ended(target) ?? serverError(error, target, this.server, 'just after the lock was granted');
     }
+  }
+
+  /**
+   * ECONNRESET when the session has ended or broken, else null. The answer that grants a lock and
+   * the session's end can come in one read: node-postgres then reports the end (the 'error' and
+   * 'end' events, while nothing is held yet) before the grant's promise is settled, so a grant is
+   * held only once this says the session is still there.
+   */
+  #ended(target: string): FleetError | null {
+    if (this.#broken === null && this.#closing === null) return null;
+    const cause = this.#broken?.cause;
+    const why = cause instanceof Error ? cause.message : 'the session was closed';
+    return fleetError('ECONNRESET', `the session ended as the lock was granted: ${why}`, target, this.server, this.#broken ?? undefined);
   }
 
   /** Creates the token table; without the right to, an EACCES error that says what to ask for. */
@@ -294,6 +307,11 @@ export class FleetSession implements AsyncDisposable {
   }
 
   #hold(name: string, key: bigint, target: string, row: AcquiredRow, sentAt: number, owned: boolean): FleetLock {
+    const ended = this.#ended(target);
+    if (ended !== null) {
+      void this.close();
+      throw ended;
+    }
     if (row.backend !== this.backend) {
       // A statement ran on another server process: a pooler switched backends under us.
       void this.close();
