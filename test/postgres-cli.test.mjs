@@ -7,9 +7,18 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { after, before, describe, test } from 'node:test';
 import { root, run } from './helpers.mjs';
-import { skip, suiteServer, until } from './postgres-helpers.mjs';
+import { ROLES, skip, suiteServer, until } from './postgres-helpers.mjs';
 
 const bin = path.join(root, 'bin', 'pidguard.js');
+
+/** SIGKILL to the process group of `child` (spawned detached), if it is still there. */
+function killGroup(child) {
+  try {
+    process.kill(-child.pid, 'SIGKILL');
+  } catch {
+    // gone
+  }
+}
 
 /** A command that says "started" and its token, then runs until TERM (which it reports), or, with `stubborn`, until KILL. */
 function service(stubborn = false) {
@@ -24,8 +33,10 @@ describe('the pidguard command on postgres: targets', { skip, timeout: 180_000 }
 
   /** `pidguard run` in the background; resolves once its command has started (its first line). */
   async function startRun(t, args) {
-    const child = spawn(process.execPath, [bin, 'run', ...args], { env: env(), stdio: ['ignore', 'pipe', 'pipe'] });
-    t.after(() => child.kill('SIGKILL'));
+    // A process group of its own, so that the test's end kills the command with it (a run killed
+    // alone leaves its command running, as it should: it keeps the lock's command session).
+    const child = spawn(process.execPath, [bin, 'run', ...args], { env: env(), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    t.after(() => killGroup(child));
     let stderr = '';
     child.stderr.on('data', (data) => {
       stderr += data;
@@ -74,8 +85,8 @@ describe('the pidguard command on postgres: targets', { skip, timeout: 180_000 }
   test("run exits with its command's status, and a waiting run starts when the holder ends", async (t) => {
     assert.equal(pidguard(['run', 'postgres:status', '--', 'sh', '-c', 'exit 7']).status, 7);
     const holder = await startRun(t, ['postgres:queued', '--', ...service()]);
-    const waiting = spawn(process.execPath, [bin, 'run', '-w', 'forever', 'postgres:queued', '--', 'sh', '-c', 'echo "second $PIDGUARD_LOCK_TOKEN"'], { env: env(), stdio: ['ignore', 'pipe', 'inherit'] });
-    t.after(() => waiting.kill('SIGKILL'));
+    const waiting = spawn(process.execPath, [bin, 'run', '-w', 'forever', 'postgres:queued', '--', 'sh', '-c', 'echo "second $PIDGUARD_LOCK_TOKEN"'], { env: env(), stdio: ['ignore', 'pipe', 'inherit'], detached: true });
+    t.after(() => killGroup(waiting));
     const waited = new Promise((resolve) => {
       let out = '';
       waiting.stdout.on('data', (data) => {
@@ -104,6 +115,21 @@ describe('the pidguard command on postgres: targets', { skip, timeout: 180_000 }
     assert.match(stderr, /SIGKILL after 0\.5 s/);
     assert.ok(tookMs >= 500, `${tookMs} ms`);
     assert.equal(pidguard(['run', 'postgres:stubborn', '--', 'true']).status, 0, 'the lock can be taken again after the restart');
+  });
+
+  test("a role's own timeouts (ALTER ROLE ... SET) do not cut wait and stop short", async (t) => {
+    fixture.server.sql(`ALTER ROLE ${ROLES.holder} SET statement_timeout = '300ms'; ALTER ROLE ${ROLES.holder} SET lock_timeout = '200ms';
+      ALTER ROLE ${ROLES.holder} SET idle_in_transaction_session_timeout = '300ms'`);
+    t.after(() => fixture.server.sql(`ALTER ROLE ${ROLES.holder} RESET ALL`));
+    const holder = await startRun(t, ['postgres:timeouts', '--', ...service()]);
+    const started = performance.now();
+    const waited = pidguard(['wait', '-t', '1', 'postgres:timeouts']);
+    assert.equal(waited.status, 1, waited.stderr);
+    assert.equal(waited.stderr, 'pidguard: postgres:timeouts is still held after 1 s\n');
+    assert.ok(performance.now() - started >= 1000);
+    const stopped = pidguard(['stop', 'postgres:timeouts']);
+    assert.equal(stopped.status, 0, stopped.stderr);
+    assert.equal((await holder.exited).code, 69);
   });
 
   test('mistakes: usage errors exit 64, an unreachable server 71 with the reason', () => {

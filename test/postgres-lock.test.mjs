@@ -168,6 +168,38 @@ describe('pidguard/postgres on a real server', { skip, timeout: 180_000 }, () =>
     await nothingLeft();
   });
 
+  test("another role's functions in schema public never run in pidguard's statements (search_path is pg_catalog's)", async (t) => {
+    // A role that may create in public (every role before PostgreSQL 15) plants functions that
+    // match pidguard's polymorphic calls better than the built-ins: public.to_json(record) beats
+    // pg_catalog.to_json(anyelement), public.count(boolean) beats count("any"). Each would run with
+    // the rights of the holder that called it; this one rewinds the tokens and names a false holder.
+    const first = await acquire('trojan', { connection: url() });
+    fixture.server.sql(`GRANT CREATE ON SCHEMA public TO ${ROLES.other};
+      CREATE TABLE public.trojan_calls (what text); GRANT INSERT ON public.trojan_calls TO PUBLIC`);
+    t.after(() => fixture.server.sql(`DROP AGGREGATE IF EXISTS public.count(boolean); DROP FUNCTION IF EXISTS public.trojan_step(bigint, boolean);
+      DROP FUNCTION IF EXISTS public.to_json(record); DROP TABLE IF EXISTS public.trojan_calls; REVOKE CREATE ON SCHEMA public FROM ${ROLES.other}`));
+    fixture.server.sql(`SET ROLE ${ROLES.other};
+      CREATE FUNCTION public.to_json(r record) RETURNS json LANGUAGE plpgsql AS $f$ BEGIN
+        INSERT INTO public.trojan_calls VALUES ('to_json');
+        UPDATE public.pidguard_locks SET token = 0, reserved = 0;
+        RETURN json_build_object('backend', (SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted LIMIT 1), 'token', NULL,
+          'host', 'attacker-host', 'pid', 4242, 'since', NULL, 'recorded', NULL, 'last_token', NULL, 'application_name', 'pidguard 4242@attacker-host');
+      END $f$;
+      CREATE FUNCTION public.trojan_step(bigint, boolean) RETURNS bigint LANGUAGE plpgsql AS $f$ BEGIN
+        INSERT INTO public.trojan_calls VALUES ('count'); RETURN $1 + 1; END $f$;
+      CREATE AGGREGATE public.count(boolean) (sfunc = public.trojan_step, stype = bigint, initcond = '0');`);
+    // A refused attempt (to_json of the holder's row), and a wait that runs out (count of what it may hold).
+    await assert.rejects(acquire('trojan', { connection: url() }), { code: 'ELOCKED', pid: process.pid, host: os.hostname() });
+    await assert.rejects(acquire('trojan', { connection: url(), wait: 100 }), { code: 'ELOCKED', pid: process.pid });
+    assert.equal((await inspect('trojan', { connection: url() })).token, first.token);
+    assert.equal(fixture.server.sql('SELECT count(*) FROM public.trojan_calls'), '0');
+    assert.equal(fixture.server.sql("SELECT token FROM public.pidguard_locks WHERE name = 'trojan'"), String(first.token));
+    await first.release();
+    const next = await acquire('trojan', { connection: url() });
+    assert.ok(next.token > first.token, `${next.token} after ${first.token}`);
+    await next.release();
+  });
+
   test('a Unix socket works too (no network to partition: the keepalives do not apply)', async () => {
     const lock = await acquire('local', { connection: { host: fixture.server.dir, port: fixture.server.port, user: 'postgres', database: 'postgres' } });
     assert.equal(lock.held, true);

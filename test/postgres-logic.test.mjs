@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { test } from 'node:test';
 import bounds from '../dist/postgres/bounds.js';
+import connection from '../dist/postgres/connection.js';
 import errors from '../dist/postgres/errors.js';
 import holder from '../dist/postgres/holder.js';
 import names from '../dist/postgres/names.js';
@@ -136,6 +137,8 @@ test("errors: the server's and the network's, with a Node-style code, the target
     [Object.assign(new Error('write EPIPE'), { code: 'EPIPE' }), 'EPIPE', /cannot reach/],
     [new Error('timeout expired'), 'ETIMEDOUT', /no answer/],
     [new Error('Connection terminated unexpectedly'), 'ECONNRESET', /connection ended/],
+    [new Error('Client has encountered a connection error and is not queryable'), 'ECONNRESET', /connection ended/],
+    [pgError('08P01', 'unsupported startup parameter: options'), 'ENOTSUP', /goes through a pooler, which refused pidguard's startup settings/],
   ];
   for (const [cause, code, words] of cases) {
     const error = serverError(cause, 'postgres:nightly', server, 'while connecting');
@@ -150,6 +153,14 @@ test("errors: the server's and the network's, with a Node-style code, the target
   assert.equal(sqlStateOf(Object.assign(new Error('x'), { code: 'EPIPE' })), undefined);
   assert.equal(sqlStateOf(pgError('55P03', 'lock timeout')), '55P03');
   assert.equal(serverError(pgError('42P01', 'x'), 't', 's', 'd').sqlState, '42P01');
+});
+
+test('startup options: the caller\'s first, pidguard\'s after them (the last -c of a name wins)', () => {
+  const ours = '-c search_path=pg_catalog,pg_temp -c statement_timeout=0 -c lock_timeout=0 -c idle_in_transaction_session_timeout=0';
+  assert.equal(connection.startupOptions(undefined), ours);
+  assert.equal(connection.startupOptions('  '), ours);
+  assert.equal(connection.startupOptions('-c search_path=app -c work_mem=64MB '), `-c search_path=app -c work_mem=64MB ${ours}`);
+  assert.equal(connection.SAFE_SEARCH_PATH, 'pg_catalog,pg_temp');
 });
 
 test('loading pidguard never loads pg, and pidguard/postgres loads it only at its first connection', () => {

@@ -1,9 +1,8 @@
 // What the pidguard command does to a fleet lock it does not hold: end the holder's session
 // (`stop`), and wait until nobody holds it (`stop`, `wait`), in the server's own queue.
-import os from 'node:os';
-import { pg, type PgClient } from './driver';
+import { newClient } from './connection';
+import type { PgClient } from './driver';
 import { fleetError, serverError, sqlStateOf } from './errors';
-import { applicationName } from './holder';
 import { checkName, lockKey, lockTag, targetOf } from './names';
 import { environmentUrl, settleInspect, type FleetInspectOptions } from './options';
 import { MAX_LOCK_TIMEOUT_MS, TERMINATE_SQL, WAIT_FREE_SQL } from './sql';
@@ -11,8 +10,7 @@ import { MAX_LOCK_TIMEOUT_MS, TERMINATE_SQL, WAIT_FREE_SQL } from './sql';
 async function withClient<T>(name: string, options: FleetInspectOptions | undefined, doing: string, fn: (client: PgClient, target: string, server: string) => Promise<T>): Promise<T> {
   const target = targetOf(checkName(name));
   const settled = settleInspect(options, environmentUrl());
-  const client = new (pg().Client)({ application_name: applicationName(process.pid, os.hostname()), connectionTimeoutMillis: 10_000, ...settled.config });
-  const server = `${client.host}:${client.port}/${client.database ?? ''}`;
+  const { client, server } = newClient(settled.config);
   client.on('error', () => {}); // reported by the calls below
   try {
     await client.connect();

@@ -33,6 +33,8 @@ export interface PgClient extends EventEmitter {
   /** From the server's BackendKeyData: the backend PID (a pooler sends its own). */
   readonly processID: number | null;
   readonly secretKey: number | null;
+  /** The settled parameters; `options` (startup options, from the config, the URL or PGOPTIONS) is read when connecting. */
+  readonly connectionParameters: { options?: string | undefined };
   readonly connection: { stream: Socket; connect(port: number | string, host?: string): void; cancel(pid: number, key: number): void; on(event: 'connect' | 'error', listener: (...args: unknown[]) => void): void; end(): void };
   connect(): Promise<void>;
   query<Row = Record<string, unknown>>(text: string, values?: unknown[]): Promise<PgResult<Row>>;

@@ -47,6 +47,11 @@ export function serverError(error: unknown, target: string, server: string, doin
   const message = typeof cause.message === 'string' ? cause.message : String(error);
   const code = typeof cause.code === 'string' ? cause.code : undefined;
   const state = sqlStateOf(error);
+  if (/unsupported startup parameter/i.test(message)) {
+    // PgBouncer refuses startup options it does not pass on, and pidguard sends some (connection.ts).
+    return fleetError('ENOTSUP', `the connection goes through a pooler, which refused pidguard's startup settings ${doing} (${message}); ` +
+      "a transaction-pooling pooler such as PgBouncer's pool_mode=transaction breaks session locks: connect to PostgreSQL itself", target, server, error, state);
+  }
   if (state !== undefined) {
     const { code: nodeCode, what } = fromSqlState(state);
     return fleetError(nodeCode, `${what} ${doing}: ${message} [SQLSTATE ${state}]`, target, server, error, state);

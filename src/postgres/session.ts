@@ -4,9 +4,10 @@ import os from 'node:os';
 import { abortReason, LockedError } from '../errors';
 import type { Logger } from '../logger';
 import { freedAfterMs, keepsInequality } from './bounds';
+import { newClient, SAFE_SEARCH_PATH } from './connection';
 import { pg, type PgClient } from './driver';
 import { fleetError, serverError, sqlStateOf, type FleetError } from './errors';
-import { applicationName, holderOfAttempt } from './holder';
+import { holderOfAttempt } from './holder';
 import { FleetLock } from './lock';
 import { checkName, lockKey, targetOf } from './names';
 import { settleAcquire, type FleetAcquireOptions, type SettledAcquire, type SettledConnect } from './options';
@@ -15,8 +16,6 @@ import {
   type AcquiredRow, type AttemptRow, type SetupRow,
 } from './sql';
 
-/** How long connecting may take unless the connection config says otherwise. */
-const CONNECT_TIMEOUT_MS = 10_000;
 /** How many times a refused attempt looks for the holder and, finding none, tries again. */
 const ATTEMPTS = 5;
 
@@ -27,11 +26,6 @@ interface Holding {
   /** When the last health check that the server answered was sent (performance.now()). */
   heardAt: number;
   timer: NodeJS.Timeout | null;
-}
-
-/** host:port/database, for messages (a Unix-socket directory stands for the host). */
-function describeServer(client: PgClient): string {
-  return `${client.host}:${client.port}/${client.database ?? client.user ?? ''}`;
 }
 
 /**
@@ -58,17 +52,12 @@ export class FleetSession implements AsyncDisposable {
 
   /** Connects and sets the session up; rejects with a FleetError (ECONNREFUSED, EACCES, ENOTSUP, ...). */
   static async open(settled: SettledConnect, target: string): Promise<FleetSession> {
-    const { Client } = pg();
-    const client = new Client({
-      application_name: applicationName(process.pid, os.hostname()),
-      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+    const { client, server } = newClient(settled.config, {
       // During a long wait nothing else crosses the connection: the client's own keepalives see a
       // dead server then.
       keepAlive: true,
       keepAliveInitialDelayMillis: settled.healthCheck.intervalMs,
-      ...settled.config,
     });
-    const server = describeServer(client);
     const early = (): void => {}; // errors while connecting reject connect() too
     client.on('error', early);
     try {
@@ -117,6 +106,11 @@ export class FleetSession implements AsyncDisposable {
       throw fleetError('ENOTSUP', `the connection goes through a pooler (its key names process ${this.#client.processID}, the session runs in ` +
         `${setup.backend}); a transaction-pooling pooler such as PgBouncer's pool_mode=transaction breaks session locks: connect to PostgreSQL itself`,
       target, this.server);
+    }
+    if (setup.search_path.replaceAll(' ', '') !== SAFE_SEARCH_PATH) {
+      // A pooler that drops the startup options: pidguard's calls would be looked up where other roles may create.
+      throw fleetError('ENOTSUP', `the server did not take the session's search_path (asked ${SAFE_SEARCH_PATH}, got ${setup.search_path}): ` +
+        'a pooler dropped the startup options? connect to PostgreSQL itself', target, this.server);
     }
     if (setup.local) return; // a Unix socket: no network to be cut off by
     const got = { idle: setup.idle, interval: setup.interval, count: setup.count, userTimeoutMs: setup.user_timeout ?? 0 };

@@ -13,6 +13,10 @@
 // `token` behind the mark, and every new number starts above the mark. (A sequence would not do:
 // nextval() in a transaction that writes nothing else is never flushed, and can repeat a value
 // after a crash.)
+//
+// Every connection runs with search_path = pg_catalog, pg_temp (connection.ts), so that no
+// function or operator here can resolve to one another role created; the polymorphic built-ins,
+// which a better-matching impostor would beat, are written pg_catalog-qualified all the same.
 import type { Keepalives } from './bounds';
 import { lockKey } from './names';
 
@@ -58,7 +62,7 @@ SELECT pg_backend_pid() AS backend, inet_server_addr() IS NULL AS local,
   current_setting('tcp_keepalives_idle')::int AS idle, current_setting('tcp_keepalives_interval')::int AS interval,
   current_setting('tcp_keepalives_count')::int AS count,
   (SELECT setting::int FROM pg_settings WHERE name = 'tcp_user_timeout') AS user_timeout,
-  current_setting('server_version_num')::int AS version`;
+  current_setting('server_version_num')::int AS version, current_setting('search_path') AS search_path`;
 }
 
 export interface SetupRow {
@@ -69,6 +73,7 @@ export interface SetupRow {
   count: number;
   user_timeout: number | null;
   version: number;
+  search_path: string;
 }
 
 /** The number above every token given so far and every number reserved. */
@@ -91,7 +96,7 @@ RETURNING token::text AS token, backend, since`;
 export function tryAcquireSql(table: string): string {
   return `WITH attempt AS MATERIALIZED (SELECT pg_try_advisory_lock($2::bigint) AS taken),
 taken AS (${upsert(table, 'FROM attempt WHERE attempt.taken')})
-SELECT t.token, t.backend, t.since, to_json(h) AS holder
+SELECT t.token, t.backend, t.since, pg_catalog.to_json(h) AS holder
 FROM attempt
 LEFT JOIN taken AS t ON true
 LEFT JOIN LATERAL (${holderQuery(table, KEY_TAG)} AND NOT attempt.taken) AS h ON true`;
@@ -153,7 +158,7 @@ export const UNLOCK_SQL = 'SELECT pg_advisory_unlock($1::bigint) AS released';
  * server granted as the statement failed), without the warning pg_advisory_unlock gives when there
  * is none.
  */
-export const UNLOCK_IF_HELD_SQL = `SELECT count(pg_advisory_unlock($1::bigint)) AS released FROM pg_locks AS l
+export const UNLOCK_IF_HELD_SQL = `SELECT pg_catalog.count(pg_advisory_unlock($1::bigint)) AS released FROM pg_locks AS l
 WHERE l.pid = pg_backend_pid() AND ${held({ classid: '(($1::bigint >> 32) & 4294967295)::oid', objid: '($1::bigint & 4294967295)::oid' })}`;
 
 /** The health check: answered only by a live session, and by the same backend as at first. */

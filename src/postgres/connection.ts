@@ -1,0 +1,58 @@
+// Every connection pidguard/postgres opens: a node-postgres client named for this process, with
+// the settings that pidguard's SQL relies on sent in the startup packet, before any statement
+// runs and above anything a role or database sets for itself (ALTER ROLE ... SET).
+import os from 'node:os';
+import { pg, type PgClient, type PgClientConfig } from './driver';
+import { applicationName } from './holder';
+
+/**
+ * The settings every pidguard connection starts with (`-c name=value` in the startup packet's
+ * options, which outrank ALTER ROLE and ALTER DATABASE settings):
+ * - search_path: pg_catalog alone (pg_temp named last, so that it is not searched first). A role
+ *   that may create objects in a schema on the path could otherwise define a function or operator
+ *   that matches one of pidguard's calls better than the built-in one (public.to_json(record)
+ *   beats pg_catalog.to_json(anyelement)), and every holder would run it with its own rights.
+ * - statement_timeout, lock_timeout, idle_in_transaction_session_timeout: none, so that a role's
+ *   setting cannot end a wait whose length pidguard bounds itself.
+ * Each exists in every PostgreSQL that pidguard supports: an unknown name would fail the connection.
+ */
+export const STARTUP_SETTINGS: Readonly<Record<string, string>> = {
+  search_path: 'pg_catalog,pg_temp',
+  statement_timeout: '0',
+  lock_timeout: '0',
+  idle_in_transaction_session_timeout: '0',
+};
+
+/** The search_path the server reports once STARTUP_SETTINGS are taken (spaces aside). */
+export const SAFE_SEARCH_PATH = STARTUP_SETTINGS['search_path'] ?? '';
+
+/** The caller's own startup options (config, connection string or PGOPTIONS) with pidguard's after them, which win. */
+export function startupOptions(theirs: unknown): string {
+  const ours = Object.entries(STARTUP_SETTINGS).map(([name, value]) => `-c ${name}=${value}`).join(' ');
+  return typeof theirs === 'string' && theirs.trim() !== '' ? `${theirs.trim()} ${ours}` : ours;
+}
+
+/** host:port/database, for messages (a Unix-socket directory stands for the host; never the password). */
+export function describeServer(client: PgClient): string {
+  return `${client.host}:${client.port}/${client.database ?? client.user ?? ''}`;
+}
+
+/** How long connecting may take unless the connection config says otherwise. */
+export const CONNECT_TIMEOUT_MS = 10_000;
+
+/**
+ * A client for `config` (not connected yet), named `pidguard <pid>@<host>` unless `name` or the
+ * config says otherwise, with `extra` (keepalives, ...) under the config's own fields.
+ */
+export function newClient(config: PgClientConfig, extra: PgClientConfig = {}, name?: string): { client: PgClient; server: string } {
+  const client = new (pg().Client)({
+    application_name: applicationName(process.pid, os.hostname()),
+    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+    ...extra,
+    ...config,
+    ...(name === undefined ? {} : { application_name: name }),
+  });
+  const parameters = client.connectionParameters;
+  parameters.options = startupOptions(parameters.options);
+  return { client, server: describeServer(client) };
+}
