@@ -2,11 +2,12 @@
 // holds it, ending the holder's session remotely, and a run that loses its lock stopping its command.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { after, before, describe, test } from 'node:test';
-import { root, run } from './helpers.mjs';
+import { root, run, tempDir } from './helpers.mjs';
 import { ROLES, skip, suiteServer, until } from './postgres-helpers.mjs';
 
 const bin = path.join(root, 'bin', 'pidguard.js');
@@ -18,6 +19,20 @@ function killGroup(child) {
   } catch {
     // gone
   }
+}
+
+/** Whether process `pid` runs (a zombie, waiting for whoever inherited it to reap it, does not). */
+function alive(pid) {
+  try {
+    return !/^\d+ \(.*\) Z/s.test(fs.readFileSync(`/proc/${pid}/stat`, 'latin1'));
+  } catch {
+    return false;
+  }
+}
+
+/** The lines of an O_APPEND journal the commands write to. */
+function lines(journal) {
+  return fs.existsSync(journal) ? fs.readFileSync(journal, 'utf8').split('\n').filter(Boolean) : [];
 }
 
 /** A command that says "started" and its token, then runs until TERM (which it reports), or, with `stubborn`, until KILL. */
@@ -130,6 +145,84 @@ describe('the pidguard command on postgres: targets', { skip, timeout: 180_000 }
     const stopped = pidguard(['stop', 'postgres:timeouts']);
     assert.equal(stopped.status, 0, stopped.stderr);
     assert.equal((await holder.exited).code, 69);
+  });
+
+  test("run killed with SIGKILL: its command keeps the command session, and the next run waits for it instead of starting a second copy", async (t) => {
+    const journal = path.join(tempDir(t), 'journal');
+    const job = (tag) => ['sh', '-c', `echo "started $$"; while :; do echo "${tag} $$" >> ${journal}; sleep 0.05; done`];
+    const first = await startRun(t, ['postgres:orphaned', '--', ...job('A')]);
+    const commandPid = Number(first.first.split(' ')[1]);
+    t.after(() => alive(commandPid) && process.kill(commandPid, 'SIGKILL'));
+    process.kill(first.child.pid, 'SIGKILL'); // the run alone: its command goes on
+    await first.exited;
+    assert.ok(alive(commandPid));
+
+    const refused = pidguard(['run', 'postgres:orphaned', '--', 'true']);
+    assert.equal(refused.status, 1, refused.stderr);
+    assert.equal(refused.stderr, `pidguard: postgres:orphaned is locked: the command of an earlier holder is still running as PID ${commandPid} on ${os.hostname()}\n` +
+      `pidguard: to stop it: on ${os.hostname()}: kill ${commandPid}\n`);
+    const status = pidguard(['status', 'postgres:orphaned']);
+    assert.equal(status.status, 0, status.stderr);
+    assert.match(status.stdout, new RegExp(`is not locked, but the command of an earlier holder is still running as PID ${commandPid} on `));
+
+    const second = spawn(process.execPath, [bin, 'run', '-w', '20', 'postgres:orphaned', '--', 'sh', '-c', `echo "B $$" >> ${journal}`], { env: env(), stdio: 'ignore', detached: true });
+    t.after(() => killGroup(second));
+    let secondEnded = null;
+    const secondExited = new Promise((resolve) => second.once('exit', (code) => resolve(code)));
+    void secondExited.then((code) => {
+      secondEnded = code;
+    });
+    // Barrier: the second run holds the lock and waits in the server's queue for the command key
+    // (on the code before this, it had started its command beside the first, and ended).
+    await until(() => secondEnded !== null || fixture.server.sql("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted") === '1', 10_000, 'the second run to wait');
+    assert.equal(secondEnded, null, 'the second run started its command while the first one ran');
+    assert.deepEqual(lines(journal).filter((line) => line.startsWith('B')), []);
+    process.kill(commandPid, 'SIGKILL');
+    assert.equal(await secondExited, 0);
+    const journaled = lines(journal);
+    assert.equal(journaled.at(-1)?.startsWith('B'), true, journaled.slice(-3).join(' | '));
+    assert.equal(journaled.filter((line) => line.startsWith('B')).length, 1);
+  });
+
+  test("stop returns once the holder's command has ended, not when the server freed the lock", async (t) => {
+    const journal = path.join(tempDir(t), 'journal');
+    // A command that, told to stop, finishes what it was doing first (0.5 s), and says when it exits.
+    const job = ['sh', '-c', `trap 'sleep 0.5; echo exit >> ${journal}; exit 0' TERM; echo started; while :; do sleep 0.05; done`];
+    const holder = await startRun(t, ['--grace', '10', 'postgres:slow-stop', '--', ...job]);
+    const stopped = pidguard(['stop', 'postgres:slow-stop']);
+    assert.equal(stopped.status, 0, stopped.stderr);
+    assert.deepEqual(lines(journal), ['exit'], 'stop returned before the command had exited');
+    assert.equal((await holder.exited).code, 69);
+  });
+
+  test('stop with a standby run waiting: the standby takes over after the stopped command has ended, and stop succeeds', async (t) => {
+    const journal = path.join(tempDir(t), 'journal');
+    const job = (tag) => ['sh', '-c', `echo "${tag} start" >> ${journal}; trap 'sleep 0.3; echo "${tag} exit" >> ${journal}; exit 0' TERM; echo started; while :; do sleep 0.05; done`];
+    const active = await startRun(t, ['--grace', '10', 'postgres:standby', '--', ...job('A')]);
+    const standby = spawn(process.execPath, [bin, 'run', '-w', 'forever', '--grace', '10', 'postgres:standby', '--', ...job('B')], { env: env(), stdio: ['ignore', 'pipe', 'inherit'], detached: true });
+    t.after(() => killGroup(standby));
+    await until(() => fixture.server.sql("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted") === '1', 10_000, 'the standby to queue');
+    const stopped = pidguard(['stop', '-t', '5', 'postgres:standby']);
+    assert.equal(stopped.status, 0, stopped.stderr);
+    assert.equal((await active.exited).code, 69);
+    await new Promise((resolve) => readline.createInterface({ input: standby.stdout }).once('line', resolve));
+    assert.deepEqual(lines(journal), ['A start', 'A exit', 'B start']);
+    killGroup(standby);
+  });
+
+  test("on loss, run stops the command's own processes too (a shell's worker), and stop waits for them", async (t) => {
+    const journal = path.join(tempDir(t), 'journal');
+    // The worker is not the shell's last command, so the shell forks it and waits.
+    const job = ['sh', '-c', `sh -c 'echo "$$" >> ${journal}; exec sleep 1000'; echo "shell went on" >> ${journal}`];
+    const holder = spawn(process.execPath, [bin, 'run', 'postgres:family', '--', ...job], { env: env(), stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+    t.after(() => killGroup(holder));
+    await until(() => lines(journal).length === 1, 10_000, 'the worker to start');
+    const worker = Number(lines(journal)[0]);
+    t.after(() => alive(worker) && process.kill(worker, 'SIGKILL'));
+    const stopped = pidguard(['stop', 'postgres:family']);
+    assert.equal(stopped.status, 0, stopped.stderr);
+    assert.equal(alive(worker), false, `the worker (PID ${worker}) runs on after stop`);
+    assert.equal(await new Promise((resolve) => holder.once('exit', resolve)), 69);
   });
 
   test('mistakes: usage errors exit 64, an unreachable server 71 with the reason', () => {

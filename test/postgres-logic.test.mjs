@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { test } from 'node:test';
+import admin from '../dist/postgres/admin.js';
 import bounds from '../dist/postgres/bounds.js';
 import connection from '../dist/postgres/connection.js';
 import errors from '../dist/postgres/errors.js';
@@ -92,6 +93,21 @@ test("application_name: pidguard <pid>@<host>, cut to the server's 63 bytes", ()
   const long = applicationName(4242, 'h'.repeat(100));
   assert.equal(Buffer.byteLength(long), 63);
   assert.equal(Buffer.byteLength(applicationName(1, 'é'.repeat(40))) <= 63, true);
+});
+
+test('command sessions: their key apart from the lock\'s, their application_name naming the lock\'s session and the command', () => {
+  assert.notEqual(names.commandKey('nightly'), lockKey('nightly'));
+  assert.equal(names.commandKey('nightly'), createHash('sha256').update('pidguard-command:nightly').digest().readBigInt64BE(0));
+  assert.equal(holder.commandApplicationName(4194304, 123, 'web-3'), 'pidguard-run 4194304 123@web-3');
+  assert.equal(Buffer.byteLength(holder.commandApplicationName(4194304, 4194304, 'h'.repeat(80))), 63);
+  assert.deepEqual(holder.commandHolderOf(77, 'pidguard-run 12 345@web-3'), { backend: 77, holderBackend: 12, pid: 345, host: 'web-3' });
+  // A session ending (gone from pg_stat_activity) or not pidguard's: nothing known.
+  assert.deepEqual(holder.commandHolderOf(77, null), { backend: 77, holderBackend: null, pid: null, host: null });
+  assert.deepEqual(holder.commandHolderOf(77, 'pidguard 345@web-3'), { backend: 77, holderBackend: null, pid: null, host: null });
+  // stop waits for the command sessions that ran under the stopped holder, and for any it cannot tell.
+  assert.equal(admin.ranUnder({ backend: 77, holderBackend: 12, pid: 1, host: 'h' }, 12), true);
+  assert.equal(admin.ranUnder({ backend: 77, holderBackend: 13, pid: 1, host: 'h' }, 12), false);
+  assert.equal(admin.ranUnder({ backend: 77, holderBackend: null, pid: null, host: null }, 12), true);
 });
 
 test("the holder: from the table when its row is the holder's, else from application_name, else unknown", () => {

@@ -8,6 +8,8 @@ export interface FleetRunCommand {
   name: 'run';
   lock: string;
   command: string[];
+  /** `command` is one string for /bin/sh -c. */
+  shell: boolean;
   waitMs: number;
   conflictExitCode: number;
   /** Between SIGTERM and SIGKILL when the lock is lost. */
@@ -80,6 +82,7 @@ export function parseFleetCommandLine(argv: readonly string[]): FleetCommand {
       name: 'run',
       lock,
       command,
+      shell: false,
       waitMs: typeof wait === 'string' ? parseSeconds(wait, '-w, --wait', true) : 0,
       conflictExitCode: typeof conflict === 'string' ? exitCode(conflict) : 1,
       graceMs: typeof grace === 'string' ? parseSeconds(grace, '--grace', false) : DEFAULT_GRACE_MS,

@@ -56,3 +56,17 @@ export function newClient(config: PgClientConfig, extra: PgClientConfig = {}, na
   parameters.options = startupOptions(parameters.options);
   return { client, server: describeServer(client) };
 }
+
+/**
+ * Asks the server to cancel the statement `client` runs now: the protocol's CancelRequest, sent
+ * on a connection of its own to the same server, and not waited for.
+ */
+export function sendCancel(client: PgClient, config: PgClientConfig): void {
+  const { processID, secretKey } = client;
+  if (processID === null || secretKey === null) return;
+  const canceller = new (pg().Client)(config).connection;
+  canceller.on('error', () => {}); // the server closes it once read
+  canceller.on('connect', () => canceller.cancel(processID, secretKey));
+  if (client.host.startsWith('/')) canceller.connect(`${client.host}/.s.PGSQL.${client.port}`);
+  else canceller.connect(client.port, client.host);
+}

@@ -13,6 +13,7 @@ export interface FleetLockInit {
   lostWithinMs: number;
   freedAfterMs: number;
   release: () => Promise<void>;
+  confirm: () => Promise<boolean>;
 }
 
 /**
@@ -46,6 +47,7 @@ export class FleetLock extends EventEmitter implements AsyncDisposable {
   #held = true;
   #releasing: Promise<void> | undefined;
   readonly #release: () => Promise<void>;
+  readonly #confirm: () => Promise<boolean>;
 
   /** @internal Made by acquire() and FleetSession.acquire(); not for constructing directly. */
   constructor(init: FleetLockInit) {
@@ -60,6 +62,7 @@ export class FleetLock extends EventEmitter implements AsyncDisposable {
     this.lostWithinMs = init.lostWithinMs;
     this.freedAfterMs = init.freedAfterMs;
     this.#release = init.release;
+    this.#confirm = init.confirm;
   }
 
   /** Whether this process holds the lock: false once released or lost. Reading it costs nothing. */
@@ -80,6 +83,15 @@ export class FleetLock extends EventEmitter implements AsyncDisposable {
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.release();
+  }
+
+  /**
+   * @internal One health check now: resolves true once the server has answered that the session
+   * holding the lock is still there (the moment it answered, the lock was held), false when the
+   * lock is not held any more (it is then lost, or was released).
+   */
+  confirm(): Promise<boolean> {
+    return this.#held ? this.#confirm() : Promise.resolve(false);
   }
 
   /** @internal The session ended or stopped answering: not held any more, and 'lost' once. */

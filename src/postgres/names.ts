@@ -44,6 +44,14 @@ export function lockKey(name: string): bigint {
 }
 
 /**
+ * The key that says a `pidguard run` command is running under the lock `name` (command-session.ts):
+ * like lockKey's, with its own prefix, so that it is apart from every lock's key.
+ */
+export function commandKey(name: string): bigint {
+  return createHash('sha256').update(`pidguard-command:${name}`, 'utf8').digest().readBigInt64BE(0);
+}
+
+/**
  * Where the lock on `key` shows in pg_locks: classid holds the key's upper 32 bits and objid its
  * lower 32 (both as unsigned oids), with objsubid 1 for a bigint key.
  */

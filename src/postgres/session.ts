@@ -3,17 +3,18 @@
 import os from 'node:os';
 import { abortReason, LockedError } from '../errors';
 import type { Logger } from '../logger';
-import { freedAfterMs, keepsInequality } from './bounds';
-import { newClient, SAFE_SEARCH_PATH } from './connection';
-import { pg, type PgClient } from './driver';
+import { freedAfterMs } from './bounds';
+import { sendCancel } from './connection';
+import type { PgClient } from './driver';
 import { fleetError, serverError, sqlStateOf, type FleetError } from './errors';
 import { holderOfAttempt } from './holder';
 import { FleetLock } from './lock';
+import { openSession } from './open';
 import { checkName, lockKey, targetOf } from './names';
 import { settleAcquire, type FleetAcquireOptions, type SettledAcquire, type SettledConnect } from './options';
 import {
-  CHECK_SQL, createTableSql, MAX_LOCK_TIMEOUT_MS, reserveSql, sessionSetupSql, tableOf, tryAcquireSql, UNLOCK_IF_HELD_SQL, UNLOCK_SQL, waitAcquireSql,
-  type AcquiredRow, type AttemptRow, type SetupRow,
+  CHECK_SQL, createTableSql, MAX_LOCK_TIMEOUT_MS, reserveSql, tableOf, tryAcquireSql, UNLOCK_IF_HELD_SQL, UNLOCK_SQL, waitAcquireSql,
+  type AcquiredRow, type AttemptRow,
 } from './sql';
 
 /** How many times a refused attempt looks for the holder and, finding none, tries again. */
@@ -52,36 +53,8 @@ export class FleetSession implements AsyncDisposable {
 
   /** Connects and sets the session up; rejects with a FleetError (ECONNREFUSED, EACCES, ENOTSUP, ...). */
   static async open(settled: SettledConnect, target: string): Promise<FleetSession> {
-    const { client, server } = newClient(settled.config, {
-      // During a long wait nothing else crosses the connection: the client's own keepalives see a
-      // dead server then.
-      keepAlive: true,
-      keepAliveInitialDelayMillis: settled.healthCheck.intervalMs,
-    });
-    const early = (): void => {}; // errors while connecting reject connect() too
-    client.on('error', early);
-    try {
-      await client.connect();
-    } catch (error) {
-      client.end().catch(() => {});
-      throw serverError(error, target, server, 'while connecting');
-    }
-    let setup: SetupRow;
-    try {
-      const results = (await client.query(sessionSetupSql(settled.keepalives))) as unknown as { rows: SetupRow[] }[];
-      setup = results[1]?.rows[0] as SetupRow;
-    } catch (error) {
-      await client.end().catch(() => {});
-      throw serverError(error, target, server, 'while setting the session up');
-    }
+    const { client, server, setup } = await openSession(settled, target);
     const session = new FleetSession(client, settled, server, setup.backend);
-    client.off('error', early);
-    try {
-      session.#refuseUnsafe(setup, target);
-    } catch (error) {
-      await session.close();
-      throw error;
-    }
     session.#settle();
     return session;
   }
@@ -94,32 +67,6 @@ export class FleetSession implements AsyncDisposable {
     this.backend = backend;
     client.on('error', (error: Error) => this.#fail(error));
     client.on('end', () => this.#fail(new Error('the connection closed')));
-  }
-
-  /**
-   * A pooler answers in the server's place: its BackendKeyData names a process of its own, not the
-   * backend that runs the statements (PgBouncer, any mode). And a server that did not take the
-   * keepalives cannot keep the partition bound. Either is refused with ENOTSUP.
-   */
-  #refuseUnsafe(setup: SetupRow, target: string): void {
-    if (this.#client.processID !== setup.backend) {
-      throw fleetError('ENOTSUP', `the connection goes through a pooler (its key names process ${this.#client.processID}, the session runs in ` +
-        `${setup.backend}); a transaction-pooling pooler such as PgBouncer's pool_mode=transaction breaks session locks: connect to PostgreSQL itself`,
-      target, this.server);
-    }
-    if (setup.search_path.replaceAll(' ', '') !== SAFE_SEARCH_PATH) {
-      // A pooler that drops the startup options: pidguard's calls would be looked up where other roles may create.
-      throw fleetError('ENOTSUP', `the server did not take the session's search_path (asked ${SAFE_SEARCH_PATH}, got ${setup.search_path}): ` +
-        'a pooler dropped the startup options? connect to PostgreSQL itself', target, this.server);
-    }
-    if (setup.local) return; // a Unix socket: no network to be cut off by
-    const got = { idle: setup.idle, interval: setup.interval, count: setup.count, userTimeoutMs: setup.user_timeout ?? 0 };
-    const want = this.#settled.keepalives;
-    const taken = got.idle === want.idle && got.interval === want.interval && got.count === want.count && got.userTimeoutMs === want.userTimeoutMs;
-    if (!taken || !keepsInequality(this.#settled.healthCheck, got)) {
-      throw fleetError('ENOTSUP', `the server did not take the session's TCP keepalives (asked ${JSON.stringify(want)}, got ${JSON.stringify(got)}), ` +
-        'so it could free the lock of a partitioned holder before the holder knows', target, this.server);
-    }
   }
 
   /** Runs one statement at a time (node-postgres would queue them, with a deprecation warning). */
@@ -288,16 +235,9 @@ export class FleetSession implements AsyncDisposable {
     }
   }
 
-  /** Asks the server to cancel the statement running now (the protocol's CancelRequest, on a connection of its own). */
+  /** Asks the server to cancel the statement running now. */
   #cancel(): void {
-    const { processID, secretKey } = this.#client;
-    if (processID === null || secretKey === null) return;
-    const canceller = new (pg().Client)(this.#settled.config).connection;
-    canceller.on('error', () => {}); // the server closes it once read
-    canceller.on('connect', () => canceller.cancel(processID, secretKey));
-    const host = this.#client.host;
-    if (host.startsWith('/')) canceller.connect(`${host}/.s.PGSQL.${this.#client.port}`);
-    else canceller.connect(this.#client.port, host);
+    sendCancel(this.#client, this.#settled.config);
   }
 
   #hold(name: string, key: bigint, target: string, row: AcquiredRow, sentAt: number, owned: boolean): FleetLock {
@@ -322,6 +262,7 @@ export class FleetSession implements AsyncDisposable {
       lostWithinMs: this.#settled.lostWithinMs,
       freedAfterMs: freedAfterMs(this.#settled.keepalives),
       release: () => this.#release(lock, owned),
+      confirm: () => this.#confirm(lock),
     });
     this.#holding = { lock, key, target, heardAt: sentAt, timer: null };
     this.#logger.debug(`holding ${target} with token ${row.token}`);
@@ -364,6 +305,20 @@ export class FleetSession implements AsyncDisposable {
       clearTimeout(deadline);
     }
     if (this.#holding === holding) this.#schedule(holding, Math.max(0, sentAt + intervalMs - performance.now()));
+  }
+
+  /** A health check out of turn, for FleetLock.confirm(); the lock is lost when it fails. */
+  async #confirm(lock: FleetLock): Promise<boolean> {
+    const holding = this.#holding;
+    if (holding === null || holding.lock !== lock) return false;
+    try {
+      const { rows } = await this.#within(this.#query<{ backend: number }>(CHECK_SQL));
+      if (rows[0]?.backend !== this.backend) throw new Error(`server process ${String(rows[0]?.backend)} answered for this session's ${this.backend}`);
+    } catch (error) {
+      this.#lose(holding, error as Error);
+      return false;
+    }
+    return this.#holding === holding;
   }
 
   /** The connection broke or the server ended the session. */

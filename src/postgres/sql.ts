@@ -159,7 +159,7 @@ export const UNLOCK_SQL = 'SELECT pg_advisory_unlock($1::bigint) AS released';
  * is none.
  */
 export const UNLOCK_IF_HELD_SQL = `SELECT pg_catalog.count(pg_advisory_unlock($1::bigint)) AS released FROM pg_locks AS l
-WHERE l.pid = pg_backend_pid() AND ${held({ classid: '(($1::bigint >> 32) & 4294967295)::oid', objid: '($1::bigint & 4294967295)::oid' })}`;
+WHERE l.pid = pg_backend_pid() AND ${held(tagOf('$1'))}`;
 
 /** The health check: answered only by a live session, and by the same backend as at first. */
 export const CHECK_SQL = 'SELECT pg_backend_pid() AS backend';
@@ -179,9 +179,12 @@ export function createTableSql(schema: string): string {
 END $pidguard$`;
 }
 
-/** The pg_locks tag of the key: as parameters $2 (classid) and $3 (objid), or computed from the key in $2. */
+/** The pg_locks tag of a key: as parameters $2 (classid) and $3 (objid), or computed from the key in a parameter. */
 const PARAM_TAG = { classid: '$2::oid', objid: '$3::oid' };
-const KEY_TAG = { classid: '(($2::bigint >> 32) & 4294967295)::oid', objid: '($2::bigint & 4294967295)::oid' };
+function tagOf(param: string): { classid: string; objid: string } {
+  return { classid: `((${param}::bigint >> 32) & 4294967295)::oid`, objid: `(${param}::bigint & 4294967295)::oid` };
+}
+const KEY_TAG = tagOf('$2');
 
 /** Where pg_locks shows the exclusive holder of the lock with that tag. */
 function held(tag: { classid: string; objid: string }): string {
@@ -231,3 +234,30 @@ export const TERMINATE_SQL = `SELECT pg_terminate_backend(l.pid) AS terminated F
 export const WAIT_FREE_SQL = `SELECT pg_advisory_unlock_shared($1::bigint) AS free
 FROM set_config('lock_timeout', $2, true) AS t
 CROSS JOIN LATERAL (SELECT pg_advisory_lock_shared($1::bigint) WHERE t IS NOT NULL) AS l`;
+
+/** A command session's try for the command key $1. */
+export const TRY_COMMAND_SQL = 'SELECT pg_try_advisory_lock($1::bigint) AS taken';
+
+/** A command session's wait for the command key $1, in the server's queue, for at most $2 ms (0: for ever). */
+export const WAIT_COMMAND_SQL = `SELECT true AS taken
+FROM set_config('lock_timeout', $2, true) AS t
+CROSS JOIN LATERAL (SELECT pg_advisory_lock($1::bigint) WHERE t IS NOT NULL) AS l`;
+
+/** Sets this session's application_name to $1. */
+export const NAME_SESSION_SQL = "SELECT set_config('application_name', $1, false) AS name";
+
+/**
+ * Who runs under the lock: the session holding the lock's key $1 ('lock'), and every session
+ * holding its command key $2 ('command'), with the application_name that names each.
+ */
+export const RUNNING_SQL = `SELECT 'lock' AS kind, l.pid AS backend, a.application_name FROM pg_locks AS l
+LEFT JOIN pg_stat_activity AS a ON a.pid = l.pid WHERE ${held(tagOf('$1'))}
+UNION ALL
+SELECT 'command' AS kind, l.pid AS backend, a.application_name FROM pg_locks AS l
+LEFT JOIN pg_stat_activity AS a ON a.pid = l.pid WHERE ${held(tagOf('$2'))}`;
+
+export interface RunningRow {
+  kind: 'lock' | 'command';
+  backend: number;
+  application_name: string | null;
+}
