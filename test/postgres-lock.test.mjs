@@ -2,6 +2,7 @@
 // sessions, and bad input (each a clear error with a code, and nothing left behind).
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import net from 'node:net';
 import os from 'node:os';
 import { after, before, describe, test } from 'node:test';
 import { acquire, connect, inspect, FleetLock, LockedError } from 'pidguard/postgres';
@@ -198,6 +199,51 @@ describe('pidguard/postgres on a real server', { skip, timeout: 180_000 }, () =>
     const next = await acquire('trojan', { connection: url() });
     assert.ok(next.token > first.token, `${next.token} after ${first.token}`);
     await next.release();
+  });
+
+  test("through a TCP proxy: a PIDGUARD_PROXY warning by default, ENOTSUP with proxy 'refuse', nothing with 'allow' or when direct", async (t) => {
+    // The server's keepalives would watch the proxy, not the holder: the partition bound would
+    // rest on the proxy's own timeouts. The server's inet_client_addr/port differ from the
+    // holder's end of the connection, and say so.
+    const sockets = new Set();
+    const proxy = net.createServer((client) => {
+      const upstream = net.connect(fixture.server.port, '127.0.0.1');
+      for (const socket of [client, upstream]) {
+        sockets.add(socket);
+        socket.on('error', () => {}).on('close', () => {
+          client.destroy();
+          upstream.destroy();
+        });
+      }
+      client.pipe(upstream).pipe(client);
+    });
+    await new Promise((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    t.after(() => {
+      for (const socket of sockets) socket.destroy();
+      proxy.close();
+    });
+    const via = url().replace(`:${fixture.server.port}/`, `:${proxy.address().port}/`);
+    const warnings = [];
+    const onWarning = (warning) => {
+      if (warning.code === 'PIDGUARD_PROXY') warnings.push(warning.message);
+    };
+    process.on('warning', onWarning);
+    t.after(() => process.off('warning', onWarning));
+    const nextTick = () => new Promise((resolve) => setImmediate(resolve));
+
+    await (await acquire('proxied', { connection: url() })).release();
+    await nextTick();
+    assert.deepEqual(warnings, [], 'direct');
+    await (await acquire('proxied', { connection: via })).release();
+    await (await acquire('proxied', { connection: via })).release(); // once per server
+    await nextTick();
+    assert.equal(warnings.length, 1, 'through the proxy, by default');
+    await assert.rejects(acquire('proxied', { connection: via, proxy: 'refuse' }), { code: 'ENOTSUP', message: /sees this connection come from 127\.0\.0\.1:\d+, and this end of it is 127\.0\.0\.1:\d+: a TCP proxy or a NAT stands between/ });
+    await (await acquire('proxied', { connection: via, proxy: 'allow' })).release();
+    await nextTick();
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0], /^pidguard: postgres:proxied on 127\.0\.0\.1:\d+\/postgres: the server sees this connection come from/);
+    await nothingLeft();
   });
 
   test('a Unix socket works too (no network to partition: the keepalives do not apply)', async () => {

@@ -10,6 +10,7 @@ import connection from '../dist/postgres/connection.js';
 import errors from '../dist/postgres/errors.js';
 import holder from '../dist/postgres/holder.js';
 import names from '../dist/postgres/names.js';
+import open from '../dist/postgres/open.js';
 import options from '../dist/postgres/options.js';
 import rootErrors from '../dist/errors.js';
 import { checkFleetJournal } from '../torture/fleet-storm.mjs';
@@ -177,6 +178,19 @@ test('startup options: the caller\'s first, pidguard\'s after them (the last -c 
   assert.equal(connection.startupOptions('  '), ours);
   assert.equal(connection.startupOptions('-c search_path=app -c work_mem=64MB '), `-c search_path=app -c work_mem=64MB ${ours}`);
   assert.equal(connection.SAFE_SEARCH_PATH, 'pg_catalog,pg_temp');
+});
+
+test('a proxy between: the server sees another address or port than this end has (IPv4 in IPv6 counts as IPv4)', () => {
+  const { proxyBetween, plainAddress } = open;
+  assert.equal(plainAddress('::ffff:10.0.0.5'), '10.0.0.5');
+  assert.equal(plainAddress('::1'), '::1');
+  assert.equal(proxyBetween({ address: '::ffff:127.0.0.1', port: 40000 }, { address: '127.0.0.1', port: 40000 }), null);
+  assert.equal(proxyBetween({ address: '10.0.0.9', port: 40000 }, { address: null, port: null }), null); // a Unix socket
+  assert.equal(proxyBetween({ address: '10.0.0.9', port: 40000 }, { address: '10.0.0.9', port: 40001 }), 'the server sees this connection come from 10.0.0.9:40001, and this end of it is 10.0.0.9:40000');
+  assert.match(proxyBetween({ address: undefined, port: undefined }, { address: '10.0.0.1', port: 5 }), /this end of it is \?:\?$/);
+  assert.equal(settleConnect({}, undefined).proxy, 'warn');
+  assert.equal(settleConnect({ proxy: 'allow' }, undefined).proxy, 'allow');
+  assert.throws(() => settleConnect({ proxy: 'yes' }, undefined), { code: 'ERR_INVALID_ARG_VALUE', message: /options\.proxy must be 'warn', 'refuse' or 'allow'/ });
 });
 
 test('loading pidguard never loads pg, and pidguard/postgres loads it only at its first connection', () => {

@@ -8,6 +8,45 @@ import { fleetError, serverError } from './errors';
 import type { SettledConnect } from './options';
 import { sessionSetupSql, type SetupRow } from './sql';
 
+const warned = new Set<string>();
+
+/** An address as both ends print it: an IPv4 address mapped into IPv6 as plain IPv4. */
+export function plainAddress(address: string | null | undefined): string | null {
+  if (address === null || address === undefined || address === '') return null;
+  return address.toLowerCase().replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, '');
+}
+
+/**
+ * Whether the server sees the connection come from where this end is: null when it does (or over a
+ * Unix socket), else the words for the difference. Pure.
+ */
+export function proxyBetween(local: { address: string | null | undefined; port: number | null | undefined }, seen: { address: string | null; port: number | null }): string | null {
+  if (seen.address === null) return null;
+  const here = `${plainAddress(local.address) ?? '?'}:${local.port ?? '?'}`;
+  const there = `${plainAddress(seen.address) ?? '?'}:${seen.port ?? '?'}`;
+  return here === there ? null : `the server sees this connection come from ${there}, and this end of it is ${here}`;
+}
+
+/**
+ * The partition bound rests on the server's keepalives watching this process's own socket. A TCP
+ * proxy (a load balancer, a tunnel, PgBouncer forwarding TCP) ends the connection the server
+ * sees: then they watch the proxy, and the proxy's own timeouts decide when the server's end
+ * dies, maybe before this process's health check says lost. A NAT keeps one connection but
+ * changes its address: it cannot be told apart, and is reported the same way.
+ */
+function checkPeer(client: PgClient, setup: SetupRow, settled: SettledConnect, target: string, server: string): void {
+  if (settled.proxy === 'allow' || setup.local) return;
+  const stream = client.connection.stream as unknown as { localAddress?: string; localPort?: number };
+  const between = proxyBetween({ address: stream.localAddress, port: stream.localPort }, { address: setup.client_addr, port: setup.client_port });
+  if (between === null) return;
+  const words = `${between}: a TCP proxy or a NAT stands between; through a proxy the server's keepalives watch the proxy, not this process, ` +
+    "and 'lost' comes before the server frees the lock only if the proxy keeps its server side open at least freedAfterMs after this side goes silent (README, \"Across hosts\")";
+  if (settled.proxy === 'refuse') throw fleetError('ENOTSUP', `${words}; refused (options.proxy is 'refuse')`, target, server);
+  if (warned.has(server)) return;
+  warned.add(server);
+  process.emitWarning(`pidguard: ${target} on ${server}: ${words}; options.proxy 'allow' says it has been checked, 'refuse' refuses`, { code: 'PIDGUARD_PROXY' });
+}
+
 export interface OpenedSession {
   client: PgClient;
   /** host:port/database. */
@@ -66,6 +105,7 @@ export async function openSession(settled: SettledConnect, target: string, name?
     const results = (await client.query(sessionSetupSql(settled.keepalives))) as unknown as { rows: SetupRow[] }[];
     const setup = results[1]?.rows[0] as SetupRow;
     refuseUnsafe(client, setup, settled, target, server);
+    checkPeer(client, setup, settled, target, server);
     return { client, server, setup };
   } catch (error) {
     await client.end().catch(() => {});

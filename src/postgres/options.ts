@@ -30,6 +30,14 @@ export interface FleetConnectOptions {
    * set from these three (see README, "Across hosts").
    */
   graceMs?: number | undefined;
+  /**
+   * What to do when the server sees the connection come from another address or port than this
+   * end's: a TCP proxy (or NAT) stands between them, and the server's keepalives then watch the
+   * proxy, not this process (README, "Across hosts"). 'warn' (default): a process warning
+   * (PIDGUARD_PROXY), once per server; 'refuse': ENOTSUP; 'allow': nothing, for a path whose
+   * timeouts have been checked.
+   */
+  proxy?: 'warn' | 'refuse' | 'allow' | undefined;
 }
 
 /** Options of FleetSession.acquire(). */
@@ -50,8 +58,11 @@ export interface FleetInspectOptions {
   logger?: Logger | undefined;
 }
 
+export type ProxyPolicy = 'warn' | 'refuse' | 'allow';
+
 export interface SettledConnect {
   config: PgClientConfig;
+  proxy: ProxyPolicy;
   schema: string;
   logger: Logger;
   healthCheck: HealthCheck;
@@ -64,7 +75,7 @@ export interface SettledAcquire {
   signal: AbortSignal | undefined;
 }
 
-const CONNECT_OPTIONS = ['connection', 'schema', 'logger', 'healthCheckIntervalMs', 'healthCheckTimeoutMs', 'graceMs'] as const;
+const CONNECT_OPTIONS = ['connection', 'schema', 'logger', 'healthCheckIntervalMs', 'healthCheckTimeoutMs', 'graceMs', 'proxy'] as const;
 const ACQUIRE_OPTIONS = ['wait', 'signal'] as const;
 const INSPECT_OPTIONS = ['connection', 'schema', 'logger'] as const;
 
@@ -100,6 +111,12 @@ export function settleConnection(connection: unknown, environmentUrl: string | u
   return { ...(connection as PgClientConfig) };
 }
 
+function settleProxy(proxy: unknown): ProxyPolicy {
+  if (proxy === undefined) return 'warn';
+  if (proxy === 'warn' || proxy === 'refuse' || proxy === 'allow') return proxy;
+  throw invalidArgument(`options.proxy must be 'warn', 'refuse' or 'allow', got ${JSON.stringify(proxy)}`);
+}
+
 function settleLogger(logger: unknown): Logger {
   if (logger === undefined) return defaultLogger;
   for (const level of ['debug', 'info', 'warn', 'error'] as const) {
@@ -113,6 +130,7 @@ export function settleConnect(options: unknown, environmentUrl: string | undefin
   const healthCheck = settleHealthCheck(given);
   return {
     config: settleConnection(given['connection'], environmentUrl),
+    proxy: settleProxy(given['proxy']),
     schema: checkSchema(given['schema']),
     logger: settleLogger(given['logger']),
     healthCheck,

@@ -62,7 +62,8 @@ SELECT pg_backend_pid() AS backend, inet_server_addr() IS NULL AS local,
   current_setting('tcp_keepalives_idle')::int AS idle, current_setting('tcp_keepalives_interval')::int AS interval,
   current_setting('tcp_keepalives_count')::int AS count,
   (SELECT setting::int FROM pg_settings WHERE name = 'tcp_user_timeout') AS user_timeout,
-  current_setting('server_version_num')::int AS version, current_setting('search_path') AS search_path`;
+  current_setting('server_version_num')::int AS version, current_setting('search_path') AS search_path,
+  host(inet_client_addr()) AS client_addr, inet_client_port() AS client_port`;
 }
 
 export interface SetupRow {
@@ -74,6 +75,9 @@ export interface SetupRow {
   user_timeout: number | null;
   version: number;
   search_path: string;
+  /** Where the server sees the connection come from (null over a Unix socket). */
+  client_addr: string | null;
+  client_port: number | null;
 }
 
 /** The number above every token given so far and every number reserved. */
