@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import net from 'node:net';
 import os from 'node:os';
+import pg from 'pg';
 import { after, before, describe, test } from 'node:test';
 import { acquire, connect, inspect, FleetLock, LockedError } from 'pidguard/postgres';
 import { freePort } from './fixtures/postgres-server.mjs';
@@ -123,8 +124,44 @@ describe('pidguard/postgres on a real server', { skip, timeout: 180_000 }, () =>
     const reason = new Error('shutting down');
     controller.abort(reason);
     assert.equal(await waiting.catch((e) => e), reason);
-    assert.equal(fixture.server.sql("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"), '0');
+    // Rejected at once; the cancel request and the closed socket end the server's side right after.
+    await until(() => fixture.server.sql("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted") === '0', 5000, 'the queued request to go');
     await assert.rejects(acquire('aborted', { connection: url(), signal: AbortSignal.abort() }), { name: 'AbortError' });
+    await holder.release();
+    await nothingLeft();
+  });
+
+  test('an abort that reaches the server between the reservation and the wait still ends the wait at once', async (t) => {
+    const holder = await acquire('abort-race', { connection: url() });
+    t.after(() => holder.release());
+    const controller = new AbortController();
+    const reason = new Error('stopped');
+    // The interleaving forced (about 1% of random aborts hit it): the abort comes while the
+    // reservation's answer is on its way to this process, which goes on to send the wait only
+    // after the cancel request has reached the server, idle between the two statements, which
+    // ignores it. node-postgres is the one the library loads (one module instance).
+    const original = pg.Client.prototype.query;
+    t.after(() => {
+      pg.Client.prototype.query = original;
+    });
+    pg.Client.prototype.query = function query(text, ...rest) {
+      const result = original.call(this, text, ...rest);
+      if (typeof text !== 'string' || !text.includes('RETURNING reserved')) return result;
+      pg.Client.prototype.query = original;
+      return result.then(async (value) => {
+        controller.abort(reason);
+        await new Promise((resolve) => setTimeout(resolve, 200)); // a busy event loop, say
+        return value;
+      });
+    };
+    let timer;
+    const waiting = acquire('abort-race', { connection: url(), wait: true, signal: controller.signal });
+    const outcome = await Promise.race([waiting.catch((e) => e), new Promise((resolve) => {
+      timer = setTimeout(() => resolve('still waiting 5 s after the abort'), 5000);
+    })]);
+    clearTimeout(timer);
+    assert.equal(outcome, reason);
+    await until(() => fixture.server.sql("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted") === '0', 5000, 'the queued request to go');
     await holder.release();
     await nothingLeft();
   });

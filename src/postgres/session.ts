@@ -4,7 +4,7 @@ import os from 'node:os';
 import { abortReason, LockedError } from '../errors';
 import type { Logger } from '../logger';
 import { freedAfterMs } from './bounds';
-import { sendCancel } from './connection';
+import { CONNECT_TIMEOUT_MS, sendCancel } from './connection';
 import type { PgClient } from './driver';
 import { fleetError, serverError, sqlStateOf, type FleetError } from './errors';
 import { holderOfAttempt } from './holder';
@@ -19,6 +19,11 @@ import {
 
 /** How many times a refused attempt looks for the holder and, finding none, tries again. */
 const ATTEMPTS = 5;
+
+/** Read afresh (TypeScript keeps what an earlier test found across an await). */
+function isAborted(signal: AbortSignal | undefined): boolean {
+  return signal?.aborted === true;
+}
 
 interface Holding {
   lock: FleetLock;
@@ -112,6 +117,11 @@ export class FleetSession implements AsyncDisposable {
         const waited = attempt === 1 && waitMs > 0;
         let sentAt = performance.now();
         const outcome = await this.#take(name, key, target, waited ? waitMs : 0, signal);
+        if (outcome.token !== null && isAborted(signal)) {
+          // Granted as the abort came: the session is dropped, which gives it back.
+          await this.close();
+          throw abortReason(signal as AbortSignal);
+        }
         if (outcome.token !== null) {
           // The server heard from this process when the statement arrived; after a wait, that is
           // as old as the wait, and says nothing of the server hearing from it since: one health
@@ -130,53 +140,73 @@ export class FleetSession implements AsyncDisposable {
     }
   }
 
-  /** One attempt: the new holder's row, or the holder seen (none when a wait ran out). */
+  /**
+   * One attempt: the new holder's row, or the holder seen (none when a wait ran out). It ends at
+   * once, dropping the session, when `signal` aborts (with the signal's reason), and when the
+   * server has not answered by the health check's timeout after a finite wait's end (ETIMEDOUT: a
+   * partition, during which no answer and no error would ever come); an attempt without a wait
+   * is given CONNECT_TIMEOUT_MS. Dropping the session sends a cancel request and closes the
+   * socket: the server stops waiting, or notices the end, whatever it was doing.
+   */
   async #take(name: string, key: bigint, target: string, waitMs: number, signal: AbortSignal | undefined): Promise<AttemptRow> {
     const values: unknown[] = [name, key.toString(), os.hostname(), process.pid];
     const table = tableOf(this.#settled.schema);
     let created = false;
     let reserved: string | null = null;
     const deadline = performance.now() + waitMs;
-    const onAbort = (): void => this.#cancel();
+    // The reason the attempt was dropped: the signal's (any value), or ETIMEDOUT.
+    let dropped: { reason: unknown } | null = null;
+    let reject: (error: unknown) => void = () => {};
+    const ended = new Promise<never>((_, fail) => {
+      reject = fail;
+    });
+    ended.catch(() => {}); // raced below; nothing may be left unhandled
+    const drop = (error: unknown): void => {
+      if (dropped !== null) return;
+      dropped = { reason: error };
+      this.#cancel();
+      this.#destroy();
+      reject(error);
+    };
+    const onAbort = (): void => drop(abortReason(signal as AbortSignal));
     signal?.addEventListener('abort', onAbort, { once: true });
+    const { timeoutMs } = this.#settled.healthCheck;
+    const limitMs = waitMs === 0 ? CONNECT_TIMEOUT_MS : waitMs + timeoutMs;
+    const watchdog = limitMs === Infinity ? undefined : setTimeout(() => {
+      drop(fleetError('ETIMEDOUT', waitMs === 0 ? `no answer from the server within ${limitMs} ms: the connection was dropped`
+        : `no answer from the server ${timeoutMs} ms after the wait's end (${waitMs} ms): the connection was dropped`, target, this.server));
+    }, limitMs);
+    const run = <T>(promise: Promise<T>): Promise<T> => Promise.race([promise, ended]);
     try {
       for (;;) {
         try {
-          if (waitMs === 0) return (await this.#query<AttemptRow>(tryAcquireSql(table), values)).rows[0] as AttemptRow;
+          if (waitMs === 0) return (await run(this.#query<AttemptRow>(tryAcquireSql(table), values))).rows[0] as AttemptRow;
           const left = deadline - performance.now();
           if (left <= 0) return { token: null, backend: null, since: null, holder: null };
           // The number is made durable now, before the wait, so that waking with the lock costs no flush.
-          reserved ??= (await this.#query<{ reserved: string }>(reserveSql(table), values)).rows[0]?.reserved ?? null;
+          reserved ??= (await run(this.#query<{ reserved: string }>(reserveSql(table), values))).rows[0]?.reserved ?? null;
           const timeout = waitMs === Infinity ? '0' : String(Math.min(MAX_LOCK_TIMEOUT_MS, Math.max(1, Math.ceil(left))));
-          const { rows } = await this.#query<AcquiredRow>(waitAcquireSql(table), [...values, reserved, timeout]);
-          if (signal?.aborted === true) {
-            // Granted as the abort came: give it back, and drop the session (a cancel request
-            // still on its way could otherwise cancel a later statement).
-            await this.close();
-            throw abortReason(signal);
-          }
+          const { rows } = await run(this.#query<AcquiredRow>(waitAcquireSql(table), [...values, reserved, timeout]));
           return { ...(rows[0] as AcquiredRow), holder: null };
         } catch (error) {
-          if (signal?.aborted === true) {
-            await this.close();
-            throw abortReason(signal);
-          }
+          if (dropped !== null) throw (dropped as { reason: unknown }).reason;
           const state = sqlStateOf(error);
           if (state === '42P01' && !created) {
             // Found missing when the statement was planned: nothing was locked.
             created = true;
-            await this.#createTable(target);
+            await run(this.#createTable(target));
             continue;
           }
           // The statement failed, but the server may have granted the lock first: a lock_timeout
           // or a cancel that comes as the lock is granted leaves it granted, and the statement
           // reports the timeout. Give it back, or a later attempt would take it again on top.
-          const clean = await this.#unlockAfterFailure(key, target);
+          const clean = await run(this.#unlockAfterFailure(key, target));
           if (state === '55P03' && clean) continue; // lock_timeout: the loop ends the wait at the deadline
           throw serverError(error, target, this.server, 'while taking the lock');
         }
       }
     } finally {
+      clearTimeout(watchdog);
       signal?.removeEventListener('abort', onAbort);
     }
   }
