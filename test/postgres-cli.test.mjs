@@ -225,8 +225,18 @@ describe('the pidguard command on postgres: targets', { skip, timeout: 180_000 }
     assert.equal(await new Promise((resolve) => holder.once('exit', resolve)), 69);
   });
 
-  test('mistakes: usage errors exit 64, an unreachable server 71 with the reason', () => {
-    for (const args of [['run', 'postgres:', '--', 'true'], ['run', 'postgres:x'], ['status', 'postgres:x', 'extra'], ['stop', '-s', 'KILL', 'postgres:x'], ['run', '--pid', 'self', 'postgres:x', '--', 'true']]) {
+  test('a PID file run whose command has a postgres:// argument is a PID file run', (t) => {
+    const pidfile = path.join(tempDir(t), 'app.pid');
+    for (const args of [['run', pidfile, 'echo', 'postgres://app@db.internal/app'], ['run', '-w', '5', pidfile, 'echo', 'postgres://db/app']]) {
+      const result = pidguard(args);
+      assert.equal(result.status, 0, result.stderr);
+      assert.equal(result.stdout, `${args.at(-1)}\n`);
+    }
+  });
+
+  test('mistakes: usage errors exit 64, an unreachable server or an unusable URL 71 with the reason', () => {
+    for (const args of [['run', 'postgres:', '--', 'true'], ['run', 'postgres:x'], ['status', 'postgres:x', 'extra'], ['stop', '-s', 'KILL', 'postgres:x'], ['run', '--pid', 'self', 'postgres:x', '--', 'true'],
+      ['run', `postgres:${'x'.repeat(300)}`, '--', 'true'], ['run', 'postgres:a\nb', '--', 'true'], ['run', '--grace', '3000000', 'postgres:x', '--', 'true'], ['run', '-w', '-1', 'postgres:x', 'true']]) {
       const result = pidguard(args);
       assert.equal(result.status, 64, `${args.join(' ')}: ${result.stderr}`);
       assert.match(result.stderr, /Try 'pidguard --help'/);
@@ -234,6 +244,12 @@ describe('the pidguard command on postgres: targets', { skip, timeout: 180_000 }
     const unreachable = pidguard(['status', 'postgres:x'], { env: { ...process.env, PIDGUARD_POSTGRES_URL: 'postgres://u:p@127.0.0.1:1/db' } });
     assert.equal(unreachable.status, 71);
     assert.match(unreachable.stderr, /^pidguard: ECONNREFUSED: cannot reach the server while looking for the holder: .*\(postgres:x on 127\.0\.0\.1:1\/db\)\n$/);
+    assert.match(pidguard(['run', '--grace', '3000000', 'postgres:x', 'true']).stderr, /^pidguard: run: --grace takes at most 2147479 seconds/);
+    for (const url of ['postgres://user:s3cret@host:99999/db', 'postgres://user:s3cret@[::1/db']) {
+      const bad = pidguard(['status', 'postgres:x'], { env: { ...process.env, PIDGUARD_POSTGRES_URL: url } });
+      assert.equal(bad.status, 71);
+      assert.equal(bad.stderr, 'pidguard: ERR_INVALID_URL: the connection string (PIDGUARD_POSTGRES_URL or options.connection) cannot be used: Invalid URL (postgres:x on the server it names)\n');
+    }
     assert.match(pidguard(['run', '--help', 'postgres:x']).stdout, /pg_terminate_backend/);
   });
 });

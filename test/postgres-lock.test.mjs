@@ -313,6 +313,16 @@ describe('pidguard/postgres on a real server', { skip, timeout: 180_000 }, () =>
       await assert.rejects(inspect(name, { connection: url() }), { code: 'ERR_INVALID_ARG_VALUE' });
     }
     await assert.rejects(acquire('x', { connection: url(), wiat: true }), { code: 'ERR_INVALID_ARG_VALUE', message: /wiat/ });
+    // A connection string node-postgres cannot take: its code, the target, and never the string (it may hold a password).
+    for (const connection of ['postgres://u:s3cret@host:99999/db', 'postgres://u:s3cret@[::1/db']) {
+      for (const call of [() => acquire('bad', { connection }), () => inspect('bad', { connection })]) {
+        const error = await call().then(() => null, (e) => e);
+        assert.equal(error?.code, 'ERR_INVALID_URL', String(error));
+        assert.equal(error.path, 'postgres:bad');
+        assert.match(error.message, /^ERR_INVALID_URL: the connection string \(PIDGUARD_POSTGRES_URL or options\.connection\) cannot be used: Invalid URL \(postgres:bad on /);
+        assert.doesNotMatch(error.message, /s3cret/);
+      }
+    }
     assert.deepEqual(serverState(fixture.server, ROLES.restricted), { sessions: 0, advisory: 0 });
     await nothingLeft();
   });

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { test } from 'node:test';
+import fleetArgs from '../dist/cli/fleet-args.js';
 import admin from '../dist/postgres/admin.js';
 import bounds from '../dist/postgres/bounds.js';
 import connection from '../dist/postgres/connection.js';
@@ -191,6 +192,37 @@ test('a proxy between: the server sees another address or port than this end has
   assert.equal(settleConnect({}, undefined).proxy, 'warn');
   assert.equal(settleConnect({ proxy: 'allow' }, undefined).proxy, 'allow');
   assert.throws(() => settleConnect({ proxy: 'yes' }, undefined), { code: 'ERR_INVALID_ARG_VALUE', message: /options\.proxy must be 'warn', 'refuse' or 'allow'/ });
+});
+
+test('the command line: a lock across hosts is told by the lock argument\'s own position, as the file lock\'s parser finds it', () => {
+  const { isFleetCommandLine, parseFleetCommandLine, MAX_GRACE_MS } = fleetArgs;
+  for (const argv of [['run', 'postgres:x', 'cmd'], ['run', '-w', '5', 'postgres:x', '--', 'cmd'], ['run', '--', 'postgres:x', 'cmd'], ['run', '-w5', '--grace=2', 'postgres:x', 'cmd'],
+    ['status', '--json', 'postgres:x'], ['stop', 'postgres:x', '-t', '3'], ['wait', '-t', '1', 'postgres:x']]) {
+    assert.equal(isFleetCommandLine(argv), true, argv.join(' '));
+  }
+  // A command's own postgres:// argument, or an option's value, is not the lock.
+  for (const argv of [['run', '/run/app.pid', 'echo', 'postgres://app@db/app'], ['run', '-w', '5', '/run/app.pid', 'psql', 'postgres://db/app'],
+    ['run', '-E', '3', '/run/app.pid', '--', 'echo', 'postgres:x'], ['run', '/run/app.pid', '-c', 'psql postgres://db/app'], ['stop', '/run/app.pid'],
+    ['status', '/run/app.pid', 'postgres:x'], ['run', '--unknown', 'postgres:x', 'cmd'], ['version'], []]) {
+    assert.equal(isFleetCommandLine(argv), false, argv.join(' '));
+  }
+  assert.deepEqual(parseFleetCommandLine(['run', '-w', '5', 'postgres:x', 'echo', '-n', 'postgres://db']),
+    { name: 'run', lock: 'x', command: ['echo', '-n', 'postgres://db'], shell: false, waitMs: 5000, conflictExitCode: 1, graceMs: 1000, proxy: undefined });
+  assert.deepEqual(parseFleetCommandLine(['run', '--kill-after', '2', '--proxy', 'refuse', 'postgres:x', '-c', 'a && b']),
+    { name: 'run', lock: 'x', command: ['a && b'], shell: true, waitMs: 0, conflictExitCode: 1, graceMs: 2000, proxy: 'refuse' });
+  assert.deepEqual(parseFleetCommandLine(['stop', '-o', 'postgres:x']), { name: 'stop', lock: 'x', timeoutMs: 10_000, okNoDo: true });
+  // Mistakes are usage errors (exit 64), in the command's words, not the library's option names.
+  const usage = (argv, words) => assert.throws(() => parseFleetCommandLine(argv), (error) => error.name === 'UsageError' && words.test(error.message), argv.join(' '));
+  usage(['run', `postgres:${'x'.repeat(300)}`, 'true'], /^run: the lock name must be at most 255 bytes/);
+  usage(['run', 'postgres:a\nb', 'true'], /^run: the lock name must not contain control characters/);
+  usage(['status', 'postgres:'], /missing the lock's name/);
+  usage(['run', '--grace', '3000000', 'postgres:x', 'true'], /^run: --grace takes at most 2147479 seconds/);
+  usage(['run', '-w', '-1', 'postgres:x', 'true'], /-w, --wait takes a number of seconds or 'forever', got '-1'/);
+  usage(['run', '-s', 'postgres:x', 'true'], /^run: -s is for PID files, not postgres:<name>/);
+  usage(['stop', '--retry', '5', 'postgres:x'], /^stop: --retry is for PID files/);
+  usage(['run', '--proxy', 'maybe', 'postgres:x', 'true'], /--proxy takes warn, refuse or allow/);
+  assert.equal(MAX_GRACE_MS, 2_147_479_000);
+  assert.doesNotThrow(() => settleConnect({ graceMs: MAX_GRACE_MS + 1000 }, undefined)); // run's grace plus its kill margin fits
 });
 
 test('loading pidguard never loads pg, and pidguard/postgres loads it only at its first connection', () => {

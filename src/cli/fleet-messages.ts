@@ -85,9 +85,10 @@ export function fleetStatusJson(target: string, status: FleetStatus, commands: r
 }
 
 export const FLEET_HELP = `Usage, for one copy across hosts (PostgreSQL advisory locks; README, "Across hosts"):
-  pidguard run [-w <seconds>] [-E <n>] [--grace <seconds>] postgres:<name> -- <command> [args...]
+  pidguard run [-w <seconds>] [-E <n>] [--grace <seconds>] [--proxy <policy>] postgres:<name> [--] <command> [args...]
+  pidguard run [options] postgres:<name> -c <string>
   pidguard status [--json] postgres:<name>
-  pidguard stop [-t <seconds>] postgres:<name>
+  pidguard stop [-t <seconds>] [-o] postgres:<name>
   pidguard wait [-t <seconds>] postgres:<name>
 
 The server is PIDGUARD_POSTGRES_URL, else libpq's PG* variables (PGHOST, PGUSER, PGPASSWORD, ...).
@@ -101,10 +102,12 @@ run      Take the lock on a session of its own, wait for the command of an earli
          and exit ${EXIT_LOST}.
   -w, --wait <seconds|forever>    wait that long for the lock (default: do not wait)
   -E, --conflict-exit-code <n>    exit status when the lock is held (default: 1)
-      --grace <seconds>           between SIGTERM and SIGKILL once lost (default: ${DEFAULT_GRACE_MS / 1000})
+      --grace <seconds>           between SIGTERM and SIGKILL once lost (default: ${DEFAULT_GRACE_MS / 1000}; also --kill-after)
+      --proxy <policy>            warn (default), refuse or allow a TCP proxy between this host and
+                                  the server (README, "Across hosts")
 status   Print who holds the lock (or runs a command under it) and exit 0; exit 1 when nobody does.
 stop     End the holder's session (pg_terminate_backend), so that its run stops its command,
          and wait until that command and its processes are gone; exit 1 when nothing holds the
-         lock or the timeout ends first.
+         lock (0 with -o, --oknodo) or the timeout ends first.
 wait     Wait until nobody holds the lock or runs a command under it; exit 1 if the timeout ends first.
 `;

@@ -8,16 +8,10 @@ import { CommandSession } from '../postgres/command-session';
 import type { FleetLock } from '../postgres/lock';
 import { describeErrno, POSIX_SHELL, startCommand, type Command } from './command';
 import { CommandFamily } from './fleet-family';
-import type { FleetRunCommand } from './fleet-args';
+import { KILL_MARGIN_MS, type FleetRunCommand } from './fleet-args';
 import { EXIT_LOST, earlierCommandMessage, fleetConflictMessage, lostBeforeStartMessage, lostMessage, survivorsMessage } from './fleet-messages';
 import { cannotRunMessage, commandExitStatus, EXIT } from './messages';
 import { forwardedSignals, signalAliases } from './signals';
-
-/**
- * The time given to SIGKILL to end the command's processes, beyond --grace, in the lock's own
- * grace: the server's keepalives are set so that nobody else can hold the lock until then.
- */
-const KILL_MARGIN_MS = 1000;
 
 /** For the second names of forwarded signals: the first name's listener passes the signal on. */
 const ignore = (): void => {};
@@ -126,7 +120,7 @@ async function runUnder(lock: FleetLock, session: CommandSession, run: FleetRunC
 
 export async function fleetRun(run: FleetRunCommand): Promise<number> {
   const startedAt = performance.now();
-  const options = { graceMs: run.graceMs + KILL_MARGIN_MS };
+  const options = { graceMs: run.graceMs + KILL_MARGIN_MS, ...(run.proxy === undefined ? {} : { proxy: run.proxy }) };
   let lock: FleetLock;
   try {
     lock = await acquire(run.lock, { ...options, wait: run.waitMs });

@@ -10,13 +10,13 @@ import { fleetRun } from './fleet-run';
 
 export { isFleetCommandLine } from './fleet-args';
 
-async function fleetStop(name: string, timeoutMs: number): Promise<number> {
+async function fleetStop(name: string, timeoutMs: number, okNoDo: boolean): Promise<number> {
   const target = targetOf(name);
   const found = await inspect(name);
   if (!found.locked || found.backend === null) {
     const { commands } = await lookRunning(name);
     process.stderr.write(`pidguard: nothing holds ${target}\n${commands.map((command) => orphanLine(target, command)).join('')}`);
-    return EXIT.no;
+    return okNoDo && commands.length === 0 ? 0 : EXIT.no;
   }
   const { stopped, commands } = await stopHolder(name, found.backend, timeoutMs);
   if (stopped) return 0;
@@ -46,7 +46,7 @@ function dispatch(command: FleetCommand): Promise<number> | number {
     case 'status':
       return fleetStatus(command.lock, command.json);
     case 'stop':
-      return fleetStop(command.lock, command.timeoutMs);
+      return fleetStop(command.lock, command.timeoutMs, command.okNoDo);
     case 'wait':
       return waitUntilFree(command.lock, command.timeoutMs).then((free) => {
         if (!free) process.stderr.write(`pidguard: ${targetOf(command.lock)} is still held after ${command.timeoutMs / 1000} s\n`);

@@ -16,7 +16,7 @@ const STOP_POLL_MS = 20;
 async function withClient<T>(name: string, options: FleetInspectOptions | undefined, doing: string, fn: (client: PgClient, target: string, server: string) => Promise<T>): Promise<T> {
   const target = targetOf(checkName(name));
   const settled = settleInspect(options, environmentUrl());
-  const { client, server } = newClient(settled.config);
+  const { client, server } = newClient(target, settled.config);
   client.on('error', () => {}); // reported by the calls below
   try {
     await client.connect();

@@ -58,7 +58,7 @@ const PROBE_COUNT = 2;
 /** The shortest idle time the kernel takes. */
 const MIN_IDLE_S = 1;
 /** tcp_user_timeout is an int of ms on the server. */
-const MAX_SERVER_MS = 2 ** 31 - 1;
+export const MAX_SERVER_MS = 2 ** 31 - 1;
 
 /** The latest moment, after the server last heard from it, that a holder emits 'lost'. */
 export function lostWithinMs({ intervalMs, timeoutMs }: HealthCheck): number {

@@ -3,6 +3,7 @@
 // runs and above anything a role or database sets for itself (ALTER ROLE ... SET).
 import os from 'node:os';
 import { pg, type PgClient, type PgClientConfig } from './driver';
+import { fleetError } from './errors';
 import { applicationName } from './holder';
 
 /**
@@ -42,16 +43,27 @@ export const CONNECT_TIMEOUT_MS = 10_000;
 
 /**
  * A client for `config` (not connected yet), named `pidguard <pid>@<host>` unless `name` or the
- * config says otherwise, with `extra` (keepalives, ...) under the config's own fields.
+ * config says otherwise, with `extra` (keepalives, ...) under the config's own fields. A config
+ * node-postgres cannot take (a connection string that is not a URL, a port out of range, an
+ * sslrootcert that cannot be read) throws a FleetError with the cause's code, for `target`,
+ * without repeating the connection string (it may hold a password).
  */
-export function newClient(config: PgClientConfig, extra: PgClientConfig = {}, name?: string): { client: PgClient; server: string } {
-  const client = new (pg().Client)({
-    application_name: applicationName(process.pid, os.hostname()),
-    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
-    ...extra,
-    ...config,
-    ...(name === undefined ? {} : { application_name: name }),
-  });
+export function newClient(target: string, config: PgClientConfig, extra: PgClientConfig = {}, name?: string): { client: PgClient; server: string } {
+  let client: PgClient;
+  try {
+    client = new (pg().Client)({
+      application_name: applicationName(process.pid, os.hostname()),
+      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+      ...extra,
+      ...config,
+      ...(name === undefined ? {} : { application_name: name }),
+    });
+  } catch (error) {
+    if ((error as { code?: unknown }).code === 'ERR_PIDGUARD_NO_PG') throw error;
+    const code = (error as { code?: unknown }).code;
+    const where = config.connectionString === undefined ? 'the connection config' : 'the connection string (PIDGUARD_POSTGRES_URL or options.connection)';
+    throw fleetError(typeof code === 'string' ? code : 'ERR_INVALID_ARG_VALUE', `${where} cannot be used: ${(error as Error).message}`, target, 'the server it names', error);
+  }
   const parameters = client.connectionParameters;
   parameters.options = startupOptions(parameters.options);
   return { client, server: describeServer(client) };

@@ -29,7 +29,7 @@ export async function inspect(name: string, options?: FleetInspectOptions): Prom
   const checked = checkName(name);
   const target = targetOf(checked);
   const settled = settleInspect(options, environmentUrl());
-  const { client, server } = newClient(settled.config);
+  const { client, server } = newClient(target, settled.config);
   client.on('error', () => {}); // reported by the calls below
   try {
     await client.connect();

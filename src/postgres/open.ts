@@ -87,7 +87,7 @@ function refuseUnsafe(client: PgClient, setup: SetupRow, settled: SettledConnect
  * when not pidguard's default. The client's 'error' events are the caller's from now on.
  */
 export async function openSession(settled: SettledConnect, target: string, name?: string): Promise<OpenedSession> {
-  const { client, server } = newClient(settled.config, {
+  const { client, server } = newClient(target, settled.config, {
     // During a long wait nothing else crosses the connection: the client's own keepalives see a
     // dead server then.
     keepAlive: true,
