@@ -2,7 +2,7 @@
 // wait until its command is gone (`stop`), wait until nobody holds the lock or runs a command
 // under it (`wait`), and look at who does (`status`).
 import { commandHolders } from './command-session';
-import { newClient } from './connection';
+import { connectToPrimary, newClient } from './connection';
 import type { PgClient } from './driver';
 import { fleetError, serverError, sqlStateOf } from './errors';
 import type { CommandHolder } from './holder';
@@ -19,7 +19,7 @@ async function withClient<T>(name: string, options: FleetInspectOptions | undefi
   const { client, server } = newClient(target, settled.config);
   client.on('error', () => {}); // reported by the calls below
   try {
-    await client.connect();
+    await connectToPrimary(client, target, server);
     return await fn(client, target, server);
   } catch (error) {
     throw serverError(error, target, server, doing);

@@ -3,8 +3,9 @@
 // runs and above anything a role or database sets for itself (ALTER ROLE ... SET).
 import os from 'node:os';
 import { pg, type PgClient, type PgClientConfig } from './driver';
-import { fleetError } from './errors';
+import { fleetError, type FleetError } from './errors';
 import { applicationName } from './holder';
+import { RECOVERY_SQL } from './sql';
 
 /**
  * The settings every pidguard connection starts with (`-c name=value` in the startup packet's
@@ -81,4 +82,16 @@ export function sendCancel(client: PgClient, config: PgClientConfig): void {
   canceller.on('connect', () => canceller.cancel(processID, secretKey));
   if (client.host.startsWith('/')) canceller.connect(`${client.host}/.s.PGSQL.${client.port}`);
   else canceller.connect(client.port, client.host);
+}
+
+/** EROFS for a standby: advisory locks taken there are its own, which nobody on the primary sees. */
+export function standbyError(target: string, server: string): FleetError {
+  return fleetError('EROFS', "the server is a standby (in recovery): its advisory locks are its own, not the primary's: connect to the primary", target, server);
+}
+
+/** Connects `client` and refuses a standby (standbyError); every connection that does not hold a lock starts so. */
+export async function connectToPrimary(client: PgClient, target: string, server: string): Promise<void> {
+  await client.connect();
+  const { rows } = await client.query<{ recovery: boolean }>(RECOVERY_SQL);
+  if (rows[0]?.recovery === true) throw standbyError(target, server);
 }

@@ -1,5 +1,5 @@
 // inspect(): who holds a lock, from any host, without taking it.
-import { newClient } from './connection';
+import { connectToPrimary, newClient } from './connection';
 import { serverError } from './errors';
 import { checkName, targetOf } from './names';
 import { environmentUrl, settleInspect, type FleetInspectOptions } from './options';
@@ -32,7 +32,7 @@ export async function inspect(name: string, options?: FleetInspectOptions): Prom
   const { client, server } = newClient(target, settled.config);
   client.on('error', () => {}); // reported by the calls below
   try {
-    await client.connect();
+    await connectToPrimary(client, target, server);
     const holder = await readHolder((text, values) => client.query(text, values), checked, settled.schema);
     return { name: checked, locked: holder.backend !== null, ...holder };
   } catch (error) {

@@ -2,7 +2,7 @@
 // a connection on which the lock's guarantees would not hold (a pooler, a server that did not
 // take the settings). Used by the holder's session and by `pidguard run`'s command session.
 import { keepsInequality } from './bounds';
-import { newClient, SAFE_SEARCH_PATH } from './connection';
+import { newClient, SAFE_SEARCH_PATH, standbyError } from './connection';
 import type { PgClient } from './driver';
 import { fleetError, serverError } from './errors';
 import type { SettledConnect } from './options';
@@ -55,12 +55,14 @@ export interface OpenedSession {
 }
 
 /**
- * A pooler answers in the server's place: its BackendKeyData names a process of its own, not the
- * backend that runs the statements (PgBouncer, any mode), and it may drop the startup options.
- * And a server that did not take the keepalives cannot keep the partition bound. Each is refused
+ * A standby is refused with EROFS: its advisory locks are its own, not the primary's. A pooler
+ * answers in the server's place: its BackendKeyData names a process of its own, not the backend
+ * that runs the statements (PgBouncer, any mode), and it may drop the startup options. And a
+ * server that did not take the keepalives cannot keep the partition bound. Those two are refused
  * with ENOTSUP.
  */
 function refuseUnsafe(client: PgClient, setup: SetupRow, settled: SettledConnect, target: string, server: string): void {
+  if (setup.recovery) throw standbyError(target, server);
   if (client.processID !== setup.backend) {
     throw fleetError('ENOTSUP', `the connection goes through a pooler (its key names process ${client.processID}, the session runs in ` +
       `${setup.backend}); a transaction-pooling pooler such as PgBouncer's pool_mode=transaction breaks session locks: connect to PostgreSQL itself`,

@@ -63,7 +63,7 @@ SELECT pg_backend_pid() AS backend, inet_server_addr() IS NULL AS local,
   current_setting('tcp_keepalives_count')::int AS count,
   (SELECT setting::int FROM pg_settings WHERE name = 'tcp_user_timeout') AS user_timeout,
   current_setting('server_version_num')::int AS version, current_setting('search_path') AS search_path,
-  host(inet_client_addr()) AS client_addr, inet_client_port() AS client_port`;
+  host(inet_client_addr()) AS client_addr, inet_client_port() AS client_port, pg_is_in_recovery() AS recovery`;
 }
 
 export interface SetupRow {
@@ -78,7 +78,12 @@ export interface SetupRow {
   /** Where the server sees the connection come from (null over a Unix socket). */
   client_addr: string | null;
   client_port: number | null;
+  /** A standby: its advisory locks are its own, not the primary's. */
+  recovery: boolean;
 }
+
+/** Whether the server is a standby (in recovery): asked first by every connection that does not hold. */
+export const RECOVERY_SQL = 'SELECT pg_is_in_recovery() AS recovery';
 
 /** The number above every token given so far and every number reserved. */
 const NEXT = 'GREATEST(r.reserved, r.token) + 1';
