@@ -1,6 +1,7 @@
 // pidguard/postgres beside a streaming-replication standby: a hot standby takes advisory locks of
 // its own, which the primary's holders never see, so every call refuses it (EROFS) rather than
-// answer about the wrong server.
+// answer about the wrong server; and after a failover to an asynchronous standby, which may lack
+// the last tokens the old primary gave, tokens still increase (the timeline is in the token).
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -37,5 +38,36 @@ describe('a standby of the server', { skip, timeout: 240_000 }, () => {
     } finally {
       await holder.release();
     }
+  });
+
+  test('after a failover to an asynchronous standby that missed the last tokens, tokens still increase', async () => {
+    standby ??= await fixture.server.standby();
+    const given = [];
+    for (let i = 0; i < 3; i += 1) {
+      const lock = await acquire('failover', { connection: fixture.server.url() });
+      given.push(lock.token);
+      await lock.release();
+    }
+    // The standby falls behind (stopped here; replication lag in life), the primary goes on
+    // giving tokens, then dies, and the standby is promoted.
+    standby.stopSync('fast');
+    for (let i = 0; i < 3; i += 1) {
+      const lock = await acquire('failover', { connection: fixture.server.url() });
+      given.push(lock.token);
+      await lock.release();
+    }
+    fixture.server.stopSync('immediate');
+    standby.startSync();
+    standby.promoteSync();
+    const after = [];
+    for (let i = 0; i < 3; i += 1) {
+      const lock = await acquire('failover', { connection: standby.url(), wait: 30_000 });
+      after.push(lock.token);
+      await lock.release();
+    }
+    const highest = given.reduce((a, b) => (a > b ? a : b));
+    assert.ok(after[0] > highest, `tokens on the new primary ${after.join(', ')}, after ${given.join(', ')} on the old one`);
+    assert.ok(after[1] > after[0] && after[2] > after[1]);
+    fixture.server.startSync(); // for the suite's teardown
   });
 });

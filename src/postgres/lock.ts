@@ -29,7 +29,8 @@ export class FleetLock extends EventEmitter implements AsyncDisposable {
   readonly target: string;
   /**
    * The fencing token: strictly greater than every token of an earlier holder of this name, also
-   * across server restarts. Give it with every write to the resource this lock guards, and have
+   * across server restarts and a failover to a standby (a new timeline's tokens start above the
+   * old one's). Give it with every write to the resource this lock guards, and have
    * the resource refuse a token lower than the highest it has seen (README, "Across hosts").
    */
   readonly token: bigint;

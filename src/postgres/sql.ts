@@ -12,7 +12,8 @@
 // the next one above both, durably. After a crash, a lost asynchronous commit can only leave
 // `token` behind the mark, and every new number starts above the mark. (A sequence would not do:
 // nextval() in a transaction that writes nothing else is never flushed, and can repeat a value
-// after a crash.)
+// after a crash.) Across a failover to a standby that had not received the last commits, the
+// new primary's timeline is in every number it gives (TIMELINE_FLOOR).
 //
 // Every connection runs with search_path = pg_catalog, pg_temp (connection.ts), so that no
 // function or operator here can resolve to one another role created; the polymorphic built-ins,
@@ -85,13 +86,25 @@ export interface SetupRow {
 /** Whether the server is a standby (in recovery): asked first by every connection that does not hold. */
 export const RECOVERY_SQL = 'SELECT pg_is_in_recovery() AS recovery';
 
-/** The number above every token given so far and every number reserved. */
-const NEXT = 'GREATEST(r.reserved, r.token) + 1';
+/**
+ * The lowest token the server's current timeline may give: (timeline - 1) * 2^40, the timeline read
+ * from the name of the WAL file being written. A failover promotes a standby to a new timeline;
+ * if it was asynchronous, it may lack the last tokens the old primary gave (and their marks), and
+ * its own start above all of them (a timeline gives fewer than 2^40 tokens). Timeline 1 starts
+ * at 0, so a server that never failed over numbers 1, 2, 3...
+ */
+const TIMELINE_FLOOR = "((('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::bigint - 1) << 40)";
+
+/** The number above every token given so far and every number reserved, and at least the timeline's floor + 1. */
+const NEXT = `GREATEST(r.reserved, r.token, ${TIMELINE_FLOOR}) + 1`;
+
+/** The first number of a name never held: 1 on timeline 1. */
+const FIRST = `${TIMELINE_FLOOR} + 1`;
 
 /** The new holder's row when it takes the lock at once: the next number, as token and mark, durably. */
 function upsert(table: string, from: string): string {
   return `INSERT INTO ${table} AS r (name, token, reserved, host, pid, backend, since)
-SELECT $1, 1, 1, $3, $4, pg_backend_pid(), clock_timestamp() ${from}
+SELECT $1, ${FIRST}, ${FIRST}, $3, $4, pg_backend_pid(), clock_timestamp() ${from}
 ON CONFLICT (name) DO UPDATE SET token = ${NEXT}, reserved = ${NEXT},
   host = excluded.host, pid = excluded.pid, backend = excluded.backend, since = excluded.since
 RETURNING token::text AS token, backend, since`;
@@ -126,7 +139,7 @@ export interface AttemptRow {
  */
 export function reserveSql(table: string): string {
   return `INSERT INTO ${table} AS r (name, token, reserved, host, pid, backend, since)
-SELECT $1, 0, 1, $3, $4, 0, clock_timestamp() WHERE $2::bigint IS NOT NULL
+SELECT $1, 0, ${FIRST}, $3, $4, 0, clock_timestamp() WHERE $2::bigint IS NOT NULL
 ON CONFLICT (name) DO UPDATE SET reserved = ${NEXT}
 RETURNING reserved::text AS reserved`;
 }
