@@ -32,6 +32,27 @@ test('names: non-empty, at most 255 bytes of UTF-8, no control characters; each 
   assert.equal(targetOf('nightly'), 'postgres:nightly');
 });
 
+test('names: a lone surrogate, a C1 control, a bidi control or a line separator is refused, so that distinct names never share a key and every name prints as itself', () => {
+  // UTF-8 has no lone surrogates: Buffer writes each as U+FFFD, so "a\ud800", "a\udfff" and
+  // "a\ufffd" would share one key, one token row and one lock.
+  for (const bad of ['a\ud800', 'a\udfff', '\udc00b', 'a\ud800\ud800']) {
+    assert.throws(() => checkName(bad), { code: 'ERR_INVALID_ARG_VALUE', message: /^the lock name must be well-formed Unicode \(it has a lone surrogate, U\+D[89A-F][0-9A-F]{2}\)/ }, JSON.stringify(bad));
+  }
+  // What the README promises, "no control characters", for C1 as for C0; and no character that
+  // reorders or breaks the line it is printed on (a name shows in status and in every error).
+  for (const [bad, code] of [['job\u0085', '0085'], ['job\u009b31m', '009B'], ['job\u0080', '0080'], ['job\u202e', '202E'], ['\u2066job', '2066'],
+    ['job\u200f', '200F'], ['job\u061c', '061C'], ['a\u2028b', '2028'], ['a\u2029b', '2029']]) {
+    const error = (() => { try { checkName(bad); return null; } catch (e) { return e; } })();
+    assert.equal(error?.code, 'ERR_INVALID_ARG_VALUE', JSON.stringify(bad));
+    assert.match(error.message, new RegExp(`^the lock name must not contain control characters \\(U\\+${code}\\): `));
+    // The message shows the character escaped, never raw.
+    assert.doesNotMatch(error.message, /[\u0080-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]/u, JSON.stringify(bad));
+  }
+  // Still names: U+FFFD itself, a surrogate pair, joiners inside an emoji, letters of any script.
+  for (const good of ['a\ufffd', 'a\u{1f600}', '\u{1f468}\u200d\u{1f469}', 'nächtlich', 'ночной', '夜間', 'a\u00a0b']) assert.equal(checkName(good), good);
+  assert.notEqual(lockKey('a\ufffd'), lockKey('a\u{1f600}'));
+});
+
 test('keys: one fixed 64-bit key per name, the same in every process and version, and where pg_locks shows it', () => {
   // Pinned: holders running different versions of pidguard (or other languages) must agree on
   // the key: the first 8 bytes of SHA-256("pidguard:" + name), big-endian, signed.
