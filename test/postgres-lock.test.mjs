@@ -1,14 +1,20 @@
 // pidguard/postgres on a real server: taking, refusing, waiting, inspecting and releasing, warm
 // sessions, and bad input (each a clear error with a code, and nothing left behind).
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import net from 'node:net';
 import os from 'node:os';
+import path from 'node:path';
+import readline from 'node:readline';
 import pg from 'pg';
 import { after, before, describe, test } from 'node:test';
 import { acquire, connect, inspect, FleetLock, LockedError } from 'pidguard/postgres';
 import { freePort } from './fixtures/postgres-server.mjs';
+import { here } from './helpers.mjs';
 import { FleetAgent, ROLES, serverState, skip, suiteServer, until } from './postgres-helpers.mjs';
+
+/** Why two processes with one PID and host name cannot be made here (unshare needs root), or false. */
+const sameHostSkip = process.getuid?.() === 0 ? false : 'PID and UTS namespaces (unshare) need root (CI runs as root)';
 
 describe('pidguard/postgres on a real server', { skip, timeout: 180_000 }, () => {
   const fixture = suiteServer({ before, after });
@@ -59,6 +65,37 @@ describe('pidguard/postgres on a real server', { skip, timeout: 180_000 }, () =>
     // The refused attempt left no session.
     assert.equal(serverState(fixture.server, ROLES.holder).sessions, 1);
     await agent.ask({ op: 'release', name: 'contended' });
+  });
+
+  test('a second session of the holding process is told "this process"; another process is not, even with the same PID and host name (two containers)', { skip: sameHostSkip }, async (t) => {
+    const mine = await acquire('twins', { connection: url() });
+    try {
+      await assert.rejects(acquire('twins', { connection: url() }), {
+        code: 'ELOCKED',
+        message: `postgres:twins is already locked by this process (PID ${process.pid} on ${os.hostname()}); release that lock before taking it again`,
+      });
+    } finally {
+      await mine.release();
+    }
+    // Two replicas, each PID 1 in a PID namespace of its own, with one host name: containers
+    // started with an explicit hostname. The first holds; the second must not be told it does.
+    const replica = () => {
+      const child = spawn('unshare', ['--pid', '--fork', '--kill-child', '--uts', 'sh', '-c', 'hostname pidguard-twin && exec "$0" "$1" "$2" "$3"',
+        process.execPath, path.join(here, 'fixtures', 'postgres-agent.mjs'), url(), '{}'], { stdio: ['pipe', 'pipe', 'inherit'] });
+      t.after(() => child.kill('SIGKILL'));
+      const lines = readline.createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+      const next = async () => JSON.parse((await lines.next()).value);
+      return { child, next, ask: async (command) => { child.stdin.write(`${JSON.stringify(command)}\n`); return next(); } };
+    };
+    const first = replica();
+    assert.deepEqual(await first.next(), { ready: true, pid: 1 });
+    assert.equal((await first.ask({ op: 'acquire', name: 'twins' })).ok, true);
+    const second = replica();
+    assert.deepEqual(await second.next(), { ready: true, pid: 1 });
+    const refused = await second.ask({ op: 'acquire', name: 'twins' });
+    assert.equal(refused.code, 'ELOCKED', JSON.stringify(refused));
+    assert.equal(refused.message, 'postgres:twins is locked: already running as PID 1 on pidguard-twin. ' +
+      'To stop it: pidguard stop postgres:twins (or on pidguard-twin: kill 1)');
   });
 
   test("inspect: the holder's PID, host, start and token; nulls when free; any role may look", async (t) => {

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
+import os from 'node:os';
 import { test } from 'node:test';
 import fleetArgs from '../dist/cli/fleet-args.js';
 import admin from '../dist/postgres/admin.js';
@@ -159,6 +160,10 @@ test('LockedError: the optional host, and a message that says where it runs and 
   assert.equal(remote.host, 'web-3');
   assert.equal(remote.message, 'postgres:nightly is locked: already running as PID 4242 on web-3. To stop it: pidguard stop postgres:nightly (or on web-3: kill 4242)');
   assert.match(remoteLockedMessage('postgres:x', 1, 'h', { pid: 1, host: 'h' }), /already locked by this process/);
+  // Told by the caller (pidguard/postgres compares server sessions): the same PID and host is not enough.
+  assert.match(remoteLockedMessage('postgres:x', 1, 'h', false), /^postgres:x is locked: already running as PID 1 on h\./);
+  assert.match(remoteLockedMessage('postgres:x', 1, 'h', true), /already locked by this process/);
+  assert.match(new LockedError('postgres:x', process.pid, { host: os.hostname(), thisProcess: false }).message, /is locked: already running as PID/);
   assert.match(new LockedError('postgres:x', null, { host: null }).message, /has not recorded its holder/);
 });
 

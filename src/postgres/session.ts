@@ -10,6 +10,7 @@ import { fleetError, serverError, sqlStateOf, type FleetError } from './errors';
 import { holderOfAttempt } from './holder';
 import { FleetLock } from './lock';
 import { openSession } from './open';
+import { addOwnSession, isOwnSession, removeOwnSession } from './own-sessions';
 import { checkName, lockKey, targetOf } from './names';
 import { settleAcquire, type FleetAcquireOptions, type SettledAcquire, type SettledConnect } from './options';
 import {
@@ -72,6 +73,13 @@ export class FleetSession implements AsyncDisposable {
     this.backend = backend;
     client.on('error', (error: Error) => this.#fail(error));
     client.on('end', () => this.#fail(new Error('the connection closed')));
+    // Counted as this process's until its socket is closed (not merely until close() is called):
+    // a refusal meanwhile may still name this session as the holder.
+    const stream = client.connection.stream;
+    if (!stream.destroyed) {
+      addOwnSession(backend);
+      stream.once('close', () => removeOwnSession(backend));
+    }
   }
 
   /** Runs one statement at a time (node-postgres would queue them, with a deprecation warning). */
@@ -130,7 +138,9 @@ export class FleetSession implements AsyncDisposable {
           return this.#hold(name, key, target, outcome as AcquiredRow, sentAt, owned);
         }
         const holder = holderOfAttempt(outcome.holder);
-        if (holder !== null) throw new LockedError(target, holder.pid, { host: holder.host });
+        // "This process" only when the holder's session is one of this process's: another process
+        // may have the same PID and host name (a container).
+        if (holder !== null) throw new LockedError(target, holder.pid, { host: holder.host, thisProcess: isOwnSession(holder.backend) });
         // After a wait ran out, or freed between the attempt and the look: try again, a bounded
         // number of times (each attempt names a holder unless the lock was free at that moment).
         if (attempt >= ATTEMPTS) throw new LockedError(target, null, { host: null });
