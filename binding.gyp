@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "pidguard",
-      "sources": ["native/binding.c", "native/napi.c", "native/handle.c", "native/held.c", "native/wait.c"],
+      "sources": ["native/binding.c", "native/napi.c", "native/handle.c", "native/held.c", "native/lock.c", "native/wait.c"],
       "defines": ["NAPI_VERSION=8"],
       "conditions": [
         ["OS=='win'", {

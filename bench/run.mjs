@@ -3,7 +3,7 @@
 // scenario). Bounded to a few minutes on 2 cores. ROUNDS=n sets the handoff and cancel counts
 // (default 200); CYCLE_MS the time each in-process cycle task gets (default 1800). The fleet rows
 // (pidguard/postgres) start a PostgreSQL server of their own; they are left out, saying why,
-// where no server binary is installed.
+// where no server binary is installed. The table goes into docs/performance.md too (report.mjs).
 import { setMaxListeners } from 'node:events';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -17,7 +17,8 @@ import { untilBlocked } from './kernel-waiters.mjs';
 import { requireAndFirstLockCost, requireCost } from './load.mjs';
 import { plainCycleRows } from './plain-cycle.mjs';
 import { skipReason as postgresSkipReason } from '../test/fixtures/postgres-server.mjs';
-import { printTable, row, summarize, withRatios } from './stats.mjs';
+import { benchHeader, report } from './report.mjs';
+import { row, summarize } from './stats.mjs';
 import { readFileLatency, readFileWithWaits } from './threadpool.mjs';
 
 const ROUNDS = Number(process.env.ROUNDS ?? 200);
@@ -120,10 +121,8 @@ try {
   if (noServer) progress(`fleet rows left out: ${noServer}`);
   else rows.push(...(await fleetRows({ rounds: Math.min(ROUNDS, 100), progress })));
 
-  const cpus = os.cpus();
-  console.log(`pidguard benchmarks, ${new Date().toISOString().slice(0, 10)}: ${cpus.length} x ${cpus[0]?.model ?? 'cpu'}, ` +
-    `${Math.round(os.totalmem() / 2 ** 30)} GiB, Linux ${os.release()}, Node ${process.version}; ${os.tmpdir()} on ${fileSystemName(os.tmpdir())}\n`);
-  printTable(withRatios(rows));
+  const page = report(benchHeader(dirs.map((dir) => `${dir} on ${fileSystemName(dir)}`).join(', ')), rows);
+  if (page !== null) progress(`the table is written into ${page}`);
 } finally {
   fs.rmSync(workDir, { recursive: true, force: true });
 }

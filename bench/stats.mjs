@@ -32,8 +32,8 @@ export function withRatios(rows) {
   return rows.map((r) => ({ ...r, ratio: r.summary.median / base.get(r.scenario) }));
 }
 
-/** Prints rows as one aligned Markdown table. */
-export function printTable(rows) {
+/** Rows as one aligned Markdown table: its lines, joined. */
+export function formatTable(rows) {
   const header = ['scenario', 'library', 'n', 'median', 'p90', 'p99', 'max', 'unit', 'x pidguard', 'note'];
   const lines = rows.map((r) => [
     r.scenario, r.library, String(r.summary.n), fixed(r.summary.median), fixed(r.summary.p90), fixed(r.summary.p99), fixed(r.summary.max),
@@ -41,7 +41,10 @@ export function printTable(rows) {
   ]);
   const widths = header.map((_, i) => Math.max(...[header, ...lines].map((cells) => cells[i].length)));
   const format = (cells) => `| ${cells.map((cell, i) => cell.padEnd(widths[i])).join(' | ')} |`;
-  console.log(format(header));
-  console.log(`| ${widths.map((w) => '-'.repeat(w)).join(' | ')} |`);
-  for (const cells of lines) console.log(format(cells));
+  return [format(header), `| ${widths.map((w) => '-'.repeat(w)).join(' | ')} |`, ...lines.map(format)].join('\n');
+}
+
+/** Prints rows as one aligned Markdown table. */
+export function printTable(rows) {
+  console.log(formatTable(rows));
 }

@@ -7,6 +7,10 @@
  *   probe(path: string): 0 | 1 | 2                         (missing, unlocked, locked)
  *   locksSupported(path: string): boolean                  (asked without taking a lock)
  *   openToRead(path: string): number                       (a descriptor to read; POSIX only)
+ *   readOpened(fd: number, size: number): {bytes, dev, ino, mode, uid, gid, nlink, mtimeNs}
+ *   openProcess(pid: number): number                       (a pidfd: Linux only)
+ *   signalProcess(fd: number, signal: number): void         (through openProcess's pidfd)
+ *   closeDescriptor(fd: number): void                        (openToRead's or openProcess's)
  *   rewrite(handle: External, text: string): void           (replaces a held PID file's text)
  *   descriptor(handle: External): number                    (the POSIX descriptor, or -1)
  *   verify(handle: External): boolean                       (the path still names the held file)
@@ -266,6 +270,95 @@ static napi_value open_to_read(napi_env env, napi_callback_info info) {
   return result;
 }
 
+static napi_value set_bigint(napi_env env, napi_value object, const char *name, unsigned long long value) {
+  napi_value number;
+  NAPI_CALL(env, napi_create_bigint_uint64(env, (uint64_t)value, &number));
+  NAPI_CALL(env, napi_set_named_property(env, object, name, number));
+  return object;
+}
+
+static napi_value read_opened(napi_env env, napi_callback_info info) {
+  napi_value argv[2], result, bytes, mtime;
+  int32_t fd = -1, size = 0;
+  char *buffer;
+  size_t length = 0;
+  pg_file_facts facts;
+  pg_result outcome;
+  napi_status status;
+
+  if (!get_args(env, info, 2, argv, "readOpened(fd, size)")) return NULL;
+  NAPI_CALL(env, napi_get_value_int32(env, argv[0], &fd));
+  NAPI_CALL(env, napi_get_value_int32(env, argv[1], &size));
+  if (size < 0 || size > 65536) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "readOpened: size must be 0 to 65536");
+    return NULL;
+  }
+  buffer = (char *)malloc((size_t)size + 1);
+  if (buffer == NULL) {
+    napi_throw_error(env, "ENOMEM", "out of memory");
+    return NULL;
+  }
+  outcome = pg_read_opened(fd, buffer, (size_t)size, &length, &facts);
+  if (outcome.err != 0) {
+    free(buffer);
+    return throw_result(env, outcome);
+  }
+  status = napi_create_buffer_copy(env, length, buffer, NULL, &bytes);
+  free(buffer);
+  if (status != napi_ok) {
+    throw_napi_failure(env, status);
+    return NULL;
+  }
+  NAPI_CALL(env, napi_create_object(env, &result));
+  NAPI_CALL(env, napi_set_named_property(env, result, "bytes", bytes));
+  if (set_bigint(env, result, "dev", facts.dev) == NULL) return NULL;
+  if (set_bigint(env, result, "ino", facts.ino) == NULL) return NULL;
+  if (set_bigint(env, result, "nlink", facts.nlink) == NULL) return NULL;
+  if (set_bigint(env, result, "mode", facts.mode) == NULL) return NULL;
+  if (set_bigint(env, result, "uid", facts.uid) == NULL) return NULL;
+  if (set_bigint(env, result, "gid", facts.gid) == NULL) return NULL;
+  NAPI_CALL(env, napi_create_bigint_int64(env, (int64_t)facts.mtime_ns, &mtime));
+  NAPI_CALL(env, napi_set_named_property(env, result, "mtimeNs", mtime));
+  return result;
+}
+
+static napi_value close_descriptor(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  int32_t fd = -1;
+
+  if (!get_args(env, info, 1, argv, "closeDescriptor(fd)")) return NULL;
+  NAPI_CALL(env, napi_get_value_int32(env, argv[0], &fd));
+  pg_close_descriptor(fd);
+  return NULL;
+}
+
+static napi_value open_process(napi_env env, napi_callback_info info) {
+  napi_value argv[1], result;
+  int32_t pid = 0;
+  int fd = -1;
+  pg_result outcome;
+
+  if (!get_args(env, info, 1, argv, "openProcess(pid)")) return NULL;
+  NAPI_CALL(env, napi_get_value_int32(env, argv[0], &pid));
+  outcome = pg_process_open(pid, &fd);
+  if (outcome.err != 0) return throw_result(env, outcome);
+  NAPI_CALL(env, napi_create_int32(env, fd, &result));
+  return result;
+}
+
+static napi_value signal_process(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  int32_t fd = -1, signal = 0;
+  pg_result outcome;
+
+  if (!get_args(env, info, 2, argv, "signalProcess(fd, signal)")) return NULL;
+  NAPI_CALL(env, napi_get_value_int32(env, argv[0], &fd));
+  NAPI_CALL(env, napi_get_value_int32(env, argv[1], &signal));
+  outcome = pg_process_signal(fd, signal);
+  if (outcome.err != 0) return throw_result(env, outcome);
+  return NULL;
+}
+
 static napi_value locks_supported(napi_env env, napi_callback_info info) {
   napi_value argv[1], result;
   char *path;
@@ -303,6 +396,10 @@ NAPI_MODULE_INIT() {
   if (export_function(env, exports, "processStartTime", process_start_time) == NULL) return NULL;
   if (export_function(env, exports, "locksSupported", locks_supported) == NULL) return NULL;
   if (export_function(env, exports, "openToRead", open_to_read) == NULL) return NULL;
+  if (export_function(env, exports, "readOpened", read_opened) == NULL) return NULL;
+  if (export_function(env, exports, "closeDescriptor", close_descriptor) == NULL) return NULL;
+  if (export_function(env, exports, "openProcess", open_process) == NULL) return NULL;
+  if (export_function(env, exports, "signalProcess", signal_process) == NULL) return NULL;
   if (export_int(env, exports, "SHARED", PG_SHARED) == NULL) return NULL;
   if (export_int(env, exports, "CREATE", PG_CREATE) == NULL) return NULL;
   if (export_int(env, exports, "PIDFILE", PG_PIDFILE) == NULL) return NULL;

@@ -23,8 +23,7 @@
  * reaps the command when it ends and frees what is left. Nobody joins it: the command may run
  * for days, and a thread blocked in waitid keeps neither a process nor a worker from exiting.
  * Since it may outlive the environment that loaded the addon, whose teardown unloads the addon
- * when no other environment uses it, the addon stays loaded (pg_stay_loaded, at its load and
- * again here).
+ * when no other environment uses it, the addon stays loaded (pg_stay_loaded, at its load).
  */
 #include "exports.h"
 #include "napi.h"
@@ -112,7 +111,8 @@ static void deliver(napi_env env, napi_value callback, void *context, void *data
   }
   /* The environment's reference, unless the hook stays registered: then it lets go at teardown. */
   if (napi_remove_env_cleanup_hook(env, teardown_watch, w) == napi_ok) drop_ref(w);
-  if (napi_create_int32(env, end->code, &argv[0]) == napi_ok && napi_create_int32(env, end->signal, &argv[1]) == napi_ok &&
+  if (napi_create_int32(env, end->code, &argv[0]) == napi_ok &&
+      napi_create_int32(env, end->signal, &argv[1]) == napi_ok &&
       napi_create_int32(env, end->err, &argv[2]) == napi_ok && napi_get_undefined(env, &undefined) == napi_ok &&
       napi_call_function(env, undefined, callback, 3, argv, NULL) != napi_ok) {
     /* The callback threw: Node reports that as an uncaught exception, as for any callback. */
@@ -232,13 +232,11 @@ static napi_value spawn_child(napi_env env, napi_callback_info info) {
   pg_result outcome;
 
   if (!get_args(env, info, 6, argv, "spawnChild(file, argv, envp, lockFd, reapOthers, done)")) return NULL;
-  if (pg_stay_loaded() != 0) {
-    napi_throw_error(env, "ERR_PIDGUARD_DLOPEN", "could not keep the addon loaded for the thread that waits for the command");
-    return NULL;
-  }
-  if (napi_get_value_int32(env, argv[3], &lock_fd) != napi_ok || napi_get_value_bool(env, argv[4], &reap_others) != napi_ok ||
-      napi_typeof(env, argv[5], &type) != napi_ok || type != napi_function) {
-    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "lockFd must be a number, reapOthers a boolean and done a function");
+  if (napi_get_value_int32(env, argv[3], &lock_fd) != napi_ok ||
+      napi_get_value_bool(env, argv[4], &reap_others) != napi_ok || napi_typeof(env, argv[5], &type) != napi_ok ||
+      type != napi_function) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE",
+                          "lockFd must be a number, reapOthers a boolean and done a function");
     return NULL;
   }
   ticket = (child_ticket *)calloc(1, sizeof(*ticket));

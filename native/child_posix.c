@@ -79,7 +79,8 @@ static void free_candidates(char **list) {
 
 /* In the child, after the fork: async-signal-safe calls only. Waits at the gate, then executes
  * the command, or reports errno on `error_fd` and exits 127 if it cannot. */
-static void exec_child(char **files, char *const argv[], char *const envp[], const int *copies, int error_fd, int gate_fd) {
+static void exec_child(char **files, char *const argv[], char *const envp[], const int *copies, int error_fd,
+                       int gate_fd) {
   struct sigaction action;
   sigset_t none;
   int target, sig, err = ENOENT, seen_eacces = 0;

@@ -156,6 +156,35 @@ pg_result pg_probe(const char *path, pg_probe_state *state);
  */
 pg_result pg_open_to_read(const char *path, int *fd);
 
+/* What a read of an opened PID file found out about the file itself (fstat's answer). */
+typedef struct pg_file_facts {
+  unsigned long long dev, ino, nlink;
+  unsigned int mode, uid, gid;
+  long long mtime_ns; /* when it was last written, by the file system's clock */
+} pg_file_facts;
+
+/*
+ * Reads a descriptor from pg_open_to_read: its facts, and up to `size` bytes from its start into
+ * `buffer` (*length; 0 for anything but a regular file, which is not read). The addon reads what
+ * it opened: a runtime's own file functions need not know a descriptor they did not open (Deno's
+ * do not). Windows: ENOSYS, as there.
+ */
+pg_result pg_read_opened(int fd, char *buffer, size_t size, size_t *length, pg_file_facts *facts);
+
+/* Closes a descriptor from pg_open_to_read or pg_process_open. */
+void pg_close_descriptor(int fd);
+
+/*
+ * Pins process `pid` (Linux: a pidfd), so that a signal sent through it reaches that process or
+ * nobody: once it has ended, never one that was given its PID since (`pidguard stop` proves the
+ * holder after pinning it). ESRCH: no such process. ENOSYS where there is no such handle (other
+ * systems, Linux before 5.3, Windows): the caller signals by PID.
+ */
+pg_result pg_process_open(int pid, int *fd);
+
+/* Sends `signal` to the process pinned by pg_process_open; ESRCH once it has ended. */
+pg_result pg_process_signal(int fd, int signal);
+
 /*
  * Whether the file system holding `path` gives locks at all (*supported 1) or refuses them
  * (*supported 0: ENOLCK, EOPNOTSUPP, ... as an NFS mount without a lock manager answers), told

@@ -15,7 +15,7 @@
 #endif
 
 #include "parent_posix.h"
-#include "pidguard.h"
+#include "platform.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -25,6 +25,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -39,7 +40,7 @@ static void read_failpoint(void) {
   failpoint_step = getenv("PIDGUARD_FAILPOINT");
 }
 
-static void failpoint(const char *step) {
+void pg_failpoint(const char *step) {
   pthread_once(&failpoint_once, read_failpoint);
   if (failpoint_step != NULL && strcmp(failpoint_step, step) == 0) raise(SIGSTOP);
 }
@@ -53,6 +54,13 @@ static pg_result failure(int err, const char *syscall) {
   pg_result r = {err, syscall};
   return r;
 }
+
+/* Every open of a path that someone else may have put there. O_NOFOLLOW: no symlink at the last
+ * step. O_NONBLOCK: a read-only open of a FIFO would otherwise wait for a writer, for ever (it
+ * does nothing to a regular file, whose reads and writes never block in the sense it changes).
+ * O_NOCTTY: a terminal device there must not become the controlling terminal of a session leader
+ * (a daemon), whose hangups and Ctrl-C it would then receive. */
+#define OPEN_SAFELY (O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY)
 
 static int open_nointr(const char *path, int oflag) {
   int fd;
@@ -89,15 +97,9 @@ static int same_file(const struct stat *a, const struct stat *b) {
   return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
 }
 
-/* The file `path` names, reached through its directory (pg_open_parent). */
-typedef struct located {
-  int dir;
-  char name[NAME_MAX + 1];
-} located;
-
 /* 1 when the entry names the file open as `held`, 0 when it names another file or nothing,
  * -1 (errno set) when that cannot be told. */
-static int entry_names(const located *at, const struct stat *held) {
+static int entry_names(const pg_place *at, const struct stat *held) {
   struct stat named;
   if (fstatat(at->dir, at->name, &named, AT_SYMLINK_NOFOLLOW) != 0) return errno == ENOENT ? 0 : -1;
   return same_file(held, &named);
@@ -121,7 +123,7 @@ static pg_result replace_text(int fd, off_t size, const char *text, size_t len) 
   while (size > 0 && ftruncate(fd, 0) != 0) {
     if (errno != EINTR) return failure(errno, "ftruncate");
   }
-  failpoint("before-write");
+  pg_failpoint("before-write");
   while (done < len) {
     ssize_t n = pwrite(fd, text + done, len - done, (off_t)done);
     if (n < 0) {
@@ -140,7 +142,7 @@ static pg_result replace_text(int fd, off_t size, const char *text, size_t len) 
 
 /* Opens for locking; with O_CREAT, tells (in *created) whether this call made the file, so that
  * a file made only to find that locks are refused is not left behind. */
-static int open_for_lock(const located *at, int oflag, int *created) {
+static int open_for_lock(const pg_place *at, int oflag, int *created) {
   int round;
   *created = 0;
   if (!(oflag & O_CREAT)) return openat_nointr(at->dir, at->name, oflag);
@@ -235,115 +237,69 @@ static int take_lock(int fd, int operation, pg_wait_state *state) {
  * without waiting (a holder's is never touched; a waiter on it is granted an unlinked file, which
  * its identity check sends back to the path). The caller's close lets the lock go.
  */
-static void discard_created(const located *at, int fd, int lockable) {
+static void discard_created(const pg_place *at, int fd, int lockable) {
   struct stat st;
   if (lockable && flock_nointr(fd, LOCK_EX | LOCK_NB) != 0) return;
   if (fstat(fd, &st) == 0 && st.st_size == 0 && entry_names(at, &st) == 1) unlinkat(at->dir, at->name, 0);
 }
 
-/* Opens the directory that holds `path`, refusing another user's symlink on the way (and making
- * the missing directories, with PG_MKDIR). */
-static pg_result locate(const char *path, int flags, located *at) {
-  int err = pg_open_parent(path, at->name, sizeof(at->name), (flags & PG_MKDIR) != 0, &at->dir);
+pg_result pg_place_open(const char *path, int flags, pg_place *place) {
+  int err = pg_open_parent(path, place->name, sizeof(place->name), (flags & PG_MKDIR) != 0, &place->dir);
   return err == 0 ? ok() : failure(err, (flags & PG_MKDIR) && err != PG_EUNSAFE_PATH ? "mkdir" : "open");
 }
 
-static pg_result lock_in(const located *at, int flags, const char *text, size_t text_len, pg_wait_state *state,
-                         pg_handle *out) {
+void pg_place_close(pg_place *place) {
+  close(place->dir);
+}
+
+pg_result pg_open_file(pg_place *place, int flags, pg_handle *handle, int *created) {
   int access = (flags & PG_PIDFILE) ? O_RDWR : O_RDONLY; /* flock needs no write access */
-  int oflag = access | O_CLOEXEC | O_NOFOLLOW | ((flags & PG_CREATE) ? O_CREAT : 0);
-  int operation = (flags & PG_SHARED) ? LOCK_SH : LOCK_EX;
-  int attempt;
+  int oflag = access | OPEN_SAFELY | ((flags & PG_CREATE) ? O_CREAT : 0);
+  *handle = open_for_lock(place, oflag, created);
+  /* A socket at the path, which open refuses with ENXIO, is "not a regular file", as a FIFO or
+   * a device is. */
+  if (*handle < 0) return failure(errno == ENXIO ? PG_ENOTREG : errno, "open");
+  return ok();
+}
 
-  /* Non-blocking: each reopen means another process made progress, so give up after a bound.
-   * Waiting: each reopen follows a grant, so keep going until granted or cancelled. */
-  for (attempt = 0; state != NULL || attempt < PG_MAX_REOPEN; attempt++) {
-    struct stat held;
-    int fd, names, err, created;
+int pg_take_lock(pg_handle fd, int flags, pg_wait_state *state) {
+  return take_lock(fd, (flags & PG_SHARED) ? LOCK_SH : LOCK_EX, state);
+}
 
-    fd = open_for_lock(at, oflag, &created);
-    /* A socket at the path, which open refuses with ENXIO, is "not a regular file", as a FIFO or
-     * a device is. */
-    if (fd < 0) return failure(errno == ENXIO ? PG_ENOTREG : errno, "open");
-    failpoint("after-open");
+void pg_discard_created(pg_place *place, pg_handle fd, int err) {
+  if (locks_unsupported(err)) discard_created(place, fd, 0);
+  if (err == PG_ECANCELED) discard_created(place, fd, 1);
+}
 
-    err = take_lock(fd, operation, state);
-    if (err != 0) {
-      if (created && locks_unsupported(err)) discard_created(at, fd, 0);
-      if (created && err == PG_ECANCELED) discard_created(at, fd, 1);
-      close(fd);
-      return failure(err, "flock");
-    }
-    failpoint("after-lock");
-
-    if (fstat(fd, &held) != 0) {
-      err = errno;
-      unlock_and_close(fd);
-      return failure(err, "fstat");
-    }
-    names = entry_names(at, &held);
-    if (names < 0) {
-      err = errno;
-      unlock_and_close(fd);
-      return failure(err, "lstat");
-    }
-    if (names == 0) {
-      /* The holder we raced removed or replaced the file before we locked it: the lock we hold
-       * is on a file nobody will look at. Start again on whatever the path names now. */
-      unlock_and_close(fd);
-      continue;
-    }
-
-    if (flags & PG_PIDFILE) {
-      pg_result written;
-      if (!S_ISREG(held.st_mode)) {
-        unlock_and_close(fd);
-        return failure(PG_ENOTREG, "open");
-      }
-      /* Checked only now, on the file locked and verified: a file this call created passes. */
-      if (!trusted_pid_file(&held)) {
-        unlock_and_close(fd);
-        return failure(PG_EUNTRUSTED, "open");
-      }
-      written = replace_text(fd, held.st_size, text, text_len);
-      if (written.err != 0) {
-        /* The file is ours (locked and verified) and now holds no valid PID: remove it rather
-         * than leave an empty file behind. */
-        unlinkat(at->dir, at->name, 0);
-        unlock_and_close(fd);
-        return written;
-      }
-    }
-
-    *out = fd;
-    return ok();
+int pg_names(pg_place *place, pg_handle fd, pg_result *error) {
+  int names;
+  if (fstat(fd, &place->held) != 0) {
+    *error = failure(errno, "fstat");
+    return -1;
   }
-  return failure(PG_ELOCKED, "flock");
+  names = entry_names(place, &place->held);
+  if (names < 0) *error = failure(errno, "lstat");
+  return names;
 }
 
-static pg_result lock_path(const char *path, int flags, const char *text, size_t text_len, pg_wait_state *state,
-                           pg_handle *out) {
-  located at;
-  pg_result result = locate(path, flags, &at);
-  if (result.err != 0) return result;
-  result = lock_in(&at, flags, text, text_len, state, out);
-  close(at.dir);
-  return result;
+pg_result pg_write_pidfile(pg_place *place, pg_handle fd, const char *text, size_t text_len) {
+  if (!S_ISREG(place->held.st_mode)) return failure(PG_ENOTREG, "open");
+  if (!trusted_pid_file(&place->held)) return failure(PG_EUNTRUSTED, "open");
+  return replace_text(fd, place->held.st_size, text, text_len);
 }
 
-pg_result pg_lock(const char *path, int flags, const char *text, size_t text_len, pg_handle *out) {
-  return lock_path(path, flags, text, text_len, NULL, out);
+void pg_remove_own(pg_place *place, pg_handle fd) {
+  (void)fd; /* locked and verified just now: the entry is this file */
+  unlinkat(place->dir, place->name, 0);
 }
 
-pg_result pg_lock_wait(const char *path, int flags, const char *text, size_t text_len, pg_wait_state *state,
-                       pg_handle *out) {
-  return lock_path(path, flags, text, text_len, state, out);
+void pg_unlock_close(pg_handle fd) {
+  unlock_and_close(fd);
 }
-
 
 /* Where `path` is now, for a holder about to touch it; 0 when it names nothing this process may
  * touch (gone, or reached through another user's symlink since): the held file is not there. */
-static int relocate(const char *path, located *at, pg_result *error) {
+static int relocate(const char *path, pg_place *at, pg_result *error) {
   int err = pg_open_parent(path, at->name, sizeof(at->name), 0, &at->dir);
   if (err == 0) return 1;
   if (err != ENOENT && err != ENOTDIR && err != PG_EUNSAFE_PATH) *error = failure(err, "open");
@@ -352,7 +308,7 @@ static int relocate(const char *path, located *at, pg_result *error) {
 
 pg_result pg_unlock(pg_handle fd, const char *path) {
   pg_result result = ok();
-  located at;
+  pg_place at;
 
   if (path != NULL && relocate(path, &at, &result)) {
     struct stat held;
@@ -362,9 +318,9 @@ pg_result pg_unlock(pg_handle fd, const char *path) {
     } else if ((names = entry_names(&at, &held)) < 0) {
       result = failure(errno, "lstat");
     } else if (names == 1) {
-      failpoint("before-unlink");
+      pg_failpoint("before-unlink");
       if (unlinkat(at.dir, at.name, 0) != 0) result = failure(errno, "unlink");
-      failpoint("before-unlock");
+      pg_failpoint("before-unlock");
     }
     /* names == 0: the path was removed or now names another holder's file; leave it alone. */
     close(at.dir);
@@ -386,7 +342,7 @@ pg_result pg_rewrite(pg_handle fd, const char *text, size_t text_len) {
 pg_result pg_verify(pg_handle fd, const char *path, int *names) {
   pg_result result = ok();
   struct stat held;
-  located at;
+  pg_place at;
   *names = 0;
   if (fstat(fd, &held) != 0) return failure(errno, "fstat");
   if (!relocate(path, &at, &result)) return result;
@@ -406,7 +362,7 @@ int pg_process_start_time(int pid, double *started_ms) {
 }
 
 pg_result pg_probe(const char *path, pg_probe_state *state) {
-  int fd = open_nointr(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+  int fd = open_nointr(path, O_RDONLY | OPEN_SAFELY);
   if (fd < 0) {
     if (errno == ENOENT) {
       *state = PG_PROBE_MISSING;
@@ -427,18 +383,83 @@ pg_result pg_probe(const char *path, pg_probe_state *state) {
 }
 
 pg_result pg_open_to_read(const char *path, int *fd) {
-  located at;
-  pg_result result = locate(path, 0, &at);
+  pg_place at;
+  pg_result result = pg_place_open(path, 0, &at);
   if (result.err != 0) return result;
-  *fd = openat_nointr(at.dir, at.name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+  *fd = openat_nointr(at.dir, at.name, O_RDONLY | OPEN_SAFELY);
   if (*fd < 0) result = failure(errno, "open");
   close(at.dir);
   return result;
 }
 
+pg_result pg_read_opened(int fd, char *buffer, size_t size, size_t *length, pg_file_facts *facts) {
+  struct stat st;
+  ssize_t got;
+  *length = 0;
+  if (fstat(fd, &st) != 0) return failure(errno, "fstat");
+  facts->dev = (unsigned long long)st.st_dev;
+  facts->ino = (unsigned long long)st.st_ino;
+  facts->nlink = (unsigned long long)st.st_nlink;
+  facts->mode = (unsigned int)st.st_mode;
+  facts->uid = (unsigned int)st.st_uid;
+  facts->gid = (unsigned int)st.st_gid;
+#ifdef __APPLE__
+  facts->mtime_ns = (long long)st.st_mtimespec.tv_sec * 1000000000LL + st.st_mtimespec.tv_nsec;
+#else
+  facts->mtime_ns = (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+#endif
+  if (!S_ISREG(st.st_mode)) return ok();
+  do {
+    got = pread(fd, buffer, size, 0);
+  } while (got < 0 && errno == EINTR);
+  if (got < 0) return failure(errno, "read");
+  *length = (size_t)got;
+  return ok();
+}
+
+void pg_close_descriptor(int fd) {
+  /* After an EINTR the descriptor is gone on Linux: closing it again could close another's. */
+  close(fd);
+}
+
+#ifdef __linux__
+/* The numbers are the same on every architecture (the unified table of Linux 5.1 on), for C
+ * libraries whose headers predate the calls. */
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#ifndef SYS_pidfd_send_signal
+#define SYS_pidfd_send_signal 424
+#endif
+
+pg_result pg_process_open(int pid, int *fd) {
+  long opened = pid > 0 ? syscall(SYS_pidfd_open, pid, 0) : (errno = ESRCH, -1L); /* close-on-exec */
+  *fd = (int)opened;
+  if (opened >= 0) return ok();
+  /* ENOSYS before Linux 5.3; EPERM where a seccomp policy (a container's) refuses the call. */
+  return failure(errno == EPERM ? ENOSYS : errno, "pidfd_open");
+}
+
+pg_result pg_process_signal(int fd, int signal) {
+  return syscall(SYS_pidfd_send_signal, fd, signal, NULL, 0) == 0 ? ok() : failure(errno, "pidfd_send_signal");
+}
+#else
+pg_result pg_process_open(int pid, int *fd) {
+  (void)pid;
+  *fd = -1;
+  return failure(ENOSYS, "pidfd_open");
+}
+
+pg_result pg_process_signal(int fd, int signal) {
+  (void)fd;
+  (void)signal;
+  return failure(ENOSYS, "pidfd_send_signal");
+}
+#endif
+
 pg_result pg_locks_supported(const char *path, int *supported) {
   struct flock question;
-  int fd = open_nointr(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+  int fd = open_nointr(path, O_RDONLY | OPEN_SAFELY);
   if (fd < 0) return failure(errno == ENXIO ? PG_ENOTREG : errno, "open");
   memset(&question, 0, sizeof(question));
   question.l_type = F_WRLCK;
@@ -472,7 +493,7 @@ static const errno_name errno_names[] = {
     {EOPNOTSUPP, "EOPNOTSUPP"}, {ENOTSUP, "ENOTSUP"}, {EAGAIN, "EAGAIN"}, {EINTR, "EINTR"},
     {EEXIST, "EEXIST"},   {EBUSY, "EBUSY"},         {ENXIO, "ENXIO"},     {ETXTBSY, "ETXTBSY"},
     {EFBIG, "EFBIG"},     {EOVERFLOW, "EOVERFLOW"}, {ENOMEM, "ENOMEM"},   {EXDEV, "EXDEV"},
-    {EDQUOT, "EDQUOT"},   {ESTALE, "ESTALE"},       {ENODEV, "ENODEV"},
+    {EDQUOT, "EDQUOT"},   {ESTALE, "ESTALE"},       {ENODEV, "ENODEV"},   {ESRCH, "ESRCH"},
 };
 
 const char *pg_error_code(int err) {

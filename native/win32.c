@@ -9,7 +9,7 @@
  *
  * Built by `npm run build:win32` (mingw-w64) and tested under Wine (`npm run test:windows`).
  */
-#include "pidguard.h"
+#include "platform.h"
 
 #include <windows.h>
 
@@ -252,87 +252,76 @@ static int take_lock(HANDLE file, DWORD lock_flags, pg_wait_state *state) {
   }
 }
 
-static pg_result lock_path(const char *path, int flags, const char *text, size_t text_len, pg_wait_state *state,
-                           pg_handle *out) {
+pg_result pg_place_open(const char *path, int flags, pg_place *place) {
+  (void)flags; /* PG_MKDIR: the directories are made beforehand (src/kernel/acquire.ts) */
+  place->path = widen(path);
+  place->attributes = 0;
+  return place->path == NULL ? last_failure("open") : ok();
+}
+
+void pg_place_close(pg_place *place) {
+  free(place->path);
+}
+
+pg_result pg_open_file(pg_place *place, int flags, pg_handle *handle, int *created) {
   DWORD disposition = (flags & PG_CREATE) ? OPEN_ALWAYS : OPEN_EXISTING;
   DWORD access = (flags & PG_PIDFILE) ? (GENERIC_READ | GENERIC_WRITE | DELETE) : GENERIC_READ;
-  DWORD lock_flags = (flags & PG_SHARED) ? 0 : LOCKFILE_EXCLUSIVE_LOCK;
-  wchar_t *wide = widen(path);
-  int attempt;
-
-  if (wide == NULL) return last_failure("open");
-  for (attempt = 0; state != NULL || attempt < PG_MAX_REOPEN; attempt++) {
-    BY_HANDLE_FILE_INFORMATION held;
-    pg_identity identity;
-    int names, err, created;
-    HANDLE file = CreateFileW(wide, access, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL,
-                              disposition, FILE_ATTRIBUTE_NORMAL | FILE_FLAG_OPEN_REPARSE_POINT, NULL);
-    if (file == INVALID_HANDLE_VALUE) {
-      pg_result r = last_failure("open");
-      free(wide);
-      return r;
-    }
-    created = disposition == OPEN_ALWAYS && GetLastError() != ERROR_ALREADY_EXISTS;
-    err = take_lock(file, lock_flags, state);
-    if (err != 0) {
-      if (created && err == PG_ECANCELED) discard_created(file, wide);
-      CloseHandle(file);
-      free(wide);
-      return failure(err, "flock");
-    }
-    if (!GetFileInformationByHandle(file, &held) || !identify(file, &identity)) {
-      pg_result r = last_failure("fstat");
-      unlock_and_close(file);
-      free(wide);
-      return r;
-    }
-    if (held.dwFileAttributes & FILE_ATTRIBUTE_REPARSE_POINT) {
-      /* The counterpart of O_NOFOLLOW: a link planted at the path is refused, its target kept. */
-      unlock_and_close(file);
-      free(wide);
-      return failure(ERROR_CANT_RESOLVE_FILENAME, "open");
-    }
-    names = path_names(wide, &identity);
-    if (names < 0) {
-      pg_result r = last_failure("lstat");
-      unlock_and_close(file);
-      free(wide);
-      return r;
-    }
-    if (names == 0) {
-      unlock_and_close(file);
-      continue;
-    }
-    if (flags & PG_PIDFILE) {
-      pg_result written;
-      if (held.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY) {
-        unlock_and_close(file);
-        free(wide);
-        return failure(PG_ENOTREG, "open");
-      }
-      written = replace_text(file, text, text_len);
-      if (written.err != 0) {
-        remove_by_handle(file, wide);
-        unlock_and_close(file);
-        free(wide);
-        return written;
-      }
-    }
-    free(wide);
-    *out = file;
-    return ok();
+  BY_HANDLE_FILE_INFORMATION info;
+  HANDLE file = CreateFileW(place->path, access, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL,
+                            disposition, FILE_ATTRIBUTE_NORMAL | FILE_FLAG_OPEN_REPARSE_POINT, NULL);
+  if (file == INVALID_HANDLE_VALUE) return last_failure("open");
+  *created = disposition == OPEN_ALWAYS && GetLastError() != ERROR_ALREADY_EXISTS;
+  if (!GetFileInformationByHandle(file, &info)) {
+    pg_result r = last_failure("fstat");
+    CloseHandle(file);
+    return r;
   }
-  free(wide);
-  return failure(PG_ELOCKED, "flock");
+  if (info.dwFileAttributes & FILE_ATTRIBUTE_REPARSE_POINT) {
+    /* The counterpart of O_NOFOLLOW: a link planted at the path is refused, its target kept. */
+    CloseHandle(file);
+    return failure(ERROR_CANT_RESOLVE_FILENAME, "open");
+  }
+  *handle = file;
+  return ok();
 }
 
-pg_result pg_lock(const char *path, int flags, const char *text, size_t text_len, pg_handle *out) {
-  return lock_path(path, flags, text, text_len, NULL, out);
+int pg_take_lock(pg_handle file, int flags, pg_wait_state *state) {
+  return take_lock(file, (flags & PG_SHARED) ? 0 : LOCKFILE_EXCLUSIVE_LOCK, state);
 }
 
-pg_result pg_lock_wait(const char *path, int flags, const char *text, size_t text_len, pg_wait_state *state,
-                       pg_handle *out) {
-  return lock_path(path, flags, text, text_len, state, out);
+void pg_discard_created(pg_place *place, pg_handle file, int err) {
+  if (err == PG_ECANCELED) discard_created(file, place->path);
+}
+
+int pg_names(pg_place *place, pg_handle file, pg_result *error) {
+  BY_HANDLE_FILE_INFORMATION held;
+  pg_identity identity;
+  int names;
+  if (!GetFileInformationByHandle(file, &held) || !identify(file, &identity)) {
+    *error = last_failure("fstat");
+    return -1;
+  }
+  place->attributes = held.dwFileAttributes;
+  names = path_names(place->path, &identity);
+  if (names < 0) *error = last_failure("lstat");
+  return names;
+}
+
+pg_result pg_write_pidfile(pg_place *place, pg_handle file, const char *text, size_t text_len) {
+  if (place->attributes & FILE_ATTRIBUTE_DIRECTORY) return failure(PG_ENOTREG, "open");
+  return replace_text(file, text, text_len); /* Windows has no owners to trust or distrust here: ACLs decide */
+}
+
+void pg_remove_own(pg_place *place, pg_handle file) {
+  remove_by_handle(file, place->path);
+}
+
+void pg_unlock_close(pg_handle file) {
+  unlock_and_close(file);
+}
+
+void pg_failpoint(const char *step) {
+  (void)step; /* the torture suite's failpoints stop the process with SIGSTOP: POSIX only */
 }
 
 void pg_wait_begin(pg_wait_state *state) {
@@ -431,6 +420,29 @@ pg_result pg_open_to_read(const char *path, int *fd) {
   return failure(ERROR_CALL_NOT_IMPLEMENTED, "open"); /* Node opens it: a HANDLE is no descriptor */
 }
 
+pg_result pg_read_opened(int fd, char *buffer, size_t size, size_t *length, pg_file_facts *facts) {
+  (void)fd;
+  (void)buffer;
+  (void)size;
+  (void)facts;
+  *length = 0;
+  return failure(ERROR_CALL_NOT_IMPLEMENTED, "read"); /* nothing is opened by pg_open_to_read here */
+}
+
+void pg_close_descriptor(int fd) { (void)fd; }
+
+pg_result pg_process_open(int pid, int *fd) {
+  (void)pid;
+  *fd = -1;
+  return failure(ERROR_CALL_NOT_IMPLEMENTED, "OpenProcess"); /* a HANDLE is no descriptor: signalled by PID */
+}
+
+pg_result pg_process_signal(int fd, int signal) {
+  (void)fd;
+  (void)signal;
+  return failure(ERROR_CALL_NOT_IMPLEMENTED, "TerminateProcess");
+}
+
 pg_result pg_locks_supported(const char *path, int *supported) {
   (void)path;
   *supported = 1; /* every Windows file system pidguard can open gives LockFileEx */
@@ -482,6 +494,7 @@ static const win_error_name win_error_names[] = {
     {ERROR_NOT_SUPPORTED, "ENOTSUP"},        {ERROR_INVALID_FUNCTION, "ENOSYS"},
     {ERROR_CANT_RESOLVE_FILENAME, "ELOOP"},  {ERROR_NO_UNICODE_TRANSLATION, "EINVAL"},
     {ERROR_INVALID_PARAMETER, "EINVAL"},     {ERROR_NOT_READY, "EIO"},
+    {ERROR_CALL_NOT_IMPLEMENTED, "ENOSYS"},
 };
 
 const char *pg_error_code(int err) {

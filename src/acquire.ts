@@ -34,7 +34,12 @@ const codeOf = (error: unknown): string | undefined => (error as { code?: unknow
 function firstMechanism(settled: SettledOptions, kind: FileKind): Mechanism {
   if (settled.mode !== 'pidfile') return kernelMechanism;
   if (stalePidMechanism.covers(settled, kind)) return stalePidMechanism;
-  throw pathError('ENOTSUP', "operation not supported: mode 'pidfile' covers exclusive PID files; shared and plain file locks need a kernel lock", 'flock', settled.path);
+  throw pathError(
+    'ENOTSUP',
+    "operation not supported: mode 'pidfile' covers exclusive PID files; shared and plain file locks need a kernel lock",
+    'flock',
+    settled.path,
+  );
 }
 
 /** Whether a kernel lock's failure sends mode 'auto' to the fallback: the file system refused locks. */

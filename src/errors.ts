@@ -42,8 +42,14 @@ export function unnamedHolder(path: string, doubt: HolderDoubt): string {
  * The "already running" message of a refused acquire. `pid` is a holder proven (or, where
  * nothing proves one, trusted); `doubt` says what else is known, and why the file's PID is not it.
  */
-export function lockedMessage(path: string, pid: number | null, selfPid: number = process.pid, doubt: HolderDoubt | null = null): string {
-  if (pid === null) return unnamedHolder(path, doubt ?? { recordedPid: null, recordedPidHolds: null, uncheckedPid: null });
+export function lockedMessage(
+  path: string,
+  pid: number | null,
+  selfPid: number = process.pid,
+  doubt: HolderDoubt | null = null,
+): string {
+  if (pid === null)
+    return unnamedHolder(path, doubt ?? { recordedPid: null, recordedPidHolds: null, uncheckedPid: null });
   if (pid === selfPid) {
     return `${path} is already locked by this process (PID ${pid}); release that lock before taking it again`;
   }
@@ -57,7 +63,12 @@ export function lockedMessage(path: string, pid: number | null, selfPid: number 
  * one (pidguard/postgres): `target` names the lock (postgres:nightly), `host` the holder's host.
  * `self`: whether the holder is this process, or the PID and host that would say so.
  */
-export function remoteLockedMessage(target: string, pid: number | null, host: string | null, self: boolean | { pid: number; host: string } = { pid: process.pid, host: os.hostname() }): string {
+export function remoteLockedMessage(
+  target: string,
+  pid: number | null,
+  host: string | null,
+  self: boolean | { pid: number; host: string } = { pid: process.pid, host: os.hostname() },
+): string {
   if (pid === null || host === null) return `${target} is locked by a session that has not recorded its holder`;
   if (typeof self === 'boolean' ? self : pid === self.pid && host === self.host) {
     return `${target} is already locked by this process (PID ${pid} on ${host}); release that lock before taking it again`;
@@ -87,7 +98,11 @@ export class LockedError extends Error {
   readonly host: string | null;
 
   constructor(path: string, pid: number | null, context: LockedContext = {}) {
-    super('host' in context ? remoteLockedMessage(path, pid, context.host ?? null, context.thisProcess) : lockedMessage(path, pid, process.pid, context.doubt ?? null));
+    super(
+      'host' in context
+        ? remoteLockedMessage(path, pid, context.host ?? null, context.thisProcess)
+        : lockedMessage(path, pid, process.pid, context.doubt ?? null),
+    );
     this.name = 'LockedError';
     this.path = path;
     this.pid = pid;

@@ -5,11 +5,12 @@ import { lockedFile, readFlockHolders, readFlockHoldersSync } from './kernel/loc
 import { kernelHolder } from './kernel/holders';
 import { binding, isNativeError, nativePath, ProbeState } from './addon/binding';
 import { checkPath, environmentMode, settleMode, type InspectOptions, type LockMode } from './options';
-import { judgeFile } from './stale-pid/lock';
+import { clockOffsetFor, judgeFile } from './stale-pid/lock';
 import { runProcAsync, runProcSync, type ProcSteps } from './process/proc-io';
 import type { FlockHolder } from './kernel/proc-locks';
 import { readCommandLine, readProcessFacts } from './process/info';
 import { readPidFile, readPidFileSync, type PidFileContents } from './file/read';
+import { mountDeviceOf } from './kernel/mount-device';
 import { describeStatus, type LockStatus, type ProcessView } from './status';
 import { currentCredentials, distrust } from './file/trust';
 
@@ -56,10 +57,16 @@ function addonLoads(): boolean {
  * which takes no lock, so a concurrent acquirer is never refused. Without the addon, acquire()
  * would refuse to lock at all (ERR_PIDGUARD_NATIVE): what the kernel says is all there is.
  */
-function fallbackApplies(mode: LockMode, file: string, contents: PidFileContents, kernelLocked: () => boolean): boolean {
+function fallbackApplies(
+  mode: LockMode,
+  file: string,
+  contents: PidFileContents,
+  kernelLocked: () => boolean,
+): boolean {
   if (mode === 'pidfile') return true;
   if (mode === 'kernel' || !addonLoads()) return false;
-  if (contents.kind !== 'pid' || kernelLocked() || judgeFile(contents, 0).kind !== 'held') return false;
+  if (contents.kind !== 'pid' || kernelLocked() || judgeFile(contents, clockOffsetFor(file) ?? 0).kind !== 'held')
+    return false;
   try {
     return !binding().locksSupported(nativePath(file));
   } catch (error) {
@@ -81,7 +88,12 @@ function trusted(file: string): boolean {
   }
 }
 
-function* look(file: string, mode: LockMode, contents: PidFileContents, holders: FlockHolder[] | null): ProcSteps<LockStatus> {
+function* look(
+  file: string,
+  mode: LockMode,
+  contents: PidFileContents,
+  holders: FlockHolder[] | null,
+): ProcSteps<LockStatus> {
   const lookUp = processLookUp();
   const identity = mode === 'pidfile' ? null : lockedFile(contents);
   const probedLocked = identity !== null && holders === null && addonLoads() ? probe(file) : null;
@@ -91,7 +103,9 @@ function* look(file: string, mode: LockMode, contents: PidFileContents, holders:
     // nor on a file another user could have written: the fallback never takes it, and its PID
     // may name any process at all.
     const judged = contents.kind !== 'missing' && contents.dev !== null && trusted(file);
-    const verdict = judged ? judgeFile(contents, 0) : null;
+    // Times are read on the file system's clock, which may not be ours (an NFS server's): measured
+    // as the fallback measures it, or, where nothing can be written there, taken to agree.
+    const verdict = judged ? judgeFile(contents, clockOffsetFor(file) ?? 0) : null;
     return describeStatus({ path: file, contents, lookUp, mode: 'pidfile', verdict });
   }
   const checkedBy = holders !== null ? 'proc-locks' : probedLocked !== null ? 'probe' : 'none';
@@ -103,7 +117,7 @@ function* look(file: string, mode: LockMode, contents: PidFileContents, holders:
 export function inspectSync(path: string, options?: InspectOptions): LockStatus {
   const file = checkPath(path);
   const mode = settleMode(options?.mode, environmentMode());
-  const contents = readPidFileSync(file, mode !== 'pidfile');
+  const contents = readPidFileSync(file, mode !== 'pidfile' ? mountDeviceOf : null);
   const identity = mode === 'pidfile' ? null : lockedFile(contents);
   const holders = identity === null ? null : readFlockHoldersSync(identity);
   return runProcSync(look(file, mode, contents, holders));
@@ -116,7 +130,7 @@ export function inspectSync(path: string, options?: InspectOptions): LockStatus 
 export async function inspect(path: string, options?: InspectOptions): Promise<LockStatus> {
   const file = checkPath(path);
   const mode = settleMode(options?.mode, environmentMode());
-  const contents = await readPidFile(file, mode !== 'pidfile');
+  const contents = await readPidFile(file, mode !== 'pidfile' ? mountDeviceOf : null);
   const identity = mode === 'pidfile' ? null : lockedFile(contents);
   const holders = identity === null ? null : await readFlockHolders(identity);
   return runProcAsync(look(file, mode, contents, holders));

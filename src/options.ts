@@ -123,13 +123,22 @@ function nearest(name: string, known: readonly string[]): string | undefined {
     for (let i = 1; i <= a.length; i += 1) {
       const next = [i];
       for (let j = 1; j <= b.length; j += 1) {
-        next.push(Math.min((row[j] as number) + 1, (next[j - 1] as number) + 1, (row[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1)));
+        next.push(
+          Math.min(
+            (row[j] as number) + 1,
+            (next[j - 1] as number) + 1,
+            (row[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1),
+          ),
+        );
       }
       row = next;
     }
     return row[b.length] as number;
   };
-  const scored = known.map((candidate) => ({ candidate, score: distance(name.toLowerCase(), candidate.toLowerCase()) }));
+  const scored = known.map((candidate) => ({
+    candidate,
+    score: distance(name.toLowerCase(), candidate.toLowerCase()),
+  }));
   const best = scored.sort((a, b) => a.score - b.score)[0];
   return best !== undefined && best.score <= 2 ? best.candidate : undefined;
 }
@@ -140,8 +149,10 @@ function refuseUnknown(options: object, call: OptionsOf): void {
   for (const name of Object.keys(options)) {
     if (known.includes(name)) continue;
     const guess = nearest(name, known);
-    throw invalidArgument(`options.${name} is not an option of ${call}()${guess === undefined ? '' : `; did you mean ${guess}?`} ` +
-      `(the options are ${known.join(', ')})`);
+    throw invalidArgument(
+      `options.${name} is not an option of ${call}()${guess === undefined ? '' : `; did you mean ${guess}?`} ` +
+        `(the options are ${known.join(', ')})`,
+    );
   }
 }
 
@@ -149,7 +160,13 @@ function refuseUnknown(options: object, call: OptionsOf): void {
  * Checks everything before anything is touched. `sync`: signals are refused (a blocked thread
  * cannot see one).
  */
-export function settleOptions(file: unknown, options: LockOptions | undefined, environment: string | undefined, sync: boolean, call: OptionsOf): SettledOptions {
+export function settleOptions(
+  file: unknown,
+  options: LockOptions | undefined,
+  environment: string | undefined,
+  sync: boolean,
+  call: OptionsOf,
+): SettledOptions {
   if (options !== undefined && (typeof options !== 'object' || options === null)) {
     throw invalidArgument(`options must be an object, got ${describe(options)}`);
   }
@@ -160,7 +177,8 @@ export function settleOptions(file: unknown, options: LockOptions | undefined, e
   }
   const signal = options?.signal;
   if (signal !== undefined) {
-    if (sync) throw invalidArgument('options.signal works with the async calls only: a blocked thread cannot see an abort');
+    if (sync)
+      throw invalidArgument('options.signal works with the async calls only: a blocked thread cannot see an abort');
     if (!(signal instanceof AbortSignal)) throw invalidArgument('options.signal must be an AbortSignal');
   }
   return {

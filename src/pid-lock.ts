@@ -119,7 +119,12 @@ export class PidLock extends EventEmitter implements Disposable, AsyncDisposable
       this.#logger.warn(`could not give up the lost lock on ${this.path}: ${(error as Error).message}`);
     }
     this.#logger.warn(`${this.path} was removed or replaced: this process no longer holds it`);
-    const lost = pathError('ELOST', 'the PID file was removed or replaced; this process no longer holds it', 'lstat', this.path);
+    const lost = pathError(
+      'ELOST',
+      'the PID file was removed or replaced; this process no longer holds it',
+      'lstat',
+      this.path,
+    );
     process.nextTick(() => this.emit('lost', lost));
   }
 
@@ -130,7 +135,9 @@ export class PidLock extends EventEmitter implements Disposable, AsyncDisposable
    */
   watch(intervalMs = 1000): this {
     if (typeof intervalMs !== 'number' || !(intervalMs > 0) || intervalMs > LONGEST_TIMER_MS) {
-      throw invalidArgument(`watch interval must be a positive number of milliseconds up to ${LONGEST_TIMER_MS}, got ${String(intervalMs)}`);
+      throw invalidArgument(
+        `watch interval must be a positive number of milliseconds up to ${LONGEST_TIMER_MS}, got ${String(intervalMs)}`,
+      );
     }
     this.#stopWatching();
     if (this.#holding === null) return this;

@@ -83,18 +83,32 @@ interface Lock {
 
 /** In mode 'pidfile' the PID file is the lock: its PID holds it when the verdict says so. */
 function fallbackLock(verdict: Verdict | null, recordedPid: number | null): Lock {
-  if (verdict === null) return { holder: { locked: false, pid: null, proof: null, recordedPid, recordedPidHolds: null }, checkedBy: 'none' };
-  if (verdict.kind === 'held') return { holder: { locked: true, pid: verdict.pid, proof: 'pid-file', recordedPid, recordedPidHolds: true }, checkedBy: 'pid' };
+  if (verdict === null)
+    return {
+      holder: { locked: false, pid: null, proof: null, recordedPid, recordedPidHolds: null },
+      checkedBy: 'none',
+    };
+  if (verdict.kind === 'held')
+    return {
+      holder: { locked: true, pid: verdict.pid, proof: 'pid-file', recordedPid, recordedPidHolds: true },
+      checkedBy: 'pid',
+    };
   // Settling: an empty file moments old, whose holder is likely writing its PID.
   const recordedPidHolds = recordedPid === null ? null : false;
-  return { holder: { locked: verdict.kind === 'settling', pid: null, proof: null, recordedPid, recordedPidHolds }, checkedBy: 'pid' };
+  return {
+    holder: { locked: verdict.kind === 'settling', pid: null, proof: null, recordedPid, recordedPidHolds },
+    checkedBy: 'pid',
+  };
 }
 
 export function describeStatus(facts: StatusFacts): LockStatus {
   const { path, contents, lookUp } = facts;
   const exists = contents.kind !== 'missing';
   const recordedPid = contents.kind === 'pid' ? contents.pid : null;
-  const { holder, checkedBy } = facts.mode === 'kernel' ? { holder: facts.holder, checkedBy: facts.checkedBy } : fallbackLock(facts.verdict, recordedPid);
+  const { holder, checkedBy } =
+    facts.mode === 'kernel'
+      ? { holder: facts.holder, checkedBy: facts.checkedBy }
+      : fallbackLock(facts.verdict, recordedPid);
   const { locked, pid } = holder;
   // The holder, when locked; else the process the file names. Never, while locked, a recorded
   // PID that was not named as the holder: that process may be any process at all.

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { build } from 'esbuild';
+import nodeGypBuild from 'node-gyp-build';
 import { acquireSync } from 'pidguard';
 import { flockCanTake, root, tempDir } from './helpers.mjs';
 
@@ -84,7 +85,8 @@ test("fully bundled with the addon copied beside the bundle as pidguard.node, it
   const dir = appDir(t);
   const file = path.join(dir, 'svc.pid');
   const script = await bundle(dir, false);
-  fs.copyFileSync(path.join(root, 'build', 'Release', 'pidguard.node'), path.join(dir, 'dist', 'pidguard.node'));
+  // The addon this package loads (its build, or else its prebuild), copied as an app ships it.
+  fs.copyFileSync(nodeGypBuild.resolve(root), path.join(dir, 'dist', 'pidguard.node'));
   const seen = runApp(script, file);
   assert.equal(seen.ok, true, seen.message);
   assert.equal(seen.mode, 'kernel');

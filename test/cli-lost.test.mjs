@@ -1,7 +1,7 @@
 // `pidguard run` whose PID file is removed or replaced behind it (an operator's rm, a tmp
 // cleaner): it takes the path again at once, or, when another copy got it first, stops its
 // command (TERM, then KILL after --kill-after) and exits 69; never two commands left running
-// once the README's bound (detection plus the grace) has passed.
+// once the bound of docs/command.md (detection plus the grace) has passed.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -13,7 +13,7 @@ import { flockCanTake, run } from './helpers.mjs';
 const linux = { skip: process.platform !== 'linux' && 'needs bash and /proc', timeout: 60_000 };
 const hasStrace = run('bash', ['-c', 'command -v strace']).status === 0;
 
-/** The README's bound on two commands running at once: detection (1 s at most, polling) plus --kill-after. */
+/** docs/command.md's bound on two commands running at once: detection (1 s at most, polling) plus --kill-after. */
 const DETECTION_MS = 1000;
 /** Room for a loaded machine to deliver, reap and report, on top of the bound. */
 const SLACK_MS = 3000;

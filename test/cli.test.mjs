@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { blockedOn, cliSetup, fileHolds, fuseSkip, linesIn, mountNoLockFs, sh, startScript } from './cli-helpers.mjs';
 import messages from '../dist/cli/messages.js';
 import signals from '../dist/cli/signals.js';
-import { flockCanTake, here, root, run, startHolder, tempDir } from './helpers.mjs';
+import { flockCanTake, here, root, run, startAgents, startHolder, tempDir } from './helpers.mjs';
 
 const linux = { skip: process.platform !== 'linux' && 'needs bash, flock(1) and /proc/locks', timeout: 60_000 };
 const isRoot = process.getuid?.() === 0;
@@ -272,7 +272,7 @@ test('run forwards INT, TERM, HUP, QUIT, USR1 and USR2 to the command and exits 
 
 /**
  * Every signal `pidguard run` passes on to its command on Linux: all that Node can catch and
- * that would end pidguard or that a service listens for (README, "The pidguard command").
+ * that would end pidguard or that a service listens for (docs/command.md).
  */
 const FORWARDED = ['HUP', 'INT', 'QUIT', 'TRAP', 'ABRT', 'USR1', 'USR2', 'ALRM', 'TERM', 'STKFLT', 'CONT', 'URG', 'XCPU', 'XFSZ', 'VTALRM', 'PROF', 'WINCH', 'IO', 'PWR', 'SYS'];
 
@@ -325,10 +325,10 @@ for (const inherit of [true, false]) {
   });
 }
 
-test('the README and --help name the signals run passes on, word for word as the code lists them', linux, (t) => {
+test("docs/command.md and --help name the signals run passes on, word for word as the code lists them", linux, (t) => {
   const setup = cliSetup(t);
   assert.deepEqual(signals.FORWARDED_SIGNALS, FORWARDED.map((name) => `SIG${name}`), 'the list these tests send');
-  const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
+  const readme = fs.readFileSync(path.join(root, 'docs', 'command.md'), 'utf8');
   const listed = /Signals passed on to the command, on Linux: ([^.]*)\./.exec(readme)?.[1].replace(/\s+/g, ' ');
   const names = signals.FORWARDED_SIGNALS;
   assert.equal(listed, `${names.slice(0, -1).join(', ')} and ${names.at(-1)}`);
@@ -336,8 +336,8 @@ test('the README and --help name the signals run passes on, word for word as the
   assert.match(help.replace(/\s+/g, ' '), new RegExp(`these signals on to it \\(those this system has\\): ${FORWARDED.join(' ')} and exit`));
 });
 
-test("the README's exit-status table has a row for each of pidguard's own statuses, and no other", linux, () => {
-  const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
+test("docs/command.md's exit-status table has a row for each of pidguard's own statuses, and no other", linux, () => {
+  const readme = fs.readFileSync(path.join(root, 'docs', 'command.md'), 'utf8');
   const table = readme.slice(readme.indexOf('| exit status | meaning |'));
   const rows = [...table.slice(0, table.indexOf('\n\n')).matchAll(/^\| (\d+)\b/gm)].map((match) => Number(match[1]));
   assert.deepEqual(rows, [0, ...new Set(Object.values(messages.EXIT))].sort((a, b) => a - b));
@@ -460,6 +460,22 @@ test("as a container's PID 1: reaps the orphans it inherits, passes SIGTERM on, 
   assert.equal(fs.existsSync(setup.pidfile), false);
 });
 
+test("as a container's PID 1, waiting for the lock (-w): SIGTERM ends the wait, and the command never runs", asRoot, async (t) => {
+  const setup = cliSetup(t);
+  const [holder] = await startAgents(t, 1);
+  await holder.ask({ op: 'acquire', path: setup.pidfile });
+  const service = startScript(t, setup, 'exec unshare --pid --fork --mount-proc pidguard run -w 60 app.pid -- touch ran');
+  // pidguard waits inside the namespace: the kernel lists it as a blocked waiter on the file.
+  const { ino } = fs.statSync(setup.pidfile);
+  while (!fs.readFileSync('/proc/locks', 'utf8').split('\n').some((line) => line.includes('->') && line.trim().endsWith(`:${ino} 0 EOF`))) await sleep(10);
+  const [init] = fs.readFileSync(`/proc/${service.child.pid}/task/${service.child.pid}/children`, 'utf8').trim().split(' ').map(Number);
+  process.kill(init, 'SIGTERM'); // `docker stop`
+  const exited = await Promise.race([service.exited, sleep(10_000).then(() => 'still waiting')]);
+  assert.deepEqual(exited, { code: 143, signal: null }, 'PID 1 ignored SIGTERM while it waited');
+  assert.equal(fs.existsSync(path.join(setup.dir, 'ran')), false, 'the command ran after all');
+  assert.equal((await holder.ask({ op: 'release' })).ok, true);
+});
+
 test('a worker torn down while a command it started runs: terminate() settles, and the command is reaped when it ends', linux, async (t) => {
   const dir = tempDir(t);
   const fifo = path.join(dir, 'release.fifo');
@@ -511,7 +527,7 @@ test('the command inherits the lock: a SIGKILLed wrapper leaves it held by the c
   assert.equal(fs.existsSync(path.join(setup.dir, 'ran')), true);
 });
 
-test('a command that closes its inherited fd 3 gives its share up: a SIGKILLed wrapper then leaves the lock free (the README says so)', linux, async (t) => {
+test('a command that closes its inherited fd 3 gives its share up: a SIGKILLed wrapper then leaves the lock free (docs/command.md says so)', linux, async (t) => {
   const setup = cliSetup(t);
   const service = startScript(t, setup, `exec pidguard run app.pid -- bash -c 'exec 3>&-; echo $$; exec sleep 60'`);
   const commandPid = Number(await service.nextLine());
@@ -618,4 +634,19 @@ test('with PIDGUARD_MODE=pidfile: run refuses a second copy, status reports, sto
   assert.deepEqual(await service.exited, { code: 128 + 15, signal: null });
   assert.equal(fs.existsSync(setup.pidfile), false);
   assert.equal(fs.existsSync(path.join(setup.dir, 'ran')), false);
+});
+
+test("mode pidfile: a command that ended by itself exits with its own status, even when another run took the file before pidguard heard of it", linux, async (t) => {
+  const setup = cliSetup(t);
+  const env = { ...setup.env, PIDGUARD_MODE: 'pidfile' };
+  // The command stops pidguard, then exits: the file names a command that has ended (a zombie,
+  // not reaped), which a second run rightly takes over, before the first pidguard goes on.
+  const first = startScript(t, { ...setup, env }, `exec pidguard run app.pid -- sh -c 'kill -STOP $PPID; exit 7'`);
+  const wrapper = first.child.pid;
+  while (!/^State:\s+T/m.test(fs.readFileSync(`/proc/${wrapper}/status`, 'utf8'))) await sleep(10);
+  const second = startScript(t, { ...setup, env }, `exec pidguard run app.pid -- sh -c 'echo started; read _ < /dev/tty 2>/dev/null || sleep 30'`);
+  assert.equal(await second.nextLine(), 'started');
+  process.kill(wrapper, 'SIGCONT');
+  assert.deepEqual(await first.exited, { code: 7, signal: null }, 'the first run reported its command as stopped for a lost lock');
+  assert.match(fs.readFileSync(setup.pidfile, 'utf8'), /^\d+\n$/);
 });

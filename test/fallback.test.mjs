@@ -178,12 +178,13 @@ const fuseSkip = process.platform !== 'linux' ? 'FUSE on Linux'
 
 /** Mounts test/fixtures/nolock-fs.py over a new directory; unmounted when `t` ends. */
 async function mountNoLockFs(t, ...flags) {
+  const env = typeof flags[0] === 'object' ? { ...process.env, ...flags.shift() } : process.env;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pidguard-fuse-'));
   const backing = path.join(dir, 'backing');
   const mount = path.join(dir, 'mnt');
   fs.mkdirSync(backing);
   fs.mkdirSync(mount);
-  const daemon = spawn('/usr/bin/python3', [path.join(here, 'fixtures', 'nolock-fs.py'), ...flags, backing, mount], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const daemon = spawn('/usr/bin/python3', [path.join(here, 'fixtures', 'nolock-fs.py'), ...flags, backing, mount], { stdio: ['ignore', 'pipe', 'inherit'], env });
   // One hook, in this order: the directory cannot be removed while mounted.
   t.after(() => {
     run('umount', ['-l', mount]);
@@ -410,4 +411,27 @@ test('a release meeting a live claim on its file leaves the file, which is stale
   const held = acquireSync(file, pidfile);
   held.release();
   assert.deepEqual(fs.readdirSync(path.dirname(file)), []);
+});
+
+test("inspect judges by the file system's clock, as acquire does: a skewed server neither hides a holder nor names a reused PID", { ...TIMEOUT, skip: fuseSkip }, async (t) => {
+  for (const skew of [-30, 30]) {
+    const { mount, backing } = await mountNoLockFs(t, { SKEW: String(skew) });
+    const file = path.join(mount, 'svc.pid');
+    // A live holder: 30 s behind, its file seems written 30 s before the holder started.
+    const [holder] = await startAgents(t, 1);
+    assert.equal((await holder.ask({ op: 'acquire', path: file, options: pidfile })).ok, true);
+    const held = inspectSync(file, pidfile);
+    assert.deepEqual([held.locked, held.pid], [true, holder.pid], `skew ${skew}: the holder is running`);
+    await holder.ask({ op: 'release' });
+    // A PID reused by an unrelated process started after the file was written: 30 s ahead, the
+    // file seems written after it started.
+    const { child: sleeper } = await startSleeper(t);
+    fs.writeFileSync(path.join(backing, 'svc.pid'), `${sleeper.pid}\n`);
+    const past = new Date(Date.now() - 5000);
+    fs.utimesSync(path.join(backing, 'svc.pid'), past, past);
+    await new Promise((resolve) => setTimeout(resolve, 1100)); // FUSE's attribute cache
+    const reused = inspectSync(file, pidfile);
+    assert.deepEqual([reused.locked, reused.pid], [false, null], `skew ${skew}: a reused PID is not a holder`);
+    fs.rmSync(path.join(backing, 'svc.pid'));
+  }
 });

@@ -4,14 +4,16 @@
 // real decoys (test/fixtures/decoy.py, which blocks and so records every signal sent to it), and
 // real PID reuse and PID namespaces (unshare, root only).
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import readline from 'node:readline';
 import { test } from 'node:test';
 import { acquireSync, inspect, inspectSync, LockedError } from 'pidguard';
 import errors from '../dist/errors.js';
 import holderProof from '../dist/kernel/holder-proof.js';
 import { cliSetup, fileHolds, sh, startScript } from './cli-helpers.mjs';
-import { here, run, startDecoy, startHolder } from './helpers.mjs';
+import { here, pendingSignals, run, startDecoy, startHolder, tempDir } from './helpers.mjs';
 
 const { nameHolder, familyHead } = holderProof;
 const { lockedMessage } = errors;
@@ -112,6 +114,38 @@ test('a flock(1) holder whose file names an unrelated live process: status names
   assert.equal(stopped.status, 0, stopped.stderr);
   assert.deepEqual(await flockEnded, { code: null, signal: 'SIGTERM' });
   assert.equal(fs.existsSync(path.join(setup.dir, 'ran')), false);
+});
+
+// A thread's ID is a PID to kill(2) and has a /proc entry sharing the process's descriptors, so
+// its "descriptors" hold the lock too; but it names a thread, whose ID goes to a new process once
+// the thread ends, while the process runs on holding the lock. Only the process is the holder.
+test('a file naming a thread of the holder (its TID): status and inspect name the process, and stop signals the process', linux, async (t) => {
+  const setup = cliSetup(t);
+  // A holder with a second thread: python3 takes the lock and starts one.
+  const threaded = spawn('/usr/bin/python3', ['-c', `
+import fcntl, os, sys, threading
+f = open(sys.argv[1], 'a')
+fcntl.flock(f, fcntl.LOCK_EX)
+ready = threading.Event()
+t = threading.Thread(target=lambda: (ready.set(), threading.Event().wait()), daemon=True)
+t.start(); ready.wait()
+print(os.getpid(), t.native_id, flush=True)
+sys.stdin.read()`, path.join(setup.dir, 'threaded.pid')], { stdio: ['pipe', 'pipe', 'inherit'] });
+  t.after(() => threaded.kill('SIGKILL'));
+  const [pid, tid] = (await readline.createInterface({ input: threaded.stdout })[Symbol.asyncIterator]().next()).value.split(' ').map(Number);
+  assert.notEqual(pid, tid);
+  const pidfile = path.join(setup.dir, 'threaded.pid');
+  fs.writeFileSync(pidfile, `${tid}\n`);
+
+  const seen = inspectSync(pidfile);
+  assert.deepEqual({ pid: seen.pid, holderProof: seen.holderProof, recordedPid: seen.recordedPid, recordedPidHolds: seen.recordedPidHolds },
+    { pid, holderProof: 'fd', recordedPid: tid, recordedPidHolds: false });
+  const status = sh(setup, 'pidguard status threaded.pid');
+  assert.equal(status.stdout, `${pid}\n`, status.stderr);
+  const exited = new Promise((resolve) => threaded.once('exit', (code, signal) => resolve(signal)));
+  const stopped = sh(setup, 'pidguard stop -t 10 threaded.pid');
+  assert.equal(stopped.status, 0, stopped.stderr);
+  assert.equal(await exited, 'SIGTERM');
 });
 
 test('a PID namespace\'s holder writes 1: from outside, status names its PID there, stop signals it and never that namespace\'s init', asRoot, async (t) => {
@@ -260,4 +294,98 @@ test('the command of a SIGKILLed pidguard run keeps the lock: status names it, p
   assert.equal(seen.recordedPidHolds, true);
   assert.equal(sh(setup, 'pidguard stop app.pid').status, 0);
   assert.equal((await inspect(setup.pidfile)).locked, false);
+});
+
+/** test/fixtures/signal-gate.c, built for this test: a command's signals wait at a gate until let through. */
+function buildSignalGate(t) {
+  const gate = path.join(tempDir(t), 'signal-gate');
+  const built = run(process.env.CC ?? 'cc', ['-O2', '-Wall', '-o', gate, path.join(here, 'fixtures', 'signal-gate.c')]);
+  assert.equal(built.status, 0, built.stderr);
+  return gate;
+}
+
+/**
+ * A decoy (test/fixtures/decoy.py) given PID `pid`, freed just before: the kernel's last PID is set
+ * to the one before it (ns_last_pid, root) just before each fork, until a fork gets it (another
+ * process forking in between takes it first, now and then).
+ */
+async function decoyWithPid(t, pid) {
+  const ready = path.join(tempDir(t), 'ready');
+  const script = `for try in $(seq 500); do
+    echo ${pid - 1} > /proc/sys/kernel/ns_last_pid
+    python3 ${path.join(here, 'fixtures', 'decoy.py')} ${ready} &
+    if [ $! -eq ${pid} ]; then echo $!; wait $!; exit; fi
+    kill -9 $!; wait $! 2>/dev/null
+  done; echo none`;
+  const { output } = await startHolder(t, 'bash', ['-c', script]);
+  assert.equal(output.trim(), String(pid), 'no fork got the freed PID');
+  const deadline = Date.now() + 15_000;
+  while (!fs.existsSync(ready)) {
+    if (Date.now() > deadline) throw new Error('the decoy did not start within 15 s');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  return { pid, pending: () => pendingSignals(pid) };
+}
+
+test('stop pins the holder before proving it: a holder that ends, its PID given to another process, before the signal lands, leaves that process unsignalled', asRoot, async (t) => {
+  const gate = buildSignalGate(t);
+  const setup = cliSetup(t);
+  // One process, with no children: its PID is free again once it has been reaped (a PID still
+  // naming a process group, as flock(1)'s would for its command, is never handed out).
+  const hold = 'import fcntl, sys, time; f = open(sys.argv[1], "a"); fcntl.flock(f, fcntl.LOCK_EX); print("held", flush=True); time.sleep(120)';
+  const { child: holder } = await startHolder(t, 'python3', ['-c', hold, setup.pidfile]);
+  const holderEnded = new Promise((resolve) => holder.once('exit', resolve));
+  fs.writeFileSync(setup.pidfile, `${holder.pid}\n`);
+
+  const stop = spawn(gate, ['pidguard', 'stop', '-t', '10', 'app.pid'], { cwd: setup.dir, env: setup.env, stdio: ['pipe', 'pipe', 'pipe'] });
+  t.after(() => stop.kill('SIGKILL'));
+  let stderr = '';
+  stop.stderr.on('data', (data) => {
+    stderr += data;
+  });
+  const lines = readline.createInterface({ input: stop.stdout })[Symbol.asyncIterator]();
+  const nextLine = async () => (await lines.next()).value;
+
+  // The barrier: stop has looked, proven the holder and is in the call that signals it, held.
+  assert.equal(await nextLine(), `signal ${holder.pid} 15`, stderr);
+  // Meanwhile the holder ends, and its PID goes to an unrelated process.
+  process.kill(holder.pid, 'SIGKILL');
+  await holderEnded;
+  const decoy = await decoyWithPid(t, holder.pid);
+  stop.stdin.write('go\n');
+
+  const ended = await nextLine();
+  assert.equal(ended, 'exit 0', stderr);
+  assert.deepEqual(decoy.pending(), [], 'the SIGTERM meant for the holder reached the process that took its PID');
+});
+
+// /proc numbers processes as the PID namespace it was mounted for does; kill(2) takes this
+// process's numbering. In a PID namespace of its own whose /proc is still the parent's
+// (`unshare --pid --fork` without --mount-proc, bwrap --unshare-pid without --proc), the holder
+// /proc proves is, by that number, another process here: stop must refuse, not signal that one.
+test("stop in a PID namespace whose /proc is not its own refuses, and signals neither the holder's number there nor anyone", asRoot, async (t) => {
+  const setup = cliSetup(t);
+  const hold = 'import fcntl, sys, time; f = open(sys.argv[1], "a"); fcntl.flock(f, fcntl.LOCK_EX); print("held", flush=True); time.sleep(120)';
+  const { child: holder } = await startHolder(t, 'python3', ['-c', hold, setup.pidfile]);
+  fs.writeFileSync(setup.pidfile, `${holder.pid}\n`);
+  const done = path.join(setup.dir, 'done');
+  // In the new namespace: a decoy given the holder's number there (its last PID set just before
+  // each fork), then stop; the decoy prints the signals sent to it once `done` appears.
+  const script = `
+    for try in $(seq 500); do
+      echo ${holder.pid - 1} > /proc/sys/kernel/ns_last_pid
+      python3 ${path.join(here, 'fixtures', 'decoy.py')} ${path.join(setup.dir, 'ready')} sh -c 'while [ ! -e ${done} ]; do sleep 0.02; done' > ${path.join(setup.dir, 'decoy.json')} &
+      [ $! -eq ${holder.pid} ] && break
+      kill -9 $!; wait $! 2>/dev/null
+    done
+    [ $! -eq ${holder.pid} ] || { echo 'no fork got the number' >&2; exit 99; }
+    while [ ! -e ${path.join(setup.dir, 'ready')} ]; do sleep 0.01; done
+    pidguard stop -t 2 app.pid; echo "stop $?"
+    touch ${done}; wait $!`;
+  const result = run('unshare', ['--pid', '--fork', 'bash', '-c', script], { cwd: setup.dir, env: setup.env });
+  assert.equal(result.status, 0, result.stderr);
+  assert.equal(result.stdout, 'stop 4\n', result.stderr);
+  assert.match(result.stderr, /\/proc numbers processes for another PID namespace/);
+  assert.deepEqual(JSON.parse(fs.readFileSync(path.join(setup.dir, 'decoy.json'), 'utf8')), { pending: [] });
+  assert.equal(holder.exitCode, null, 'the holder runs on');
 });

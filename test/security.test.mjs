@@ -2,12 +2,15 @@
 // a stranger's file, one others can write, a second hard link, and a path through a symlink
 // that another user owns. Each refusal is EPERM naming the path, and touches nothing.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { acquire, acquireSync, inspect, inspectSync, lockSync, readPid } from 'pidguard';
 import { openDescriptorCount, tempDir } from './helpers.mjs';
 
+const pidguardEntry = fileURLToPath(import.meta.resolve('pidguard'));
 const posix = process.platform !== 'win32';
 const isRoot = posix && process.geteuid() === 0;
 const NOBODY = 65534;
@@ -167,4 +170,39 @@ test("the fallback refuses a path through a directory another user could change 
   acquireSync(path.join(open, 'svc.pid'), { mode: 'pidfile' }).release();
   acquireSync(file, { mode: 'kernel' }).release();
   assert.deepEqual(fs.readdirSync(path.join(theirs, 'app')), []);
+});
+
+// A daemon is a session leader without a terminal; were pidguard to open a terminal device found
+// at the path without O_NOCTTY, that terminal would become the daemon's controlling terminal, and
+// a Ctrl-C or hangup on it would then reach the daemon. Every open is checked: the lock's, the
+// PID file's, and the read side's.
+test('a terminal at the path never becomes the controlling terminal of a session leader', { skip: process.platform !== 'linux' && 'reads /proc/self/stat', timeout: 30_000 }, () => {
+  // Each call in a session of its own, so that one call's terminal does not hide the next's.
+  const child = `
+    const { acquireSync, inspectSync, lockSync, readPid } = require(${JSON.stringify(pidguardEntry)});
+    const [call, terminal] = process.argv.slice(1);
+    // Field 7 of /proc/self/stat, after the command name (which may hold spaces): tty_nr.
+    const ttyOf = () => Number(require('node:fs').readFileSync('/proc/self/stat', 'latin1').split(') ')[1].split(' ')[4]);
+    const before = ttyOf();
+    const calls = { readPid: () => readPid(terminal), inspectSync: () => inspectSync(terminal),
+      lockSync: () => lockSync(terminal).release(), acquireSync: () => acquireSync(terminal).release(),
+      'acquireSync pidfile': () => acquireSync(terminal, { mode: 'pidfile' }).release() };
+    try { calls[call](); } catch {}
+    console.log(JSON.stringify([before, ttyOf()]));`;
+  // python3 makes a pseudo-terminal and runs the child as a new session's leader (setsid), with
+  // the terminal's path as its argument.
+  const inPty = `
+import os, pty, subprocess, sys
+master, slave = pty.openpty()
+name = os.ttyname(slave)
+os.close(slave)
+sys.exit(subprocess.run(['setsid', '-w', *sys.argv[1:], name]).returncode)`;
+  const seen = {};
+  for (const call of ['readPid', 'inspectSync', 'lockSync', 'acquireSync', 'acquireSync pidfile']) {
+    const result = spawnSync('/usr/bin/python3', ['-c', inPty, process.execPath, '-e', child, call], { encoding: 'utf8', timeout: 20_000 });
+    assert.equal(result.status, 0, result.stderr);
+    seen[call] = JSON.parse(result.stdout);
+  }
+  const none = [0, 0]; // [before the call, after it]
+  assert.deepEqual(seen, { readPid: none, inspectSync: none, lockSync: none, acquireSync: none, 'acquireSync pidfile': none });
 });

@@ -67,6 +67,21 @@ test('lockSync() refuses a missing file unless asked to create it', TIMEOUT, (t)
   assert.equal(fs.existsSync(file), true);
 });
 
+test('lock() and lockSync() on a FIFO with no writer neither hang nor read from it', { ...TIMEOUT, skip: process.platform === 'win32' && 'POSIX file types' }, (t) => {
+  const fifo = path.join(tempDir(t), 'queue');
+  assert.equal(run('mkfifo', [fifo]).status, 0);
+  // In a process of its own: an open that blocks would block this test's thread for good.
+  const script = `
+    const { lock, lockSync } = require('pidguard');
+    const held = lockSync(process.argv[1]);
+    held.release();
+    lock(process.argv[1]).then((again) => { again.release(); console.log('locked twice'); });`;
+  const result = run(process.execPath, ['-e', script, fifo], { timeout: 10_000 });
+  assert.equal(result.signal, null, 'the open of the FIFO blocked');
+  assert.equal(result.stdout.trim(), 'locked twice', result.stderr);
+  assert.equal(fs.statSync(fifo).isFIFO(), true);
+});
+
 test('shared plain locks coexist; an exclusive one waits for them', TIMEOUT, async (t) => {
   const file = path.join(tempDir(t), 'table.db');
   fs.writeFileSync(file, 'rows');

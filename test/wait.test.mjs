@@ -276,6 +276,46 @@ test('pidguard wait -t and run -w of 30 days wait for the holder', { ...TIMEOUT,
   }
 });
 
+// The test above sends its signal once the wait is blocked; this one asks whether the exit hook is
+// ever still on while the wait can block. Were the hook taken off only after the wait's thread
+// started, a SIGTERM in between would be queued for an event loop that the blocked thread never
+// turns (seen under qemu, where that in-between lasts long enough to hit).
+test('acquireSync({ wait: true }) takes the exit hook off before its wait can block', { ...TIMEOUT, skip: !procfs && 'reads /proc/locks' }, async (t) => {
+  const dir = tempDir(t);
+  const [holder] = await startAgents(t, 1);
+  await holder.ask({ op: 'acquire', path: path.join(dir, 'b.pid') });
+  const child = spawn(process.execPath, ['-e', `
+    const fs = require('node:fs');
+    const path = require('node:path');
+    const { acquireSync } = require(${JSON.stringify(pidguardEntry)});
+    const target = path.join(process.argv[1], 'b.pid');
+    acquireSync(path.join(process.argv[1], 'a.pid')); // pidguard's exit hook is on from here
+    const blockedHere = () => {
+      const ino = fs.statSync(target).ino;
+      return fs.readFileSync('/proc/locks', 'utf8').split('\\n')
+        .some((line) => line.includes('->') && line.includes(' ' + process.pid + ' ') && line.trim().endsWith(':' + ino + ' 0 EOF'));
+    };
+    // The moment the hook's SIGTERM listener goes: is a wait of this process already blocked?
+    // Given a second to show up, a wait thread started before this point would be.
+    const removeListener = process.removeListener;
+    process.removeListener = function (name, listener) {
+      if (name === 'SIGTERM') {
+        const until = Date.now() + 1000;
+        let blocked = blockedHere();
+        while (!blocked && Date.now() < until) blocked = blockedHere();
+        console.log(blocked ? 'blocked while hooked' : 'unhooked first');
+      }
+      return removeListener.call(this, name, listener);
+    };
+    try { acquireSync(target, { wait: 2000 }); } catch (error) { console.log(error.code); }`, dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.after(() => child.kill('SIGKILL'));
+  let output = '';
+  child.stdout.on('data', (data) => (output += data));
+  const code = await new Promise((resolve) => child.once('close', resolve));
+  assert.equal(code, 0);
+  assert.equal(output, 'unhooked first\nELOCKED\n');
+});
+
 test('SIGTERM during acquireSync({ wait: true }) ends the process at once, even with another lock held', { ...TIMEOUT, skip: process.platform === 'win32' && 'POSIX signals' }, async (t) => {
   const dir = tempDir(t);
   const [holder] = await startAgents(t, 1);

@@ -25,6 +25,18 @@ export type ProbeState = (typeof ProbeState)[keyof typeof ProbeState];
 /** The addon's own error numbers for its EPERM refusals (shared with native/pidguard.h). */
 export const NativeErrno = { untrusted: -4, unsafePath: -5 } as const;
 
+/** What readOpened found: fstat's facts (as Node's bigint stat names them) and the bytes read. */
+export interface OpenedFile {
+  bytes: Buffer;
+  dev: bigint;
+  ino: bigint;
+  mode: bigint;
+  uid: bigint;
+  gid: bigint;
+  nlink: bigint;
+  mtimeNs: bigint;
+}
+
 /** An error thrown by the addon: Node's fs error shape, without the path (the caller adds it). */
 export interface NativeError extends Error {
   code: string;
@@ -42,6 +54,14 @@ export interface Binding {
   locksSupported(path: string): boolean;
   /** A descriptor to read `path`, reached past no other user's symlink and opened without following one (POSIX; ENOSYS on Windows). */
   openToRead(path: string): number;
+  /** Reads a descriptor from openToRead: the file's facts, and up to `size` bytes of a regular file. */
+  readOpened(fd: number, size: number): OpenedFile;
+  /** Closes a descriptor from openToRead or openProcess. */
+  closeDescriptor(fd: number): void;
+  /** Pins process `pid` (a pidfd), so that signalProcess reaches it or nobody (ESRCH once it ended); ENOSYS except on Linux. */
+  openProcess(pid: number): number;
+  /** Sends signal number `signal` to the process openProcess pinned. */
+  signalProcess(fd: number, signal: number): void;
   /** Replaces the text of a held PID file (truncate, then write). */
   rewrite(handle: NativeHandle, text: string): void;
   /** Whether the locked path still names the held file. */
@@ -51,7 +71,12 @@ export interface Binding {
   /** When process `pid` started, in ms since 1970 (Windows: GetProcessTimes); null where not told or gone. */
   processStartTime(pid: number): number | null;
   /** Waits on a thread of its own; `done` runs on this thread with the handle, or an error (ECANCELED once cancelled). */
-  wait(path: string, flags: number, text: string | null, done: (error: NativeError | null, handle: NativeHandle | null) => void): WaitTicket;
+  wait(
+    path: string,
+    flags: number,
+    text: string | null,
+    done: (error: NativeError | null, handle: NativeHandle | null) => void,
+  ): WaitTicket;
   /** Ends a pending wait soon; nothing once it has been delivered. */
   cancelWait(ticket: WaitTicket): void;
   /** Starts a wait of the calling thread (on a thread of its own), for waitSyncFor and waitSyncEnd. */
@@ -107,7 +132,10 @@ const packageRoot = path.join(__dirname, '..', '..');
 
 function isBundled(): boolean {
   try {
-    return (JSON.parse(fs.readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as { name?: unknown }).name !== 'pidguard';
+    return (
+      (JSON.parse(fs.readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as { name?: unknown }).name !==
+      'pidguard'
+    );
   } catch {
     return true;
   }
@@ -162,7 +190,13 @@ export function binding(): Binding {
       loaded = loadAddon();
     } catch (cause) {
       const deno = typeof (globalThis as { Deno?: unknown }).Deno !== 'undefined';
-      const text = addonLoadMessage({ cause, bundled: isBundled(), deno, platform: process.platform, arch: process.arch });
+      const text = addonLoadMessage({
+        cause,
+        bundled: isBundled(),
+        deno,
+        platform: process.platform,
+        arch: process.arch,
+      });
       const error = new Error(text, { cause }) as Error & { code: string };
       error.code = 'ERR_PIDGUARD_NATIVE';
       failure = error;

@@ -99,7 +99,8 @@ export function parseSignal(value: string, option = '-s, --signal'): NodeJS.Sign
 
 function parseExitCode(value: string): number {
   const code = /^\d+$/.test(value) ? Number(value) : Number.NaN;
-  if (!(code >= 0 && code <= 255)) throw new UsageError(`-E, --conflict-exit-code takes a number from 0 to 255, got '${value}'`);
+  if (!(code >= 0 && code <= 255))
+    throw new UsageError(`-E, --conflict-exit-code takes a number from 0 to 255, got '${value}'`);
   return code;
 }
 
@@ -139,7 +140,12 @@ const WAIT_OPTIONS: readonly OptionSpec[] = [
   HELP,
 ];
 
-function parse(subcommand: string, args: readonly string[], specs: readonly OptionSpec[], stopAtOperand: boolean): Parsed {
+function parse(
+  subcommand: string,
+  args: readonly string[],
+  specs: readonly OptionSpec[],
+  stopAtOperand: boolean,
+): Parsed {
   try {
     return getopt(args, specs, stopAtOperand);
   } catch (error) {
@@ -162,7 +168,8 @@ function runCommandOf(after: readonly string[]): { command: string[]; shell: boo
   const [first, ...rest] = after;
   if (first === '-c' || first === '--command') {
     // As flock(1): exactly one string, for the shell.
-    if (rest.length !== 1) throw new UsageError(`run: ${first} takes exactly one string, the command for the shell (${rest.length} given)`);
+    if (rest.length !== 1)
+      throw new UsageError(`run: ${first} takes exactly one string, the command for the shell (${rest.length} given)`);
     if (rest[0] === '') throw new UsageError(`run: ${first} was given an empty command`);
     return { command: [rest[0] ?? ''], shell: true };
   }
@@ -186,7 +193,8 @@ function parseRun(args: readonly string[]): RunCommand | { name: 'help' } {
   // The last of -s and -x counts, as flock(1)'s; -n wins over -w whatever their order, as there.
   const lockKind = parsed.options.filter((option) => option.key === 'shared' || option.key === 'exclusive').at(-1)?.key;
   const shared = lockKind === 'shared';
-  if (shared && pid === 'self') throw new UsageError('run: -s, --shared records no PID, so --pid self cannot be used with it');
+  if (shared && pid === 'self')
+    throw new UsageError('run: -s, --shared records no PID, so --pid self cannot be used with it');
   const waitMs = typeof wait === 'string' ? parseSeconds(wait, '-w, --wait', true) : 0;
   return {
     name: 'run',
@@ -205,7 +213,12 @@ function parseRun(args: readonly string[]): RunCommand | { name: 'help' } {
 function parseStatus(args: readonly string[]): StatusCommand | { name: 'help' } {
   const parsed = parse('status', args, STATUS_OPTIONS, false);
   if (given(parsed, 'help')) return { name: 'help' };
-  return { name: 'status', pidfile: onePidfile('status', parsed.operands), json: given(parsed, 'json'), lsb: given(parsed, 'lsb') };
+  return {
+    name: 'status',
+    pidfile: onePidfile('status', parsed.operands),
+    json: given(parsed, 'json'),
+    lsb: given(parsed, 'lsb'),
+  };
 }
 
 function stopSchedule(parsed: Parsed): ScheduleStep[] {
@@ -214,11 +227,18 @@ function stopSchedule(parsed: Parsed): ScheduleStep[] {
   const retry = lastValue(parsed, 'retry')?.value;
   const signal = typeof signalGiven === 'string' ? parseSignal(signalGiven) : 'SIGTERM';
   if (typeof retry !== 'string') {
-    return simpleSchedule(signal, typeof timeout === 'string' ? parseSeconds(timeout, '-t, --timeout', true) : DEFAULT_STOP_TIMEOUT_MS);
+    return simpleSchedule(
+      signal,
+      typeof timeout === 'string' ? parseSeconds(timeout, '-t, --timeout', true) : DEFAULT_STOP_TIMEOUT_MS,
+    );
   }
-  if (typeof timeout === 'string') throw new UsageError('stop: -t, --timeout and -R, --retry cannot be used together: the schedule says how long to wait');
+  if (typeof timeout === 'string')
+    throw new UsageError(
+      'stop: -t, --timeout and -R, --retry cannot be used together: the schedule says how long to wait',
+    );
   const single = /^\d+(\.\d+)?$|^\.\d+$/.test(retry);
-  if (!single && typeof signalGiven === 'string') throw new UsageError('stop: -s, --signal cannot be used with a --retry schedule, which names its own signals');
+  if (!single && typeof signalGiven === 'string')
+    throw new UsageError('stop: -s, --signal cannot be used with a --retry schedule, which names its own signals');
   try {
     return parseSchedule(retry, signal, (name) => parseSignal(name, '-R, --retry'));
   } catch (error) {

@@ -37,7 +37,13 @@ export interface Command {
 
 /** A command that never started: its failure, told when it is let run. */
 function failed(error: unknown): Command {
-  return { pid: null, run: () => Promise.reject(error), cancel: () => {}, ended: new Promise(() => {}), kill: () => {} };
+  return {
+    pid: null,
+    run: () => Promise.reject(error),
+    cancel: () => {},
+    ended: new Promise(() => {}),
+    kill: () => {},
+  };
 }
 
 export interface CommandOptions {
@@ -53,11 +59,14 @@ export interface CommandOptions {
   shell: boolean;
 }
 
-/** The shell that runs a command given as one string, on POSIX (flock(1) uses $SHELL; see the README). */
+/** The shell that runs a command given as one string, on POSIX (flock(1) uses $SHELL; see docs/command.md). */
 export const POSIX_SHELL = '/bin/sh';
 
 /** Descriptions libuv has no entry for (it numbers fewer errors than the kernel has). */
-const MORE_DESCRIPTIONS: Readonly<Record<string, string>> = { ENOEXEC: 'exec format error', ECHILD: 'no child processes' };
+const MORE_DESCRIPTIONS: Readonly<Record<string, string>> = {
+  ENOEXEC: 'exec format error',
+  ECHILD: 'no child processes',
+};
 
 /** What an errno means, in libuv's words (`errno` negative, as libuv and Node number them). */
 export function describeErrno(errno: number): string {
@@ -76,15 +85,23 @@ function codeOf(errno: number): string {
 /** An error like Node's for errno `errno` (negative, as libuv numbers them). */
 function errnoError(errno: number, syscall: string, file: string): CannotStartError {
   const code = codeOf(errno);
-  return Object.assign(new Error(`${code}: ${describeErrno(errno)}, ${syscall} '${file}'`), { code, errno, syscall, path: file });
+  return Object.assign(new Error(`${code}: ${describeErrno(errno)}, ${syscall} '${file}'`), {
+    code,
+    errno,
+    syscall,
+    path: file,
+  });
 }
 
 type ChildCalls = Required<Pick<Binding, 'spawnChild' | 'childPid' | 'execChild' | 'cancelChild'>>;
 
 function nativeCommand(native: ChildCalls, argv: readonly string[], options: CommandOptions): Command {
   const file = argv[0] ?? '';
-  const envp = Object.entries(options.env).flatMap(([name, value]) => (value === undefined ? [] : [`${name}=${value}`]));
-  if ([...argv, ...envp].some((text) => text.includes('\0'))) return failed(errnoError(-(constants.errno.EINVAL ?? 22), 'execve', file));
+  const envp = Object.entries(options.env).flatMap(([name, value]) =>
+    value === undefined ? [] : [`${name}=${value}`],
+  );
+  if ([...argv, ...envp].some((text) => text.includes('\0')))
+    return failed(errnoError(-(constants.errno.EINVAL ?? 22), 'execve', file));
   let running = false;
   let onEnd: (end: CommandEnd) => void = () => {};
   const ended = new Promise<CommandEnd>((resolve) => {
@@ -166,7 +183,8 @@ function childCalls(): ChildCalls | null {
     return null; // acquire has met this already, and fell back to mode 'pidfile'
   }
   const { spawnChild, childPid, execChild, cancelChild } = native;
-  if (spawnChild === undefined || childPid === undefined || execChild === undefined || cancelChild === undefined) return null;
+  if (spawnChild === undefined || childPid === undefined || execChild === undefined || cancelChild === undefined)
+    return null;
   return { spawnChild, childPid, execChild, cancelChild };
 }
 

@@ -28,7 +28,12 @@ export const EXIT = {
 } as const;
 
 /** The lines a refused `run` prints: which file, who holds it, and how to stop that. */
-export function conflictMessage(path: string, pid: number | null, commandLine: string | null, platform: NodeJS.Platform = process.platform): string {
+export function conflictMessage(
+  path: string,
+  pid: number | null,
+  commandLine: string | null,
+  platform: NodeJS.Platform = process.platform,
+): string {
   if (pid === null) return `pidguard: ${path} is locked by a process that has not recorded its PID in it\n`;
   const what = commandLine === null ? '' : `: ${commandLine}`;
   return (
@@ -72,8 +77,14 @@ const SYSTEM_SHORTAGES = new Set(['EAGAIN', 'ENOMEM', 'EMFILE', 'ENFILE']);
  * ENOENT for a file that exists, whose #! interpreter is missing), as the shells do; 71 when the
  * system lacked the means (EAGAIN, ENOMEM, EMFILE, ENFILE).
  */
-export function cannotRunMessage(name: string, code: string, description: string, exists: boolean): { status: number; message: string } {
-  if (code === 'ENOENT' && !exists) return { status: EXIT.notFound, message: `pidguard: cannot run '${name}': command not found\n` };
+export function cannotRunMessage(
+  name: string,
+  code: string,
+  description: string,
+  exists: boolean,
+): { status: number; message: string } {
+  if (code === 'ENOENT' && !exists)
+    return { status: EXIT.notFound, message: `pidguard: cannot run '${name}': command not found\n` };
   const why = code === 'ENOENT' ? 'its #! interpreter or its loader was not found' : description;
   return {
     status: SYSTEM_SHORTAGES.has(code) ? EXIT.failure : EXIT.cannotExecute,
@@ -86,7 +97,9 @@ export function cannotRunMessage(name: string, code: string, description: string
  * PIDGUARD_MODE, or fallen back to where the file system refuses locks.
  */
 export function pidSelfRefusal(path: string, fellBack: boolean): string {
-  const why = fellBack ? `${path} is on a file system that refuses locks, so mode 'pidfile' holds it` : `mode 'pidfile' (PIDGUARD_MODE) holds ${path}`;
+  const why = fellBack
+    ? `${path} is on a file system that refuses locks, so mode 'pidfile' holds it`
+    : `mode 'pidfile' (PIDGUARD_MODE) holds ${path}`;
   return `pidguard: --pid self cannot be used: ${why}, where the file must name the command, the live holder that keeps a second copy out if pidguard is killed\n`;
 }
 
@@ -108,7 +121,10 @@ function fill(words: readonly string[], indent: string, width = 96): string {
   return [...lines, line].join('\n');
 }
 
-const RUN_SIGNALS = fill(FORWARDED_SIGNALS.map((signal) => signal.slice(3)), '           ');
+const RUN_SIGNALS = fill(
+  FORWARDED_SIGNALS.map((signal) => signal.slice(3)),
+  '           ',
+);
 
 export const HELP = `Usage:
   pidguard run [options] <pidfile> [--] <command> [args...]

@@ -1,13 +1,23 @@
 // `pidguard run`: take the lock, run the command under it, and end with the command's status.
 import fs from 'node:fs';
+import { constants } from 'node:os';
 import { acquire } from '../acquire';
 import { LockedError } from '../errors';
 import { environmentMode } from '../options';
 import type { PidLock } from '../pid-lock';
-import { readCommandLine } from '../process/info';
+import { processRunning, readCommandLine } from '../process/info';
 import type { RunCommand } from './args';
 import { describeErrno, POSIX_SHELL, startCommand, type Command, type CommandEnd } from './command';
-import { cannotRunMessage, commandExitStatus, conflictMessage, EXIT, lostMessage, pidSelfRefusal, retakenMessage, unheldMessage } from './messages';
+import {
+  cannotRunMessage,
+  commandExitStatus,
+  conflictMessage,
+  EXIT,
+  lostMessage,
+  pidSelfRefusal,
+  retakenMessage,
+  unheldMessage,
+} from './messages';
 import { forwardedSignals, signalAliases } from './signals';
 import { Tenure } from './tenure';
 
@@ -56,7 +66,9 @@ function recordOrCancel(lock: PidLock, command: Command, name: string): boolean 
     lock.recordPid(command.pid ?? 0);
   } catch (error) {
     command.cancel();
-    process.stderr.write(`pidguard: cannot run '${name}': mode 'pidfile' needs its PID in the file, and ${(error as Error).message}\n`);
+    process.stderr.write(
+      `pidguard: cannot run '${name}': mode 'pidfile' needs its PID in the file, and ${(error as Error).message}\n`,
+    );
     return false;
   }
   lock.shareWithChild(true);
@@ -91,7 +103,14 @@ function keepPath(tenure: Tenure, command: Command, pid: number, run: RunCommand
   void command.ended.then(() => {
     if (killer !== null) clearTimeout(killer);
   });
+  let ended = false;
+  void command.ended.then(() => {
+    ended = true;
+  });
   tenure.watch({
+    // Ended, or exited and not reaped yet (a zombie is not running): its own child, whose PID
+    // cannot be reused before this process reaps it.
+    ended: () => ended || !processRunning(pid),
     retaken(lock) {
       // In mode 'pidfile' the file naming the command is what holds the path: a failure to
       // record it throws, and the path counts as lost. In mode 'kernel' the running command
@@ -154,7 +173,14 @@ async function runHolding(tenure: Tenure, run: RunCommand): Promise<number> {
       return cannotRun(name, error as NodeJS.ErrnoException);
     }
     // Node's spawn (Windows, or no addon) tells the PID only now.
-    if (command.pid === null && !run.recordSelf && !run.shared && recordCommandPid(lock, pid) && lock.mode === 'pidfile') lock.shareWithChild(true);
+    if (
+      command.pid === null &&
+      !run.recordSelf &&
+      !run.shared &&
+      recordCommandPid(lock, pid) &&
+      lock.mode === 'pidfile'
+    )
+      lock.shareWithChild(true);
     keepPath(tenure, command, pid, run);
     const end = await command.ended;
     return tenure.lost ? EXIT.lost : ended(pid, end);
@@ -176,11 +202,41 @@ function refusePidSelf(path: string, fellBack: boolean): number {
   return EXIT.usage;
 }
 
+/**
+ * Takes the lock, waiting as -w says. A signal that would end pidguard ends the wait too; as a
+ * container's PID 1, which the kernel spares every signal it has no handler for, that takes
+ * handlers of our own for as long as the wait lasts (else `docker stop` would wait out its
+ * timeout, and the command would start after being told to stop). Elsewhere the signal's default
+ * action does it.
+ */
+async function take(run: RunCommand): Promise<PidLock | number> {
+  const options = { wait: run.waitMs, shared: run.shared };
+  if (process.pid !== 1 || run.waitMs === 0) return acquire(run.pidfile, options);
+  const aborted = new AbortController();
+  let caught: NodeJS.Signals | null = null;
+  const stopWaiting = (signal: NodeJS.Signals): void => {
+    caught ??= signal;
+    aborted.abort();
+  };
+  const signals = forwardedSignals();
+  for (const signal of signals) process.on(signal, stopWaiting);
+  try {
+    return await acquire(run.pidfile, { ...options, signal: aborted.signal });
+  } catch (error) {
+    if (caught === null) throw error;
+    return 128 + (constants.signals[caught] ?? 0);
+  } finally {
+    for (const signal of signals) process.off(signal, stopWaiting);
+  }
+}
+
 export async function run(command: RunCommand): Promise<number> {
   if (command.recordSelf && environmentMode() === 'pidfile') return refusePidSelf(command.pidfile, false);
   let lock: PidLock;
   try {
-    lock = await acquire(command.pidfile, { wait: command.waitMs, shared: command.shared });
+    const taken = await take(command);
+    if (typeof taken === 'number') return taken;
+    lock = taken;
   } catch (error) {
     if (!(error instanceof LockedError)) throw error;
     const holder = error.pid === null ? null : readCommandLine(error.pid);

@@ -23,13 +23,25 @@ const SECONDS = /^\d+(\.\d+)?$|^\.\d+$/;
  * repeats the rest of the schedule, which must then wait somewhere, until the lock is free.
  * `parseSignal` reads a signal's name or number, or throws.
  */
-export function parseSchedule(text: string, signal: NodeJS.Signals, parseSignal: (name: string) => NodeJS.Signals): ScheduleStep[] {
+export function parseSchedule(
+  text: string,
+  signal: NodeJS.Signals,
+  parseSignal: (name: string) => NodeJS.Signals,
+): ScheduleStep[] {
   if (SECONDS.test(text)) {
     const ms = Math.round(Number(text) * 1000);
-    return [{ kind: 'signal', signal }, { kind: 'wait', ms }, { kind: 'signal', signal: 'SIGKILL' }, { kind: 'wait', ms }];
+    return [
+      { kind: 'signal', signal },
+      { kind: 'wait', ms },
+      { kind: 'signal', signal: 'SIGKILL' },
+      { kind: 'wait', ms },
+    ];
   }
   const items = text.split('/');
-  if (items.length < 2) throw new ScheduleError(`a schedule has at least two items, separated by '/' (as TERM/30/KILL/5), or is one number of seconds: got '${text}'`);
+  if (items.length < 2)
+    throw new ScheduleError(
+      `a schedule has at least two items, separated by '/' (as TERM/30/KILL/5), or is one number of seconds: got '${text}'`,
+    );
   const steps: ScheduleStep[] = [];
   let repeatFrom: number | null = null;
   for (const item of items) {
@@ -56,5 +68,8 @@ export function parseSchedule(text: string, signal: NodeJS.Signals, parseSignal:
 
 /** The schedule without --retry: the signal, then a wait of `ms` (stop's -t). */
 export function simpleSchedule(signal: NodeJS.Signals, ms: number): ScheduleStep[] {
-  return [{ kind: 'signal', signal }, { kind: 'wait', ms }];
+  return [
+    { kind: 'signal', signal },
+    { kind: 'wait', ms },
+  ];
 }

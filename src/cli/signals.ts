@@ -1,5 +1,5 @@
-// The signals `pidguard run` passes on to its command: the one list, which the README's command
-// section repeats word for word (a test compares them). Pure.
+// The signals `pidguard run` passes on to its command: the one list, which docs/command.md
+// repeats word for word (a test compares them). Pure.
 import { constants } from 'node:os';
 
 /**
@@ -16,8 +16,26 @@ import { constants } from 'node:os';
  * SIGIOT and SIGPOLL, other names of SIGABRT and SIGIO, are in signalAliases().
  */
 export const FORWARDED_SIGNALS: readonly NodeJS.Signals[] = [
-  'SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGTRAP', 'SIGABRT', 'SIGUSR1', 'SIGUSR2', 'SIGALRM', 'SIGTERM', 'SIGSTKFLT',
-  'SIGCONT', 'SIGURG', 'SIGXCPU', 'SIGXFSZ', 'SIGVTALRM', 'SIGPROF', 'SIGWINCH', 'SIGIO', 'SIGPWR', 'SIGSYS',
+  'SIGHUP',
+  'SIGINT',
+  'SIGQUIT',
+  'SIGTRAP',
+  'SIGABRT',
+  'SIGUSR1',
+  'SIGUSR2',
+  'SIGALRM',
+  'SIGTERM',
+  'SIGSTKFLT',
+  'SIGCONT',
+  'SIGURG',
+  'SIGXCPU',
+  'SIGXFSZ',
+  'SIGVTALRM',
+  'SIGPROF',
+  'SIGWINCH',
+  'SIGIO',
+  'SIGPWR',
+  'SIGSYS',
 ];
 
 /**
@@ -42,5 +60,7 @@ export function forwardedSignals(platform: NodeJS.Platform = process.platform): 
 export function signalAliases(signals: readonly NodeJS.Signals[]): NodeJS.Signals[] {
   const numbers = constants.signals as Record<string, number>;
   const listed = new Set(signals.map((name) => numbers[name]));
-  return Object.keys(numbers).filter((name) => listed.has(numbers[name]) && !signals.includes(name as NodeJS.Signals)) as NodeJS.Signals[];
+  return Object.keys(numbers).filter(
+    (name) => listed.has(numbers[name]) && !signals.includes(name as NodeJS.Signals),
+  ) as NodeJS.Signals[];
 }

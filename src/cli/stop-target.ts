@@ -17,6 +17,7 @@ import { checkHolder, holdersProvable, scanHolders } from '../kernel/holders';
 import { runProcSync } from '../process/proc-io';
 import { processRunning } from '../process/info';
 import { readPidFileSync } from '../file/read';
+import { mountDeviceOf } from '../kernel/mount-device';
 import type { LockStatus } from '../status';
 
 function readText(file: string): string | null {
@@ -41,7 +42,10 @@ function childrenOf(pid: number): number[] {
   } catch {
     return [];
   }
-  return names.filter((name) => /^\d+$/.test(name)).map(Number).filter((child) => parentOf(child) === pid);
+  return names
+    .filter((name) => /^\d+$/.test(name))
+    .map(Number)
+    .filter((child) => parentOf(child) === pid);
 }
 
 /** Whether process `pid` was started with PIDGUARD_LOCK_FD in its environment (`pidguard run`'s command). */
@@ -51,7 +55,7 @@ function startedByRun(pid: number): boolean {
 
 function lockedFileAt(path: string): LockedFile | null {
   try {
-    return lockedFile(readPidFileSync(path, true));
+    return lockedFile(readPidFileSync(path, mountDeviceOf));
   } catch {
     return null;
   }
@@ -64,10 +68,13 @@ function lockedFileAt(path: string): LockedFile | null {
 export function signalTarget(found: LockStatus, holder: number): number {
   if (!holdersProvable()) return holder;
   const recorded = found.recordedPid;
-  if (recorded !== null && recorded !== holder && processRunning(recorded) && parentOf(recorded) === holder) return recorded;
+  if (recorded !== null && recorded !== holder && processRunning(recorded) && parentOf(recorded) === holder)
+    return recorded;
   const file = lockedFileAt(found.path);
   if (file === null || startedByRun(holder)) return holder;
-  const commands = childrenOf(holder).filter((child) => startedByRun(child) && runProcSync(checkHolder(child, file)) === 'holds');
+  const commands = childrenOf(holder).filter(
+    (child) => startedByRun(child) && runProcSync(checkHolder(child, file)) === 'holds',
+  );
   return commands.length === 1 ? (commands[0] ?? holder) : holder;
 }
 
@@ -86,7 +93,9 @@ export function searchHolder(found: LockStatus, why: string): number | null {
   if (head !== null) {
     process.stderr.write(`pidguard: ${why}; found PID ${head} holding it by looking through /proc/*/fd\n`);
   } else if (scan.holders.length > 1) {
-    process.stderr.write(`pidguard: ${found.path} is held by PIDs ${scan.holders.map((holder) => holder.pid).join(', ')}, none of them the parent of the others\n`);
+    process.stderr.write(
+      `pidguard: ${found.path} is held by PIDs ${scan.holders.map((holder) => holder.pid).join(', ')}, none of them the parent of the others\n`,
+    );
   }
   return head;
 }

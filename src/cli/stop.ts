@@ -8,6 +8,7 @@ import { lookAt, type Look } from './look';
 import { EXIT } from './messages';
 import type { ScheduleStep } from './schedule';
 import { searchHolder, signalTarget } from './stop-target';
+import { pinProcess, type PinnedProcess } from '../process/pinned';
 import { holderDoubt, judge, missingWhat, unlistedWhy, type Verdict } from './verdict';
 
 function seconds(ms: number): string {
@@ -28,8 +29,11 @@ function nothingHeld(look: Look, verdict: Verdict, okNoDo: boolean): number {
 
 type Sent = { kind: 'free'; look: Look; verdict: Verdict } | { kind: 'sent'; pid: number } | { kind: 'failed' };
 
-/** Looks at the lock and, if held, signals its holder (or the command of a `pidguard run` holder). */
-async function signalHolder(pidfile: string, signal: NodeJS.Signals): Promise<Sent> {
+/** Whom a signal for the lock's holder goes to: nobody (free), the holder's process, or cannot be told. */
+type Target = Exclude<Sent, { kind: 'sent' }> | { kind: 'holder'; pid: number; path: string };
+
+/** Looks at the lock and, if held, finds the process to signal: its holder, or the command of a `pidguard run` holder. */
+async function findTarget(pidfile: string): Promise<Target> {
   const look = await lookAt(pidfile);
   const verdict = judge(look);
   if (verdict.state === 'unknown') {
@@ -46,18 +50,61 @@ async function signalHolder(pidfile: string, signal: NodeJS.Signals): Promise<Se
     say(`${why}: cannot tell whom to signal`);
     return { kind: 'failed' };
   }
-  const pid = signalTarget(found, holder);
+  return { kind: 'holder', pid: signalTarget(found, holder), path: look.path };
+}
+
+/** How many times the holder may change between its pin and its proof before stop gives up. */
+const PIN_TRIES = 3;
+
+/**
+ * Signals the lock's holder, pinned first and proven again afterwards: were it to end and its PID
+ * go to another process in between, the signal reaches nobody (ESRCH), never that process.
+ */
+async function signalHolder(pidfile: string, signal: NodeJS.Signals): Promise<Sent> {
+  let target = await findTarget(pidfile);
+  for (let tries = 1; target.kind === 'holder'; tries += 1) {
+    const { pid, path } = target;
+    const pinning = pinProcess(pid);
+    // Gone since the look: what matters is that the lock is free, which the wait that follows sees.
+    if (pinning.kind === 'gone') return { kind: 'sent', pid };
+    if (pinning.kind === 'refused') {
+      say(`${pinning.why}: cannot tell whom to signal for ${path}`);
+      return { kind: 'failed' };
+    }
+    const { pin } = pinning;
+    try {
+      const proven = pin.pinned ? await findTarget(pidfile) : target;
+      if (proven.kind !== 'holder') return proven;
+      if (proven.pid !== pid) {
+        if (tries >= PIN_TRIES) {
+          say(
+            `the process holding ${path} changed ${PIN_TRIES} times while stop looked at it: cannot tell whom to signal`,
+          );
+          return { kind: 'failed' };
+        }
+        target = proven;
+        continue;
+      }
+      return sendTo(pin, signal, path);
+    } finally {
+      pin.close();
+    }
+  }
+  return target;
+}
+
+function sendTo(pin: PinnedProcess, signal: NodeJS.Signals, path: string): Sent {
   try {
-    process.kill(pid, signal);
+    pin.signal(signal);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     // ESRCH: it ended between the look and the signal; what matters is that the lock is free.
     if (code !== 'ESRCH') {
-      say(`cannot send ${signal} to PID ${pid}, which holds ${look.path}: ${code ?? (error as Error).message}`);
+      say(`cannot send ${signal} to PID ${pin.pid}, which holds ${path}: ${code ?? (error as Error).message}`);
       return { kind: 'failed' };
     }
   }
-  return { kind: 'sent', pid };
+  return { kind: 'sent', pid: pin.pid };
 }
 
 interface Progress {
@@ -75,8 +122,9 @@ function stillHeld(path: string, { pid, signal, waitedMs }: Progress): number {
 
 async function runSchedule(first: Look, schedule: readonly ScheduleStep[], okNoDo: boolean): Promise<number> {
   const progress: Progress = { pid: null, signal: null, waitedMs: 0 };
-  const done = (look: Look, verdict: Verdict): number => (progress.pid === null ? nothingHeld(look, verdict, okNoDo) : 0);
-  for (let at = 0; at < schedule.length; ) {
+  const done = (look: Look, verdict: Verdict): number =>
+    progress.pid === null ? nothingHeld(look, verdict, okNoDo) : 0;
+  for (let at = 0; at < schedule.length;) {
     const step = schedule[at];
     if (step === undefined) break;
     if (step.kind === 'repeat') {

@@ -12,10 +12,16 @@ import { LockedError } from '../errors';
 import type { PidLock } from '../pid-lock';
 import { watchPath, type PathWatch } from './watch-path';
 
-/** How often to look where inotify cannot be had: the detection bound the README states. */
+/** How often to look where inotify cannot be had: the detection bound docs/command.md states. */
 export const POLL_MS = 1000;
 
 export interface TenureHooks {
+  /**
+   * Whether the command has ended by itself (exited, even if not reaped yet). Its end may come
+   * before pidguard hears of it, and a file naming an ended command is stale to a contender, who
+   * may take it: that is the lock being left, not lost, and nothing is to be taken again for it.
+   */
+  ended(): boolean;
   /** The path was taken again as `lock`; throws if it cannot be made to name the command (then it counts as lost). */
   retaken(lock: PidLock): void;
   /** The path is another holder's now, or could not be made to name the command: `why`, one line. */
@@ -94,6 +100,10 @@ export class Tenure {
       do {
         this.#again = false;
         if (this.#over || (!this.#unheld && this.#holds())) continue;
+        if (this.#hooks?.ended() === true) {
+          this.#leave();
+          continue;
+        }
         await this.#retake();
       } while (this.#again && !this.#over);
     } finally {
@@ -130,8 +140,19 @@ export class Tenure {
     this.#again = true; // look at the new file too: it may have gone already
   }
 
+  /** The command ended: nothing more to watch or take again; run.ts ends with its status. */
+  #leave(): void {
+    this.#over = true;
+    this.#hooks = null;
+    this.#stopWatching();
+  }
+
   #loseTo(why: string): void {
     if (this.#over) return;
+    if (this.#hooks?.ended() === true) {
+      this.#leave();
+      return;
+    }
     const hooks = this.#hooks;
     this.#over = true;
     this.#lost = true;

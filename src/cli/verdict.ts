@@ -35,7 +35,11 @@ export function namedHolder(found: LockStatus, platform: NodeJS.Platform = proce
 /** What is known of the holder of a locked file that has no holder to name. */
 export function holderDoubt(found: LockStatus): string {
   const uncheckedPid = found.holderProof === 'proc-locks' ? found.pid : null;
-  return unnamedHolder(found.path, { recordedPid: found.recordedPid, recordedPidHolds: found.recordedPidHolds, uncheckedPid });
+  return unnamedHolder(found.path, {
+    recordedPid: found.recordedPid,
+    recordedPidHolds: found.recordedPidHolds,
+    uncheckedPid,
+  });
 }
 
 /** Why a lock found by a lock attempt, not in /proc/locks, has no holder to name. */
@@ -57,12 +61,17 @@ function unknown(note: string): Verdict {
 }
 
 function running(found: LockStatus, unlisted: boolean): Verdict {
-  if (unlisted) return { state: 'running', pid: null, notes: [`${unlistedWhy(found.path)}; its holder cannot be named`] };
+  if (unlisted)
+    return { state: 'running', pid: null, notes: [`${unlistedWhy(found.path)}; its holder cannot be named`] };
   const pid = namedHolder(found);
   if (pid === null) return { state: 'running', pid, notes: [holderDoubt(found)] };
   // A PID left in the file by a killed holder, or written in another PID namespace.
   const stale = found.recordedPid !== null && found.recordedPid !== pid && found.recordedPidHolds === false;
-  return { state: 'running', pid, notes: stale ? [`note: ${found.path} names PID ${found.recordedPid}, which does not hold the lock`] : [] };
+  return {
+    state: 'running',
+    pid,
+    notes: stale ? [`note: ${found.path} names PID ${found.recordedPid}, which does not hold the lock`] : [],
+  };
 }
 
 /** What is missing, for a look at a path where there is no file: the file, or a directory on the way. */
@@ -84,12 +93,14 @@ export function judge(look: Look): Verdict {
     return unknown(`cannot tell whether ${path} is locked: ${error?.message ?? 'it could not be looked at'}`);
   }
   if (facts.kind === 'missing') {
-    if (facts.notADir !== null) return unknown(`cannot tell whether ${path} is locked: ${facts.notADir} is not a directory`);
+    if (facts.notADir !== null)
+      return unknown(`cannot tell whether ${path} is locked: ${facts.notADir} is not a directory`);
     return { state: 'absent', pid: null, notes: [`${path} is not locked: not running (${missingWhat(look)})`] };
   }
   if (status.locked || look.unlisted) return running(status, look.unlisted);
   // Removed between the two looks: its holder let it go.
-  if (!status.exists) return { state: 'absent', pid: null, notes: [`${path} is not locked: not running (there is no such file)`] };
+  if (!status.exists)
+    return { state: 'absent', pid: null, notes: [`${path} is not locked: not running (there is no such file)`] };
   return { state: 'stale', pid: null, notes: [`${path} is not locked: not running`] };
 }
 

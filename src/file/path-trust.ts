@@ -32,7 +32,9 @@ type Unsafe = ({ kind: 'symlink' } & ForeignSymlink) | ({ kind: 'directory' } & 
 /** Whether another user could swap the entries of a directory with this stat. */
 function foreignDir(stat: fs.Stats, self: Credentials): { uid: number; writable: boolean } | null {
   const sticky = (stat.mode & STICKY) !== 0;
-  const writable = !sticky && ((stat.mode & OTHERS_WRITE) !== 0 || ((stat.mode & GROUP_WRITE) !== 0 && stat.gid !== self.gid && stat.gid !== 0));
+  const writable =
+    !sticky &&
+    ((stat.mode & OTHERS_WRITE) !== 0 || ((stat.mode & GROUP_WRITE) !== 0 && stat.gid !== self.gid && stat.gid !== 0));
   return (stat.uid !== 0 && stat.uid !== self.uid) || writable ? { uid: stat.uid, writable } : null;
 }
 
@@ -47,7 +49,10 @@ function foreignDir(stat: fs.Stats, self: Credentials): { uid: number; writable:
  */
 function unsafeStep(file: string, self: Credentials, ownDirectories: boolean): Unsafe | null {
   let resolved = path.parse(file).root;
-  const pending = path.relative(resolved, path.dirname(file)).split(path.sep).filter((part) => part !== '');
+  const pending = path
+    .relative(resolved, path.dirname(file))
+    .split(path.sep)
+    .filter((part) => part !== '');
   const checkDir = (dir: string): Unsafe | null => {
     if (!ownDirectories) return null;
     const found = foreignDir(fs.lstatSync(dir), self);
@@ -87,18 +92,26 @@ export function foreignSymlink(file: string, selfUid: number): ForeignSymlink | 
 /** The words of a refusal for such a symlink. */
 export function unsafePathDescription(found: ForeignSymlink, selfUid: number): string {
   if (found.hardLinked === true) {
-    return `operation not permitted: the path crosses the symlink ${found.link}, a second name of a trusted link, ` +
-      `placed in a directory of uid ${found.uid}, not of this user (uid ${selfUid}) or root`;
+    return (
+      `operation not permitted: the path crosses the symlink ${found.link}, a second name of a trusted link, ` +
+      `placed in a directory of uid ${found.uid}, not of this user (uid ${selfUid}) or root`
+    );
   }
-  return `operation not permitted: the path crosses the symlink ${found.link}, owned by uid ${found.uid}, ` +
-    `not by this user (uid ${selfUid}) or root, who could point it anywhere`;
+  return (
+    `operation not permitted: the path crosses the symlink ${found.link}, owned by uid ${found.uid}, ` +
+    `not by this user (uid ${selfUid}) or root, who could point it anywhere`
+  );
 }
 
 /** The words of a refusal for such a directory. */
 export function foreignDirectoryDescription(found: ForeignDirectory, self: Credentials): string {
-  const who = found.writable ? `writable by other users without the sticky bit` : `owned by uid ${found.uid}, not by this user (uid ${self.uid}) or root`;
-  return `operation not permitted: the directory ${found.dir} is ${who}, who could swap the PID file's path ` +
-    'under the stale-PID fallback, whose steps go by path; use a directory only this user and root can change';
+  const who = found.writable
+    ? `writable by other users without the sticky bit`
+    : `owned by uid ${found.uid}, not by this user (uid ${self.uid}) or root`;
+  return (
+    `operation not permitted: the directory ${found.dir} is ${who}, who could swap the PID file's path ` +
+    'under the stale-PID fallback, whose steps go by path; use a directory only this user and root can change'
+  );
 }
 
 /**

@@ -37,7 +37,8 @@ const GROUP_WRITE = 0o020;
 export function distrust(file: Ownership, self: Credentials, checkLinks: boolean): Distrust | null {
   if (file.uid !== self.uid && file.uid !== 0) return { kind: 'owner', uid: file.uid };
   if ((file.mode & OTHERS_WRITE) !== 0) return { kind: 'writable', by: 'others', gid: file.gid };
-  if ((file.mode & GROUP_WRITE) !== 0 && file.gid !== self.gid && file.gid !== 0) return { kind: 'writable', by: 'group', gid: file.gid };
+  if ((file.mode & GROUP_WRITE) !== 0 && file.gid !== self.gid && file.gid !== 0)
+    return { kind: 'writable', by: 'group', gid: file.gid };
   if (checkLinks && file.nlink > 1) return { kind: 'links', nlink: file.nlink };
   return null;
 }
@@ -46,11 +47,15 @@ export function distrust(file: Ownership, self: Credentials, checkLinks: boolean
 export function distrustDescription(reason: Distrust, self: Credentials): string {
   switch (reason.kind) {
     case 'owner':
-      return `operation not permitted: the PID file is owned by uid ${reason.uid}, not by this user (uid ${self.uid}) or root, ` +
-        'so another user could write any PID into it; remove it, or use a directory only this user can write';
+      return (
+        `operation not permitted: the PID file is owned by uid ${reason.uid}, not by this user (uid ${self.uid}) or root, ` +
+        'so another user could write any PID into it; remove it, or use a directory only this user can write'
+      );
     case 'writable':
-      return `operation not permitted: the PID file is writable by ${reason.by === 'others' ? 'all users' : `group ${reason.gid}`}, ` +
-        'so another user could write any PID into it; remove it or chmod go-w it';
+      return (
+        `operation not permitted: the PID file is writable by ${reason.by === 'others' ? 'all users' : `group ${reason.gid}`}, ` +
+        'so another user could write any PID into it; remove it or chmod go-w it'
+      );
     case 'links':
       return `operation not permitted: the PID file has ${reason.nlink} hard links, so writing it would change another file too; remove that link`;
   }

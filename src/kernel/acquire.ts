@@ -6,7 +6,7 @@ import type { NamedHolder } from './holder-proof';
 import { lockedFile, readFlockHoldersSync } from './locks';
 import { kernelHolder } from './holders';
 import { binding, nativePath, type Binding, type NativeError, type NativeHandle } from '../addon/binding';
-import { lockError } from './refusal';
+import { lockError } from '../file/refusal';
 import type { SettledOptions } from '../options';
 import { KernelHolding } from './holding';
 import { prepareDirectory } from '../file/path-trust';
@@ -15,6 +15,7 @@ import { withoutExitHook } from '../util/exit-hook';
 import { formatPid } from '../file/pid-text';
 import { runProcSync } from '../process/proc-io';
 import { readPidFileSync } from '../file/read';
+import { mountDeviceOf } from './mount-device';
 import { runAsync, runSync, type Steps } from '../util/steps';
 import { setLongTimeout } from '../util/timers';
 
@@ -49,7 +50,7 @@ const NOBODY: NamedHolder = { locked: false, pid: null, proof: null, recordedPid
 function* findHolder(file: string): Steps<Holder> {
   const deadline = performance.now() + PID_WRITE_GRACE_MS;
   for (;;) {
-    const contents = readPidFileSync(file, true);
+    const contents = readPidFileSync(file, mountDeviceOf);
     if (contents.kind === 'missing') return { named: NOBODY, released: true, unsettled: false };
     // Empty: the holder is between its lock and its write, which takes microseconds unless it
     // is descheduled; give it a bounded grace.
@@ -115,7 +116,11 @@ function request(native: Binding, settled: SettledOptions, kind: FileKind): Lock
   return { settled, target: settled.path, flags, text: settled.shared ? null : formatPid(process.pid) };
 }
 
-function wrap(native: Binding, { settled: { shared, logger }, target, text }: LockRequest, handle: NativeHandle): KernelHolding {
+function wrap(
+  native: Binding,
+  { settled: { shared, logger }, target, text }: LockRequest,
+  handle: NativeHandle,
+): KernelHolding {
   logger.debug(`locked ${target}${shared ? ' (shared)' : ''} as PID ${process.pid}`);
   return new KernelHolding(native, handle, target, text !== null);
 }
@@ -156,7 +161,11 @@ function* lockNow(native: Binding, request: LockRequest): Steps<KernelHolding> {
  * Waits on a native thread until granted, timed out (null) or aborted (rejects with the signal's
  * reason). The thread sits in the blocking lock call: it wakes the moment the kernel grants it.
  */
-function waitAsync(native: Binding, { settled, target: path, flags, text }: LockRequest, waitMs: number): Promise<NativeHandle | null> {
+function waitAsync(
+  native: Binding,
+  { settled, target: path, flags, text }: LockRequest,
+  waitMs: number,
+): Promise<NativeHandle | null> {
   const { signal } = settled;
   return new Promise((resolve, reject) => {
     let ending: 'timeout' | 'abort' | null = null;
@@ -170,7 +179,9 @@ function waitAsync(native: Binding, { settled, target: path, flags, text }: Lock
         try {
           native.unlock(handle, text !== null);
         } catch (unlockError) {
-          settled.logger.warn(`could not remove ${path} after an aborted wait: ${(withPath(unlockError, path) as Error).message}`);
+          settled.logger.warn(
+            `could not remove ${path} after an aborted wait: ${(withPath(unlockError, path) as Error).message}`,
+          );
         }
         reject(abortReason(signal as AbortSignal));
       } else if (handle !== null) {
@@ -215,12 +226,15 @@ async function take(native: Binding, request: LockRequest): Promise<KernelHoldin
  */
 const SYNC_SLICE_MS = 50;
 
-/** Waits, blocking this thread, until granted or `waitMs` ends (null). */
+/**
+ * Waits, blocking this thread, until granted or `waitMs` ends (null). The exit hook comes off
+ * before the wait's thread starts: once that thread may block, a hooked SIGTERM would be lost.
+ */
 function waitSync(native: Binding, { target: path, flags, text }: LockRequest, waitMs: number): NativeHandle | null {
   try {
-    const ticket = native.waitSyncStart(nativePath(path), flags, text);
-    const deadline = performance.now() + waitMs;
     return withoutExitHook(() => {
+      const ticket = native.waitSyncStart(nativePath(path), flags, text);
+      const deadline = performance.now() + waitMs;
       for (;;) {
         const left = deadline - performance.now();
         const slice = Math.min(SYNC_SLICE_MS, Math.max(0, left));

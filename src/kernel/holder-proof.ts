@@ -58,22 +58,39 @@ function remembering(check: CheckHolder): CheckHolder {
 function unlocked(facts: HolderFacts): NamedHolder {
   const checked = facts.listed !== null || facts.lockedOtherwise !== null;
   const { recordedPid } = facts;
-  return { locked: false, pid: null, proof: null, recordedPid, recordedPidHolds: checked && recordedPid !== null ? false : null };
+  return {
+    locked: false,
+    pid: null,
+    proof: null,
+    recordedPid,
+    recordedPidHolds: checked && recordedPid !== null ? false : null,
+  };
 }
 
 /** Where nothing proves a holder: the file's PID while its process runs, else the kernel's record. */
 function trusted(facts: HolderFacts, running: (pid: number) => boolean): NamedHolder {
   const { recordedPid, listed } = facts;
-  if (recordedPid !== null && running(recordedPid)) return { locked: true, pid: recordedPid, proof: 'pid-file', recordedPid, recordedPidHolds: null };
+  if (recordedPid !== null && running(recordedPid))
+    return { locked: true, pid: recordedPid, proof: 'pid-file', recordedPid, recordedPidHolds: null };
   const kernelPid = listed?.find((holder) => holder.exclusive && holder.pid !== null)?.pid ?? null;
-  return { locked: true, pid: kernelPid, proof: kernelPid === null ? null : 'proc-locks', recordedPid, recordedPidHolds: null };
+  return {
+    locked: true,
+    pid: kernelPid,
+    proof: kernelPid === null ? null : 'proc-locks',
+    recordedPid,
+    recordedPidHolds: null,
+  };
 }
 
 /**
  * Names the holder of a file from `facts`. `check` proves candidates where the platform can
  * (null elsewhere); `running` tells whether a PID's process runs, for the trust of other platforms.
  */
-export function* nameHolder(facts: HolderFacts, check: CheckHolder | null, running: (pid: number) => boolean): ProcSteps<NamedHolder> {
+export function* nameHolder(
+  facts: HolderFacts,
+  check: CheckHolder | null,
+  running: (pid: number) => boolean,
+): ProcSteps<NamedHolder> {
   const { recordedPid } = facts;
   const writers = facts.listed?.filter((holder) => holder.exclusive) ?? null;
   const listedLocked = writers === null ? facts.lockedOtherwise === true : writers.length > 0;
@@ -89,14 +106,16 @@ export function* nameHolder(facts: HolderFacts, check: CheckHolder | null, runni
   const recordedPidHolds = recorded === 'not' || recorded === 'twin' ? false : null;
   if (writers === null) return { locked: true, pid: null, proof: null, recordedPid, recordedPidHolds };
   const lines: { pid: number | null; check: HolderCheck | null }[] = [];
-  for (const writer of writers) lines.push({ pid: writer.pid, check: writer.pid === null ? null : yield* look(writer.pid) });
+  for (const writer of writers)
+    lines.push({ pid: writer.pid, check: writer.pid === null ? null : yield* look(writer.pid) });
   // A lock its taker holds on another file with the same key is that file's, not this one's.
   const ours = lines.filter((line) => line.check !== 'twin');
   if (ours.length === 0) return unlocked(facts);
   const proven = ours.find((line) => line.check === 'holds');
   if (proven !== undefined) return { locked: true, pid: proven.pid, proof: 'fd', recordedPid, recordedPidHolds };
   const unchecked = ours.filter((line) => line.check === 'unknown');
-  if (unchecked.length === 1) return { locked: true, pid: unchecked[0]?.pid ?? null, proof: 'proc-locks', recordedPid, recordedPidHolds };
+  if (unchecked.length === 1)
+    return { locked: true, pid: unchecked[0]?.pid ?? null, proof: 'proc-locks', recordedPid, recordedPidHolds };
   return { locked: true, pid: null, proof: null, recordedPid, recordedPidHolds };
 }
 

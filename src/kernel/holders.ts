@@ -46,8 +46,20 @@ function cannotRead(code: string): boolean {
   return code === 'EACCES' || code === 'EPERM';
 }
 
+/**
+ * Whether `pid` names a thread that is not its process's main thread: /proc/<tid> is there though
+ * not listed, and shares the process's descriptors, but the ID goes to another process once that
+ * thread ends while the process holds on.
+ */
+function* isOtherThread(pid: number): ProcSteps<boolean> {
+  const status = yield* text(`/proc/${pid}/status`);
+  const tgid = status.ok ? /^Tgid:\s*(\d+)$/m.exec(status.value)?.[1] : undefined;
+  return tgid !== undefined && Number(tgid) !== pid;
+}
+
 /** Whether process `pid` holds the exclusive flock on `file`, by its descriptors. */
 export function* checkHolder(pid: number, file: LockedFile): ProcSteps<HolderCheck> {
+  if (yield* isOtherThread(pid)) return 'not';
   const fds = yield* list(`/proc/${pid}/fd`);
   if (!fds.ok) {
     if (cannotRead(fds.code)) return 'unknown';
@@ -64,7 +76,9 @@ export function* checkHolder(pid: number, file: LockedFile): ProcSteps<HolderChe
     }
     // Only a descriptor with a flock listed under the file's key can be the one: the others'
     // files are never looked at, so a descriptor of a hung network mount costs nothing.
-    const locks = fdinfoLocks(info.value).filter((lock) => lock.lockClass === 'FLOCK' && !lock.blocked && file.keys.includes(lock.key));
+    const locks = fdinfoLocks(info.value).filter(
+      (lock) => lock.lockClass === 'FLOCK' && !lock.blocked && file.keys.includes(lock.key),
+    );
     if (locks.length === 0) continue;
     const target = yield* identity(`/proc/${pid}/fd/${fd}`);
     if (!target.ok) {
@@ -124,7 +138,12 @@ export function* scanHolders(file: LockedFile): ProcSteps<Scan> {
  * proves holders (Linux), by their descriptors. `listed`: the file's /proc/locks holders (null
  * when not read); `lockedOtherwise`: whether it was found locked without them (a probe, a refusal).
  */
-export function kernelHolder(contents: PidFileContents, file: LockedFile | null, listed: readonly FlockHolder[] | null, lockedOtherwise: boolean | null): ProcSteps<NamedHolder> {
+export function kernelHolder(
+  contents: PidFileContents,
+  file: LockedFile | null,
+  listed: readonly FlockHolder[] | null,
+  lockedOtherwise: boolean | null,
+): ProcSteps<NamedHolder> {
   const recordedPid = contents.kind === 'pid' ? contents.pid : null;
   const check = file !== null && holdersProvable() ? (pid: number) => checkHolder(pid, file) : null;
   return nameHolder({ recordedPid, listed, lockedOtherwise }, check, processRunning);

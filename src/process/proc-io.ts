@@ -67,7 +67,7 @@ async function read(request: ProcRead): Promise<Reply> {
 
 /** Runs `steps`, reading synchronously. */
 export function runProcSync<T>(steps: ProcSteps<T>): T {
-  for (let step = steps.next(); ; ) {
+  for (let step = steps.next(); ;) {
     if (step.done === true) return step.value;
     step = steps.next(readSync(step.value));
   }
@@ -75,7 +75,7 @@ export function runProcSync<T>(steps: ProcSteps<T>): T {
 
 /** Runs `steps`, stat()ing files with non-blocking I/O (see above). */
 export async function runProcAsync<T>(steps: ProcSteps<T>): Promise<T> {
-  for (let step = steps.next(); ; ) {
+  for (let step = steps.next(); ;) {
     if (step.done === true) return step.value;
     step = steps.next(await read(step.value));
   }

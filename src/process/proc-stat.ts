@@ -17,7 +17,10 @@ export interface ProcStat {
 export function parseProcStat(text: string): ProcStat | null {
   const end = text.lastIndexOf(')');
   if (end < 0) return null;
-  const fields = text.slice(end + 1).trim().split(/\s+/);
+  const fields = text
+    .slice(end + 1)
+    .trim()
+    .split(/\s+/);
   // fields[0] is field 3 (state), so field 22 (starttime) is fields[19].
   const state = fields[0];
   const startText = fields[19];

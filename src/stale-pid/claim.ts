@@ -39,7 +39,14 @@ export type Claim =
  * PID) to the claim's name; where there are no hard links, by creating it with `text`.
  * `clockOffsetMs` is this process's estimate of the file system's clock, for judging claims.
  */
-export function* claimVersion(file: string, version: Version, source: string, text: string, clockOffsetMs: number, world: World): Steps<Claim> {
+export function* claimVersion(
+  file: string,
+  version: Version,
+  source: string,
+  text: string,
+  clockOffsetMs: number,
+  world: World,
+): Steps<Claim> {
   const passed: string[] = [];
   let vanished = 0;
   let foreign = 0;
@@ -67,15 +74,25 @@ export function* claimVersion(file: string, version: Version, source: string, te
     if (verdict.kind === 'settling') return { kind: 'busy', pid: null }; // a claim being written where there are no links
     passed.push(name);
   }
-  throw pathError('EPERM', `operation not permitted: ${passed.length + foreign} claims on the same version of the PID file are in the way ` +
-    "(other users' files, or left by processes that died); remove the .claim. files beside it", 'link', file);
+  throw pathError(
+    'EPERM',
+    `operation not permitted: ${passed.length + foreign} claims on the same version of the PID file are in the way ` +
+      "(other users' files, or left by processes that died); remove the .claim. files beside it",
+    'link',
+    file,
+  );
 }
 
 /**
  * Gives a claim up. With `versionGone` (the claimed version is no longer at the path: replaced or
  * removed under the claim) the dead claimers' claims passed over go too: nobody can act on them.
  */
-export function* dropClaim(file: string, version: Version, claim: Extract<Claim, { kind: 'claimed' }>, versionGone: boolean): Steps<void> {
+export function* dropClaim(
+  file: string,
+  version: Version,
+  claim: Extract<Claim, { kind: 'claimed' }>,
+  versionGone: boolean,
+): Steps<void> {
   yield* unlinkQuietly(claimPath(file, version, claim.level));
   if (versionGone) for (const name of claim.passed) yield* unlinkQuietly(name);
 }

@@ -37,7 +37,12 @@ export function* look(at: string, file: string): Steps<PidFileLook> {
       if (VANISHED.has(codeOf(error))) return MISSING;
       throw fsErrorFor(error, file);
     }
-    if (stat.isSymbolicLink()) return { contents: { kind: 'other', dev: null, ino: null, mtimeMs: null, mountDevice: null }, stat: null, refused: 'ELOOP' };
+    if (stat.isSymbolicLink())
+      return {
+        contents: { kind: 'other', dev: null, ino: null, mtimeMs: null, mountDevice: null },
+        stat: null,
+        refused: 'ELOOP',
+      };
   }
   yield fsStep('read', at);
   try {
@@ -45,13 +50,28 @@ export function* look(at: string, file: string): Steps<PidFileLook> {
   } catch (error) {
     const code = codeOf(error);
     // A socket at the path cannot be opened at all: it is no more a PID file than a FIFO is.
-    if (code === 'ENXIO') return { contents: { kind: 'other', dev: null, ino: null, mtimeMs: null, mountDevice: null }, stat: null, refused: null };
+    if (code === 'ENXIO')
+      return {
+        contents: { kind: 'other', dev: null, ino: null, mtimeMs: null, mountDevice: null },
+        stat: null,
+        refused: null,
+      };
     // A file this process may not read (another user's, mode 0600, planted at a claim's name):
     // seen by its stat alone, so that the caller can tell whose it is and pass it over.
     if (code === 'EACCES' || code === 'EPERM') {
       const stat = yield* lstat(at);
       if (stat === null) return MISSING;
-      return { contents: { kind: 'other', dev: stat.dev, ino: stat.ino, mtimeMs: Number(stat.mtimeNs) / 1e6, mountDevice: null }, stat, refused: null };
+      return {
+        contents: {
+          kind: 'other',
+          dev: stat.dev,
+          ino: stat.ino,
+          mtimeMs: Number(stat.mtimeNs) / 1e6,
+          mountDevice: null,
+        },
+        stat,
+        refused: null,
+      };
     }
     throw fsErrorFor(error, file);
   }

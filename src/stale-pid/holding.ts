@@ -118,11 +118,18 @@ export class StalePidHolding implements Holding {
       if (version.holds !== world.pid) {
         // It names another process (recordPid's), which may have ended: a takeover may be
         // replacing it now, and only a claim would tell. It stays, stale once that process ends.
-        throw pathError(code, `no room for a claim on the PID file, which is left in place, stale once PID ${version.holds} has ended`, 'link', file);
+        throw pathError(
+          code,
+          `no room for a claim on the PID file, which is left in place, stale once PID ${version.holds} has ended`,
+          'link',
+          file,
+        );
       }
       // No room for the claim's name. The file names this process, which is alive: no takeover
       // judges it stale, so nobody else is changing it, and it may go without a claim.
-      this.#logger.debug(`no room for a claim on ${file} (${code}); removing it without one, as it names this live process`);
+      this.#logger.debug(
+        `no room for a claim on ${file} (${code}); removing it without one, as it names this live process`,
+      );
       if (yield* this.#stillOurs()) yield* removeNow(file, world);
       return;
     }
@@ -159,7 +166,8 @@ export class StalePidHolding implements Holding {
     const file = this.#path;
     const world = this.#world;
     try {
-      if (pid !== world.pid && this.#reserve === null) this.#reserve = (yield* writeDraft(file, formatPid(world.pid), world)).path;
+      if (pid !== world.pid && this.#reserve === null)
+        this.#reserve = (yield* writeDraft(file, formatPid(world.pid), world)).path;
       const draft = yield* writeDraft(file, formatPid(pid), world);
       try {
         yield* this.#replaceOwnVersion(draft, pid);
@@ -175,19 +183,35 @@ export class StalePidHolding implements Holding {
     const file = this.#path;
     const world = this.#world;
     const version = this.#version;
-    const claim = yield* claimVersion(file, version, this.#claimSource(), formatPid(world.pid), this.#clockOffset(), world);
-    if (claim.kind === 'vanished') throw pathError('ESTALE', 'the PID file was removed or replaced by another process', 'rename', file);
-    if (claim.kind === 'busy') throw pathError('EBUSY', `resource busy: PID ${claim.pid ?? 'unknown'} is taking the PID file over`, 'rename', file);
+    const claim = yield* claimVersion(
+      file,
+      version,
+      this.#claimSource(),
+      formatPid(world.pid),
+      this.#clockOffset(),
+      world,
+    );
+    if (claim.kind === 'vanished')
+      throw pathError('ESTALE', 'the PID file was removed or replaced by another process', 'rename', file);
+    if (claim.kind === 'busy')
+      throw pathError(
+        'EBUSY',
+        `resource busy: PID ${claim.pid ?? 'unknown'} is taking the PID file over`,
+        'rename',
+        file,
+      );
     let gone = false;
     try {
-      if (!(yield* this.#stillOurs())) throw pathError('ESTALE', 'the PID file was removed or replaced by another process', 'rename', file);
+      if (!(yield* this.#stillOurs()))
+        throw pathError('ESTALE', 'the PID file was removed or replaced by another process', 'rename', file);
       // rename(2) over our own version, under its claim. Whoever else changes the path changes
       // the version there under that version's claim, which is ours now: nobody removes or
       // replaces it meanwhile. A newcomer only links into an empty path, and rename never leaves
       // the path empty, as a removal followed by a link would (and so let a newcomer in while the
       // command runs). A taker that judged this version stale and claims it after us finds the
       // new version at the path, and looks again.
-      if (!(yield* rename(draft.path, file, file))) throw pathError('ENOENT', 'no such file or directory', 'rename', file);
+      if (!(yield* rename(draft.path, file, file)))
+        throw pathError('ENOENT', 'no such file or directory', 'rename', file);
       gone = true;
       this.#version = { dev: draft.dev, mtimeMs: draft.mtimeMs, holds: pid }; // renamed, the PID file is the draft's file
     } finally {

@@ -1,12 +1,11 @@
 // What the stale-PID fallback makes of a file it finds at the PID file's path or a claim's: whether
 // it may be used at all (a regular file, written by someone it may trust), which version of the
 // PID file it is, and whether the process it names is alive (stale-pid/verdict.ts).
-import type fs from 'node:fs';
 import { pathError } from '../errors';
 import type { Version } from './names';
 import type { World } from './world';
 import { judge, type Verdict } from './verdict';
-import type { PidFileContents, PidFileLook } from '../file/read';
+import type { FileFacts, PidFileContents, PidFileLook } from '../file/read';
 import { distrust, distrustDescription, type Distrust } from '../file/trust';
 
 /** Contents read from an open regular file, with its identity. */
@@ -21,10 +20,14 @@ export function versionOf(found: Found): Version {
  * have two names for a moment while placed (a draft linked into place, a claim linked to the PID
  * file), so the number of links is not held against them.
  */
-export function distrustIn(stat: fs.BigIntStats, world: World): Distrust | null {
+export function distrustIn(stat: FileFacts, world: World): Distrust | null {
   const self = world.credentials();
   if (self === null) return null; // no owners to compare (Windows)
-  return distrust({ uid: Number(stat.uid), gid: Number(stat.gid), mode: Number(stat.mode), nlink: Number(stat.nlink) }, self, false);
+  return distrust(
+    { uid: Number(stat.uid), gid: Number(stat.gid), mode: Number(stat.mode), nlink: Number(stat.nlink) },
+    self,
+    false,
+  );
 }
 
 /**
@@ -37,7 +40,8 @@ export function distrustIn(stat: fs.BigIntStats, world: World): Distrust | null 
 export function usable(file: string, seen: PidFileLook, world: World): Found | null {
   const { contents, stat } = seen;
   if (seen.refused === 'ELOOP') throw pathError('ELOOP', 'too many symbolic links encountered', 'open', file);
-  if (seen.refused === 'EISDIR' || stat?.isDirectory() === true) throw pathError('EISDIR', 'illegal operation on a directory', 'open', file);
+  if (seen.refused === 'EISDIR' || stat?.isDirectory() === true)
+    throw pathError('EISDIR', 'illegal operation on a directory', 'open', file);
   if (contents.kind === 'missing') return null;
   if (stat === null || !stat.isFile() || contents.dev === null || contents.mtimeMs === null) {
     throw pathError('EINVAL', 'not a regular file', 'open', file);
@@ -51,7 +55,11 @@ export function usable(file: string, seen: PidFileLook, world: World): Found | n
 }
 
 /** The verdict on a file, by this process's reckoning of the file system's clock (`clockOffsetMs`). */
-export function judgeIn(world: World, contents: Exclude<PidFileContents, { kind: 'missing' }>, clockOffsetMs: number): Verdict {
+export function judgeIn(
+  world: World,
+  contents: Exclude<PidFileContents, { kind: 'missing' }>,
+  clockOffsetMs: number,
+): Verdict {
   const holder = contents.kind === 'pid' ? world.processFacts(contents.pid) : null;
   return judge({ contents, holder, clockOffsetMs, nowMs: world.now() });
 }

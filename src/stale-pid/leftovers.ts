@@ -2,16 +2,16 @@
 // death): drafts and tombstones (private names of this host, naming a dead PID), and claims on
 // versions of the PID file that are gone, made by claimers now dead. Only this user's files:
 // another user's are never removed, nor anything of a live process or of another host.
-import type fs from 'node:fs';
 import path from 'node:path';
 import { look, lstat, readdir, unlinkQuietly } from './fs';
 import { judgeIn } from './judge';
 import { isClaimOnOtherVersion, privateNameOwner, type Version } from './names';
 import type { World } from './world';
+import type { FileFacts } from '../file/read';
 import type { Logger } from '../logger';
 import type { Steps } from '../util/steps';
 
-function ownedBySelf(stat: fs.BigIntStats, world: World): boolean {
+function ownedBySelf(stat: FileFacts, world: World): boolean {
   const self = world.credentials();
   return self === null || Number(stat.uid) === self.uid;
 }
@@ -21,7 +21,13 @@ function ownedBySelf(stat: fs.BigIntStats, world: World): boolean {
  * `current`. Best effort, one entry at a time: it runs after a takeover has placed its file, and
  * a name it cannot look at (another user's, unreadable) must never undo that.
  */
-export function* removeLeftovers(file: string, current: Version, clockOffsetMs: number, logger: Logger, world: World): Steps<void> {
+export function* removeLeftovers(
+  file: string,
+  current: Version,
+  clockOffsetMs: number,
+  logger: Logger,
+  world: World,
+): Steps<void> {
   const dir = path.dirname(file);
   let names: string[];
   try {
@@ -38,7 +44,15 @@ export function* removeLeftovers(file: string, current: Version, clockOffsetMs: 
   }
 }
 
-function* removeIfLeftover(file: string, at: string, name: string, current: Version, clockOffsetMs: number, logger: Logger, world: World): Steps<void> {
+function* removeIfLeftover(
+  file: string,
+  at: string,
+  name: string,
+  current: Version,
+  clockOffsetMs: number,
+  logger: Logger,
+  world: World,
+): Steps<void> {
   const owner = privateNameOwner(file, name, world);
   if (owner !== null) {
     if (owner === world.pid || world.processFacts(owner).exists) return;

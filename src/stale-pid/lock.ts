@@ -22,6 +22,8 @@ import type { Mechanism } from '../mechanism';
 import { withoutExitHook } from '../util/exit-hook';
 import { runAsync, runSync } from '../util/steps';
 import { StalePidHolding } from './holding';
+import path from 'node:path';
+import { unlinkQuietly, writeDraft } from './fs';
 import { judgeIn } from './judge';
 import { takeStalePid } from './take';
 import { realWorld } from './world';
@@ -49,6 +51,24 @@ export const stalePidMechanism: Mechanism = {
     return settled.waitMs > 0 ? withoutExitHook(take) : take();
   },
 };
+
+/**
+ * The file system's clock less ours in the directory of `file`, as the fallback reckons it: the
+ * last measure taken there, else one taken now on a private file written and removed at once
+ * (an NFS server keeps its own time, and a PID file's mtime is read on it). Null where nothing
+ * can be written there: the caller cannot judge by time and must say so.
+ */
+export function clockOffsetFor(file: string): number | null {
+  const known = realWorld.clockOffsets.get(path.dirname(file));
+  if (known !== undefined) return known;
+  try {
+    const draft = runSync(writeDraft(file, '\n', realWorld));
+    runSync(unlinkQuietly(draft.path));
+    return draft.clockOffsetMs;
+  } catch {
+    return null;
+  }
+}
 
 /** The verdict on whatever file is at the path, by this process's reckoning of the file system's clock. */
 export function judgeFile(contents: Exclude<PidFileContents, { kind: 'missing' }>, clockOffsetMs: number): Verdict {

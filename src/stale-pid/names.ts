@@ -15,7 +15,8 @@ export interface Version {
   holds: number | 'empty' | 'other';
 }
 
-export const sameVersion = (a: Version, b: Version): boolean => a.dev === b.dev && a.mtimeMs === b.mtimeMs && a.holds === b.holds;
+export const sameVersion = (a: Version, b: Version): boolean =>
+  a.dev === b.dev && a.mtimeMs === b.mtimeMs && a.holds === b.holds;
 
 /**
  * The PID file's name as it starts the names of the files made beside it. Those add up to some
@@ -27,7 +28,11 @@ const STEM_BYTES = 120;
 function stem(file: string): string {
   const base = path.basename(file);
   if (Buffer.byteLength(base) <= STEM_BYTES) return base;
-  const digest = (require('node:crypto') as typeof import('node:crypto')).createHash('sha256').update(base).digest('hex').slice(0, 16);
+  const digest = (require('node:crypto') as typeof import('node:crypto'))
+    .createHash('sha256')
+    .update(base)
+    .digest('hex')
+    .slice(0, 16);
   let cut = base;
   while (Buffer.byteLength(cut) > STEM_BYTES - digest.length - 1) cut = cut.slice(0, -1);
   return `${cut}~${digest}`;
@@ -39,7 +44,10 @@ function stem(file: string): string {
  * the name first (another user could make us fail, or hand us a file of theirs).
  */
 export function privateName(file: string, world: World): string {
-  return path.join(path.dirname(file), `.${stem(file)}.${world.hostname()}.${world.pid}.${world.randomName()}.pidguard`);
+  return path.join(
+    path.dirname(file),
+    `.${stem(file)}.${world.hostname()}.${world.pid}.${world.randomName()}.pidguard`,
+  );
 }
 
 /** The PID of the process of this host that made the private name `name`, or null when it is not one. */
@@ -50,7 +58,8 @@ export function privateNameOwner(file: string, name: string, world: World): numb
   return Number.isInteger(pid) && pid > 0 ? pid : null;
 }
 
-const versionText = (version: Version): string => `${version.dev}-${Math.round(version.mtimeMs * 1000)}-${version.holds}`;
+const versionText = (version: Version): string =>
+  `${version.dev}-${Math.round(version.mtimeMs * 1000)}-${version.holds}`;
 
 /**
  * The name of the `level`th claim on one version of the PID file. Every process that means to

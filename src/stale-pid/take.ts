@@ -37,7 +37,14 @@ const SETTLING: Attempt = { kind: 'settling' };
 /** Whether what a look found is `version`. */
 function isVersion(seen: PidFileLook, version: Version): boolean {
   const { contents, stat } = seen;
-  if (contents.kind === 'missing' || stat === null || !stat.isFile() || contents.dev === null || contents.mtimeMs === null) return false;
+  if (
+    contents.kind === 'missing' ||
+    stat === null ||
+    !stat.isFile() ||
+    contents.dev === null ||
+    contents.mtimeMs === null
+  )
+    return false;
   return sameVersion(versionOf({ ...contents, dev: contents.dev, mtimeMs: contents.mtimeMs }), version);
 }
 
@@ -62,7 +69,9 @@ function* putBack(tombstone: string, file: string, logger: Logger): Steps<void> 
     yield* unlinkQuietly(tombstone);
     return;
   }
-  logger.warn(`${file} was replaced while this process was taking it over; the file it moved aside is left at ${tombstone}`);
+  logger.warn(
+    `${file} was replaced while this process was taking it over; the file it moved aside is left at ${tombstone}`,
+  );
 }
 
 /**
@@ -71,7 +80,15 @@ function* putBack(tombstone: string, file: string, logger: Logger): Steps<void> 
  * linked into the empty path, where a newcomer may have been first (the path was free: it won).
  * Never a rename over the path, which would replace whatever a newcomer had put there.
  */
-function* takeOver(file: string, draft: Draft, text: string, found: Found, why: string, logger: Logger, world: World): Steps<Attempt> {
+function* takeOver(
+  file: string,
+  draft: Draft,
+  text: string,
+  found: Found,
+  why: string,
+  logger: Logger,
+  world: World,
+): Steps<Attempt> {
   const version = versionOf(found);
   const claim = yield* claimVersion(file, version, draft.path, text, draft.clockOffsetMs, world);
   if (claim.kind === 'busy') return SETTLING; // another process is changing this version now
@@ -157,7 +174,13 @@ export interface StalePidRequest {
 }
 
 /** Takes the PID file at `path` as its own lock, waiting (by polling) as `waitMs` says. */
-export function* takeStalePid({ path: file, logger, waitMs, signal, world = realWorld }: StalePidRequest): Steps<StalePidHolding> {
+export function* takeStalePid({
+  path: file,
+  logger,
+  waitMs,
+  signal,
+  world = realWorld,
+}: StalePidRequest): Steps<StalePidHolding> {
   // Registered before anything is placed, so that another thread of this process never takes a
   // file of ours, named by our common PID, for one left behind (judgeFound).
   const letGo = world.hold(file);
@@ -169,7 +192,14 @@ export function* takeStalePid({ path: file, logger, waitMs, signal, world = real
   }
 }
 
-function* takeHeld(file: string, logger: Logger, waitMs: number, signal: AbortSignal | undefined, world: World, letGo: () => void): Steps<StalePidHolding> {
+function* takeHeld(
+  file: string,
+  logger: Logger,
+  waitMs: number,
+  signal: AbortSignal | undefined,
+  world: World,
+  letGo: () => void,
+): Steps<StalePidHolding> {
   const text = formatPid(world.pid);
   const deadline = world.monotonic() + waitMs;
   let pause = FIRST_POLL_MS;
@@ -188,13 +218,16 @@ function* takeHeld(file: string, logger: Logger, waitMs: number, signal: AbortSi
         continue;
       case 'settling':
         if (settlingSince === null) {
-          logger.debug(`${file} is settling: empty and just written (its holder is writing its PID), or being changed under a claim; waiting`);
+          logger.debug(
+            `${file} is settling: empty and just written (its holder is writing its PID), or being changed under a claim; waiting`,
+          );
           settlingSince = world.monotonic();
         }
         // An empty file turns stale within EMPTY_GRACE_MS, and a claim is held for a few system
         // calls; only a claimer that is stuck (stopped, say) makes it last: contention, once any
         // wait is over.
-        if (world.monotonic() - settlingSince > SETTLE_LIMIT_MS && world.monotonic() >= deadline) throw new LockedError(file, null);
+        if (world.monotonic() - settlingSince > SETTLE_LIMIT_MS && world.monotonic() >= deadline)
+          throw new LockedError(file, null);
         yield SETTLE_POLL_MS;
         continue;
       case 'busy':

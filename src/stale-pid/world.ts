@@ -74,6 +74,6 @@ export const realWorld: World = {
   },
   holdsOn(file) {
     const native = addonHolds();
-    return native === null ? localHolds.get(file) ?? 0 : native.softHeld(file);
+    return native === null ? (localHolds.get(file) ?? 0) : native.softHeld(file);
   },
 };

@@ -193,6 +193,7 @@ if (runtimeNames.includes('deno')) {
       const refused = await holder.ask({ op: 'acquire', path: file });
       assert.deepEqual([refused.ok, refused.code], [false, 'ERR_PIDGUARD_NATIVE'], JSON.stringify(refused));
       assert.match(refused.message, /--allow-ffi/);
+      assert.doesNotMatch(refused.message, /--allow-env/, 'pidguard needs no --allow-env');
       assert.equal(fs.existsSync(file), false, 'no PID file: no fallback lock was taken');
     });
   });

@@ -4,8 +4,8 @@
 import fs from 'node:fs';
 import { pathError, withPath, type LockSystemError } from '../errors';
 import { isNativeError, NativeErrno } from '../addon/binding';
-import { foreignSymlink, unsafePathDescription } from '../file/path-trust';
-import { currentCredentials, distrust, distrustDescription } from '../file/trust';
+import { foreignSymlink, unsafePathDescription } from './path-trust';
+import { currentCredentials, distrust, distrustDescription } from './trust';
 
 function describe(errno: number, file: string): string | null {
   const self = currentCredentials();
