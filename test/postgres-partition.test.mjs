@@ -1,6 +1,6 @@
 // A network partition between a holder and its server, made with two network namespaces and a veth
 // pair that the test creates and removes: the holder must emit 'lost' strictly before the server
-// frees the lock for anyone else (README, "Across hosts": the inequality that bounds.ts enforces).
+// frees the lock for anyone else (docs/across-hosts.md: the inequality that bounds.ts enforces).
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { acquire } from 'pidguard/postgres';

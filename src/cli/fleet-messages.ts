@@ -84,7 +84,7 @@ export function fleetStatusJson(target: string, status: FleetStatus, commands: r
     commands: commands.map(({ pid, host, backend }) => ({ pid, host, backend })) })}\n`;
 }
 
-export const FLEET_HELP = `Usage, for one copy across hosts (PostgreSQL advisory locks; README, "Across hosts"):
+export const FLEET_HELP = `Usage, for one copy across hosts (PostgreSQL advisory locks; docs/across-hosts.md):
   pidguard run [-w <seconds>] [-E <n>] [--grace <seconds>] [--proxy <policy>] postgres:<name> [--] <command> [args...]
   pidguard run [options] postgres:<name> -c <string>
   pidguard status [--json] postgres:<name>
@@ -104,7 +104,7 @@ run      Take the lock on a session of its own, wait for the command of an earli
   -E, --conflict-exit-code <n>    exit status when the lock is held (default: 1)
       --grace <seconds>           between SIGTERM and SIGKILL once lost (default: ${DEFAULT_GRACE_MS / 1000}; also --kill-after)
       --proxy <policy>            warn (default), refuse or allow a TCP proxy between this host and
-                                  the server (README, "Across hosts")
+                                  the server (docs/across-hosts.md)
 status   Print who holds the lock (or runs a command under it) and exit 0; exit 1 when nobody does.
 stop     End the holder's session (pg_terminate_backend), so that its run stops its command,
          and wait until that command and its processes are gone; exit 1 when nothing holds the

@@ -31,7 +31,7 @@ export class FleetLock extends EventEmitter implements AsyncDisposable {
    * The fencing token: strictly greater than every token of an earlier holder of this name, also
    * across server restarts and a failover to a standby (a new timeline's tokens start above the
    * old one's). Give it with every write to the resource this lock guards, and have
-   * the resource refuse a token lower than the highest it has seen (README, "Across hosts").
+   * the resource refuse a token lower than the highest it has seen (docs/across-hosts.md).
    */
   readonly token: bigint;
   /** When the server granted the lock (its clock). */

@@ -40,7 +40,7 @@ function checkPeer(client: PgClient, setup: SetupRow, settled: SettledConnect, t
   const between = proxyBetween({ address: stream.localAddress, port: stream.localPort }, { address: setup.client_addr, port: setup.client_port });
   if (between === null) return;
   const words = `${between}: a TCP proxy or a NAT stands between; through a proxy the server's keepalives watch the proxy, not this process, ` +
-    "and 'lost' comes before the server frees the lock only if the proxy keeps its server side open at least freedAfterMs after this side goes silent (README, \"Across hosts\")";
+    "and 'lost' comes before the server frees the lock only if the proxy keeps its server side open at least freedAfterMs after this side goes silent (docs/across-hosts.md)";
   if (settled.proxy === 'refuse') throw fleetError('ENOTSUP', `${words}; refused (options.proxy is 'refuse')`, target, server);
   if (warned.has(server)) return;
   warned.add(server);

@@ -27,13 +27,13 @@ export interface FleetConnectOptions {
   /**
    * The time promised between 'lost' and the earliest moment the server can give the lock to
    * another holder after a partition; default 1000 ms. The session's server-side keepalives are
-   * set from these three (see README, "Across hosts").
+   * set from these three (see docs/across-hosts.md).
    */
   graceMs?: number | undefined;
   /**
    * What to do when the server sees the connection come from another address or port than this
    * end's: a TCP proxy (or NAT) stands between them, and the server's keepalives then watch the
-   * proxy, not this process (README, "Across hosts"). 'warn' (default): a process warning
+   * proxy, not this process (docs/across-hosts.md). 'warn' (default): a process warning
    * (PIDGUARD_PROXY), once per server; 'refuse': ENOTSUP; 'allow': nothing, for a path whose
    * timeouts have been checked.
    */

@@ -271,7 +271,7 @@ export class FleetSession implements AsyncDisposable {
       const table = tableOf(this.#settled.schema);
       if (sqlStateOf(error) !== '42501') throw serverError(error, target, this.server, `while creating ${table}, which holds the fencing tokens`);
       throw fleetError('EACCES', `this role may not create ${table}, which holds the fencing tokens (${(error as Error).message}): ` +
-        `have an administrator create it once (README, "Across hosts"), or grant CREATE on schema ${this.#settled.schema}`, target, this.server, error, '42501');
+        `have an administrator create it once (docs/across-hosts.md), or grant CREATE on schema ${this.#settled.schema}`, target, this.server, error, '42501');
     }
   }
 
