@@ -26,10 +26,24 @@ export interface FleetRunCommand {
   /** What to do about a TCP proxy between this host and the server (options.proxy). */
   proxy: ProxyPolicy | undefined;
 }
-export interface FleetStatusCommand { name: 'status'; lock: string; json: boolean }
-export interface FleetStopCommand { name: 'stop'; lock: string; timeoutMs: number; okNoDo: boolean }
-export interface FleetWaitCommand { name: 'wait'; lock: string; timeoutMs: number }
-export type FleetCommand = { name: 'help' } | FleetRunCommand | FleetStatusCommand | FleetStopCommand | FleetWaitCommand;
+export interface FleetStatusCommand {
+  name: 'status';
+  lock: string;
+  json: boolean;
+}
+export interface FleetStopCommand {
+  name: 'stop';
+  lock: string;
+  timeoutMs: number;
+  okNoDo: boolean;
+}
+export interface FleetWaitCommand {
+  name: 'wait';
+  lock: string;
+  timeoutMs: number;
+}
+export type FleetCommand =
+  { name: 'help' } | FleetRunCommand | FleetStatusCommand | FleetStopCommand | FleetWaitCommand;
 
 /** How long `run` gives its command between SIGTERM and SIGKILL once the lock is lost. */
 export const DEFAULT_GRACE_MS = 1000;
@@ -39,7 +53,8 @@ export const DEFAULT_GRACE_MS = 1000;
  */
 export const KILL_MARGIN_MS = 1000;
 /** The longest --grace: the server's keepalives, set from it, must fit tcp_user_timeout (whole seconds of ms in an int). */
-export const MAX_GRACE_MS = Math.floor(MAX_SERVER_MS / 1000) * 1000 - lostWithinMs(DEFAULT_HEALTH_CHECK) - KILL_MARGIN_MS;
+export const MAX_GRACE_MS =
+  Math.floor(MAX_SERVER_MS / 1000) * 1000 - lostWithinMs(DEFAULT_HEALTH_CHECK) - KILL_MARGIN_MS;
 const DEFAULT_STOP_TIMEOUT_MS = 10_000;
 
 const HELP: OptionSpec = { key: 'help', short: ['h'], long: ['help'], value: false };
@@ -78,7 +93,12 @@ const WAIT_OPTIONS: readonly OptionSpec[] = [
   HELP,
 ];
 
-const SPECS: Readonly<Record<string, readonly OptionSpec[]>> = { run: RUN_OPTIONS, status: STATUS_OPTIONS, stop: STOP_OPTIONS, wait: WAIT_OPTIONS };
+const SPECS: Readonly<Record<string, readonly OptionSpec[]>> = {
+  run: RUN_OPTIONS,
+  status: STATUS_OPTIONS,
+  stop: STOP_OPTIONS,
+  wait: WAIT_OPTIONS,
+};
 
 /** The file lock's options, which mean nothing for a session on a server: each refused, with why. */
 const FILE_ONLY: Readonly<Record<string, string>> = {
@@ -117,13 +137,15 @@ export function isFleetCommandLine(argv: readonly string[]): boolean {
 function refuseFileOnly(subcommand: string, parsed: Parsed): void {
   for (const option of parsed.options) {
     const why = FILE_ONLY[option.key];
-    if (why !== undefined) throw new UsageError(`${subcommand}: ${option.spelt} is for PID files, not postgres:<name> (${why})`);
+    if (why !== undefined)
+      throw new UsageError(`${subcommand}: ${option.spelt} is for PID files, not postgres:<name> (${why})`);
   }
 }
 
 /** The name in `postgres:<name>`, checked as the library checks it (a mistake in the command line, exit 64). */
 function lockName(subcommand: string, target: string | undefined): string {
-  if (target === undefined || !target.startsWith(TARGET_PREFIX)) throw new UsageError(`${subcommand}: the lock comes first: postgres:<name>`);
+  if (target === undefined || !target.startsWith(TARGET_PREFIX))
+    throw new UsageError(`${subcommand}: the lock comes first: postgres:<name>`);
   const name = target.slice(TARGET_PREFIX.length);
   if (name === '') throw new UsageError(`${subcommand}: missing the lock's name after postgres:`);
   try {
@@ -142,14 +164,17 @@ function oneLock(subcommand: string, operands: readonly string[]): string {
 
 function exitCode(value: string): number {
   const code = /^\d+$/.test(value) ? Number(value) : Number.NaN;
-  if (!(code >= 0 && code <= 255)) throw new UsageError(`-E, --conflict-exit-code takes a number from 0 to 255, got '${value}'`);
+  if (!(code >= 0 && code <= 255))
+    throw new UsageError(`-E, --conflict-exit-code takes a number from 0 to 255, got '${value}'`);
   return code;
 }
 
 function grace(value: string, spelt: string): number {
   const ms = parseSeconds(value, spelt, false);
   if (ms > MAX_GRACE_MS) {
-    throw new UsageError(`run: ${spelt} takes at most ${MAX_GRACE_MS / 1000} seconds (the server's keepalives, which must outlast it, cannot be set longer), got '${value}'`);
+    throw new UsageError(
+      `run: ${spelt} takes at most ${MAX_GRACE_MS / 1000} seconds (the server's keepalives, which must outlast it, cannot be set longer), got '${value}'`,
+    );
   }
   return ms;
 }
@@ -163,12 +188,16 @@ function proxyPolicy(value: string): ProxyPolicy {
 function commandOf(after: readonly string[]): { command: string[]; shell: boolean } {
   const [first, ...rest] = after;
   if (first === '-c' || first === '--command') {
-    if (rest.length !== 1) throw new UsageError(`run: ${first} takes exactly one string, the command for the shell (${rest.length} given)`);
+    if (rest.length !== 1)
+      throw new UsageError(`run: ${first} takes exactly one string, the command for the shell (${rest.length} given)`);
     if (rest[0] === '') throw new UsageError(`run: ${first} was given an empty command`);
     return { command: [rest[0] ?? ''], shell: true };
   }
   const command = first === '--' ? rest : [...after];
-  if (command.length === 0 || command[0] === '') throw new UsageError('run: missing the command (pidguard run postgres:<name> [--] <command> [args...], or -c <string>)');
+  if (command.length === 0 || command[0] === '')
+    throw new UsageError(
+      'run: missing the command (pidguard run postgres:<name> [--] <command> [args...], or -c <string>)',
+    );
   return { command, shell: false };
 }
 
@@ -205,7 +234,16 @@ export function parseFleetCommandLine(argv: readonly string[]): FleetCommand {
   if (subcommand === 'status') return { name: 'status', lock, json: given(parsed, 'json') };
   const timeout = lastValue(parsed, 'timeout')?.value;
   if (subcommand === 'stop') {
-    return { name: 'stop', lock, timeoutMs: typeof timeout === 'string' ? parseSeconds(timeout, '-t, --timeout', true) : DEFAULT_STOP_TIMEOUT_MS, okNoDo: given(parsed, 'oknodo') };
+    return {
+      name: 'stop',
+      lock,
+      timeoutMs: typeof timeout === 'string' ? parseSeconds(timeout, '-t, --timeout', true) : DEFAULT_STOP_TIMEOUT_MS,
+      okNoDo: given(parsed, 'oknodo'),
+    };
   }
-  return { name: 'wait', lock, timeoutMs: typeof timeout === 'string' ? parseSeconds(timeout, '-t, --timeout', true) : Infinity };
+  return {
+    name: 'wait',
+    lock,
+    timeoutMs: typeof timeout === 'string' ? parseSeconds(timeout, '-t, --timeout', true) : Infinity,
+  };
 }

@@ -8,9 +8,12 @@ export const EXIT_LOST = 69;
 
 /** The lines a refused `run` prints: who holds the lock, where, and how to stop it. */
 export function fleetConflictMessage(target: string, pid: number | null, host: string | null): string {
-  if (pid === null || host === null) return `pidguard: ${target} is locked by a session that has not recorded its holder\n`;
-  return `pidguard: ${target} is locked: already running as PID ${pid} on ${host}\n` +
-    `pidguard: to stop it: pidguard stop ${target}  (or on ${host}: kill ${pid})\n`;
+  if (pid === null || host === null)
+    return `pidguard: ${target} is locked by a session that has not recorded its holder\n`;
+  return (
+    `pidguard: ${target} is locked: already running as PID ${pid} on ${host}\n` +
+    `pidguard: to stop it: pidguard stop ${target}  (or on ${host}: kill ${pid})\n`
+  );
 }
 
 /** Who runs an earlier command, in words: "PID 4242 on web-3", or what is known of it. */
@@ -25,9 +28,12 @@ function commandWords(holder: CommandHolder): string {
  */
 export function earlierCommandMessage(target: string, holders: readonly CommandHolder[]): string {
   const named = holders.find((holder) => holder.pid !== null && holder.host !== null);
-  const lines = [`pidguard: ${target} is locked: the command of an earlier holder is still running as ${holders.length === 0 ? 'an unknown process' : commandWords(named ?? holders[0] as CommandHolder)}
-`];
-  if (named !== undefined) lines.push(`pidguard: to stop it: on ${named.host ?? ''}: kill ${named.pid ?? ''}
+  const lines = [
+    `pidguard: ${target} is locked: the command of an earlier holder is still running as ${holders.length === 0 ? 'an unknown process' : commandWords(named ?? (holders[0] as CommandHolder))}
+`,
+  ];
+  if (named !== undefined)
+    lines.push(`pidguard: to stop it: on ${named.host ?? ''}: kill ${named.pid ?? ''}
 `);
   return lines.join('');
 }
@@ -59,7 +65,10 @@ export function orphanLine(target: string, command: CommandHolder): string {
 
 /** stop: the holder's session was ended, but it or its command is still there when the time is up. */
 export function stillRunningMessage(target: string, timeoutMs: number, commands: readonly CommandHolder[]): string {
-  const what = commands.length === 0 ? "its session is still there" : `its command is still running as ${commands.map(commandWords).join(', ')}`;
+  const what =
+    commands.length === 0
+      ? 'its session is still there'
+      : `its command is still running as ${commands.map(commandWords).join(', ')}`;
   return `pidguard: ${target}: ${timeoutMs / 1000} s after the holder's session was ended, ${what}\n`;
 }
 
@@ -69,7 +78,10 @@ export function fleetStatusLine(target: string, status: FleetStatus, commands: r
     if (commands.length === 0) return `${target} is not locked: not running\n`;
     return `${target} is not locked, but the command of an earlier holder is still running as ${commands.map(commandWords).join(', ')}\n`;
   }
-  const who = status.pid === null ? 'a session that has not recorded its holder' : `PID ${status.pid} on ${status.host ?? 'an unknown host'}`;
+  const who =
+    status.pid === null
+      ? 'a session that has not recorded its holder'
+      : `PID ${status.pid} on ${status.host ?? 'an unknown host'}`;
   const since = status.since === null ? '' : ` since ${status.since.toISOString()}`;
   const token = status.token === null ? '' : ` (fencing token ${status.token})`;
   return `${target}: held by ${who}${since}${token}\n`;
@@ -80,8 +92,13 @@ export function fleetStatusLine(target: string, status: FleetStatus, commands: r
  * `commands`: the commands running under the lock with no holder (PID, host, server process).
  */
 export function fleetStatusJson(target: string, status: FleetStatus, commands: readonly CommandHolder[] = []): string {
-  return `${JSON.stringify({ ...status, target, since: status.since?.toISOString() ?? null, token: status.token?.toString() ?? null,
-    commands: commands.map(({ pid, host, backend }) => ({ pid, host, backend })) })}\n`;
+  return `${JSON.stringify({
+    ...status,
+    target,
+    since: status.since?.toISOString() ?? null,
+    token: status.token?.toString() ?? null,
+    commands: commands.map(({ pid, host, backend }) => ({ pid, host, backend })),
+  })}\n`;
 }
 
 export const FLEET_HELP = `Usage, for one copy across hosts (PostgreSQL advisory locks; docs/across-hosts.md):

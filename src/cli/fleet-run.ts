@@ -9,7 +9,14 @@ import type { FleetLock } from '../postgres/lock';
 import { describeErrno, POSIX_SHELL, startCommand, type Command } from './command';
 import { CommandFamily } from './fleet-family';
 import { KILL_MARGIN_MS, type FleetRunCommand } from './fleet-args';
-import { EXIT_LOST, earlierCommandMessage, fleetConflictMessage, lostBeforeStartMessage, lostMessage, survivorsMessage } from './fleet-messages';
+import {
+  EXIT_LOST,
+  earlierCommandMessage,
+  fleetConflictMessage,
+  lostBeforeStartMessage,
+  lostMessage,
+  survivorsMessage,
+} from './fleet-messages';
 import { cannotRunMessage, commandExitStatus, EXIT } from './messages';
 import { forwardedSignals, signalAliases } from './signals';
 
@@ -77,7 +84,9 @@ async function runHolding(lock: FleetLock, session: CommandSession, run: FleetRu
     if (stopped === null) {
       const status = end.waitError === undefined ? commandExitStatus(end.code, end.signal) : null;
       if (status !== null) return status;
-      process.stderr.write(`pidguard: the command (PID ${pid}) has ended, but how could not be told: ${end.waitError?.message ?? 'unknown'}\n`);
+      process.stderr.write(
+        `pidguard: the command (PID ${pid}) has ended, but how could not be told: ${end.waitError?.message ?? 'unknown'}\n`,
+      );
       return EXIT.failure;
     }
     const survivors = await (stopped as Promise<number[]>);
@@ -90,7 +99,12 @@ async function runHolding(lock: FleetLock, session: CommandSession, run: FleetRu
 }
 
 /** Waits for the command key, then runs; resolves with the exit status. */
-async function runUnder(lock: FleetLock, session: CommandSession, run: FleetRunCommand, waitLeftMs: number): Promise<number> {
+async function runUnder(
+  lock: FleetLock,
+  session: CommandSession,
+  run: FleetRunCommand,
+  waitLeftMs: number,
+): Promise<number> {
   // Lost while waiting for the earlier command: stop waiting.
   const abandon = new AbortController();
   const onLost = (error: Error): void => abandon.abort(error);

@@ -15,7 +15,9 @@ async function fleetStop(name: string, timeoutMs: number, okNoDo: boolean): Prom
   const found = await inspect(name);
   if (!found.locked || found.backend === null) {
     const { commands } = await lookRunning(name);
-    process.stderr.write(`pidguard: nothing holds ${target}\n${commands.map((command) => orphanLine(target, command)).join('')}`);
+    process.stderr.write(
+      `pidguard: nothing holds ${target}\n${commands.map((command) => orphanLine(target, command)).join('')}`,
+    );
     return okNoDo && commands.length === 0 ? 0 : EXIT.no;
   }
   const { stopped, commands } = await stopHolder(name, found.backend, timeoutMs);
@@ -49,7 +51,10 @@ function dispatch(command: FleetCommand): Promise<number> | number {
       return fleetStop(command.lock, command.timeoutMs, command.okNoDo);
     case 'wait':
       return waitUntilFree(command.lock, command.timeoutMs).then((free) => {
-        if (!free) process.stderr.write(`pidguard: ${targetOf(command.lock)} is still held after ${command.timeoutMs / 1000} s\n`);
+        if (!free)
+          process.stderr.write(
+            `pidguard: ${targetOf(command.lock)} is still held after ${command.timeoutMs / 1000} s\n`,
+          );
         return free ? 0 : EXIT.no;
       });
   }

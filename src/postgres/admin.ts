@@ -13,7 +13,12 @@ import { MAX_LOCK_TIMEOUT_MS, RUNNING_SQL, TERMINATE_SQL, WAIT_FREE_SQL, type Ru
 /** How often `stop` looks again at whether the stopped holder and its command are gone (nothing in the server wakes a waiter on that). */
 const STOP_POLL_MS = 20;
 
-async function withClient<T>(name: string, options: FleetInspectOptions | undefined, doing: string, fn: (client: PgClient, target: string, server: string) => Promise<T>): Promise<T> {
+async function withClient<T>(
+  name: string,
+  options: FleetInspectOptions | undefined,
+  doing: string,
+  fn: (client: PgClient, target: string, server: string) => Promise<T>,
+): Promise<T> {
   const target = targetOf(checkName(name));
   const settled = settleInspect(options, environmentUrl());
   const { client, server } = newClient(target, settled.config);
@@ -65,7 +70,12 @@ export interface Stopped {
  * holder's `pidguard run` has stopped its command, not merely until the lock is free (another may
  * take it at once). Without the right to end it (the holder's role, or pg_signal_backend), EPERM.
  */
-export function stopHolder(name: string, backend: number, timeoutMs: number, options?: FleetInspectOptions): Promise<Stopped> {
+export function stopHolder(
+  name: string,
+  backend: number,
+  timeoutMs: number,
+  options?: FleetInspectOptions,
+): Promise<Stopped> {
   return withClient(name, options, "while ending the holder's session", async (client, target, server) => {
     const { classid, objid } = lockTag(lockKey(name));
     let terminated: boolean;
@@ -74,8 +84,15 @@ export function stopHolder(name: string, backend: number, timeoutMs: number, opt
       terminated = rows[0]?.terminated === true;
     } catch (error) {
       if (sqlStateOf(error) !== '42501') throw error;
-      throw fleetError('EPERM', `may not end the holder's session (server process ${backend}): ${(error as Error).message}; ` +
-        "connect as the holder's role or a member of pg_signal_backend", target, server, error, '42501');
+      throw fleetError(
+        'EPERM',
+        `may not end the holder's session (server process ${backend}): ${(error as Error).message}; ` +
+          "connect as the holder's role or a member of pg_signal_backend",
+        target,
+        server,
+        error,
+        '42501',
+      );
     }
     const deadline = performance.now() + timeoutMs;
     for (;;) {
@@ -83,7 +100,9 @@ export function stopHolder(name: string, backend: number, timeoutMs: number, opt
       const commands = now.commands.filter((command) => ranUnder(command, backend));
       if (now.holder !== backend && commands.length === 0) return { terminated, stopped: true, commands };
       if (performance.now() >= deadline) return { terminated, stopped: false, commands };
-      await new Promise((resolve) => setTimeout(resolve, Math.min(STOP_POLL_MS, Math.max(0, deadline - performance.now()))));
+      await new Promise((resolve) =>
+        setTimeout(resolve, Math.min(STOP_POLL_MS, Math.max(0, deadline - performance.now()))),
+      );
     }
   });
 }
@@ -99,7 +118,8 @@ export function waitUntilFree(name: string, timeoutMs: number, options?: FleetIn
       for (;;) {
         const left = deadline - performance.now();
         if (left <= 0) return false;
-        const timeout = timeoutMs === Infinity ? '0' : String(Math.min(MAX_LOCK_TIMEOUT_MS, Math.max(1, Math.ceil(left))));
+        const timeout =
+          timeoutMs === Infinity ? '0' : String(Math.min(MAX_LOCK_TIMEOUT_MS, Math.max(1, Math.ceil(left))));
         try {
           await client.query(WAIT_FREE_SQL, [key.toString(), timeout]);
           break;

@@ -17,7 +17,15 @@ import { commandApplicationName, commandHolderOf, type CommandHolder } from './h
 import { commandKey, lockKey, targetOf } from './names';
 import { openSession } from './open';
 import { environmentUrl, settleConnect, type FleetConnectOptions, type SettledConnect } from './options';
-import { MAX_LOCK_TIMEOUT_MS, NAME_SESSION_SQL, RUNNING_SQL, TRY_COMMAND_SQL, UNLOCK_IF_HELD_SQL, WAIT_COMMAND_SQL, type RunningRow } from './sql';
+import {
+  MAX_LOCK_TIMEOUT_MS,
+  NAME_SESSION_SQL,
+  RUNNING_SQL,
+  TRY_COMMAND_SQL,
+  UNLOCK_IF_HELD_SQL,
+  WAIT_COMMAND_SQL,
+  type RunningRow,
+} from './sql';
 
 /** The sessions that hold the command key of `name` (its lock's key first in the statement). */
 export function commandHolders(rows: readonly RunningRow[]): CommandHolder[] {
@@ -44,11 +52,22 @@ export class CommandSession {
   static async open(name: string, holderBackend: number, options?: FleetConnectOptions): Promise<CommandSession> {
     const settled = settleConnect(options, environmentUrl(), 'CommandSession.open');
     const target = targetOf(name);
-    const { client, server, setup } = await openSession(settled, target, commandApplicationName(holderBackend, process.pid, os.hostname()));
+    const { client, server, setup } = await openSession(
+      settled,
+      target,
+      commandApplicationName(holderBackend, process.pid, os.hostname()),
+    );
     return new CommandSession(client, settled, server, setup.backend, name, holderBackend);
   }
 
-  private constructor(client: PgClient, settled: SettledConnect, server: string, backend: number, name: string, holderBackend: number) {
+  private constructor(
+    client: PgClient,
+    settled: SettledConnect,
+    server: string,
+    backend: number,
+    name: string,
+    holderBackend: number,
+  ) {
     this.#client = client;
     this.#settled = settled;
     this.server = server;
@@ -113,7 +132,10 @@ export class CommandSession {
   }
 
   async #holders(): Promise<CommandHolder[]> {
-    const { rows } = await this.#client.query<RunningRow>(RUNNING_SQL, [lockKey(this.#name).toString(), commandKey(this.#name).toString()]);
+    const { rows } = await this.#client.query<RunningRow>(RUNNING_SQL, [
+      lockKey(this.#name).toString(),
+      commandKey(this.#name).toString(),
+    ]);
     return commandHolders(rows).filter((holder) => holder.backend !== this.backend);
   }
 

@@ -30,7 +30,9 @@ export const SAFE_SEARCH_PATH = STARTUP_SETTINGS['search_path'] ?? '';
 
 /** The caller's own startup options (config, connection string or PGOPTIONS) with pidguard's after them, which win. */
 export function startupOptions(theirs: unknown): string {
-  const ours = Object.entries(STARTUP_SETTINGS).map(([name, value]) => `-c ${name}=${value}`).join(' ');
+  const ours = Object.entries(STARTUP_SETTINGS)
+    .map(([name, value]) => `-c ${name}=${value}`)
+    .join(' ');
   return typeof theirs === 'string' && theirs.trim() !== '' ? `${theirs.trim()} ${ours}` : ours;
 }
 
@@ -49,7 +51,12 @@ export const CONNECT_TIMEOUT_MS = 10_000;
  * sslrootcert that cannot be read) throws a FleetError with the cause's code, for `target`,
  * without repeating the connection string (it may hold a password).
  */
-export function newClient(target: string, config: PgClientConfig, extra: PgClientConfig = {}, name?: string): { client: PgClient; server: string } {
+export function newClient(
+  target: string,
+  config: PgClientConfig,
+  extra: PgClientConfig = {},
+  name?: string,
+): { client: PgClient; server: string } {
   let client: PgClient;
   try {
     client = new (pg().Client)({
@@ -62,8 +69,17 @@ export function newClient(target: string, config: PgClientConfig, extra: PgClien
   } catch (error) {
     if ((error as { code?: unknown }).code === 'ERR_PIDGUARD_NO_PG') throw error;
     const code = (error as { code?: unknown }).code;
-    const where = config.connectionString === undefined ? 'the connection config' : 'the connection string (PIDGUARD_POSTGRES_URL or options.connection)';
-    throw fleetError(typeof code === 'string' ? code : 'ERR_INVALID_ARG_VALUE', `${where} cannot be used: ${(error as Error).message}`, target, 'the server it names', error);
+    const where =
+      config.connectionString === undefined
+        ? 'the connection config'
+        : 'the connection string (PIDGUARD_POSTGRES_URL or options.connection)';
+    throw fleetError(
+      typeof code === 'string' ? code : 'ERR_INVALID_ARG_VALUE',
+      `${where} cannot be used: ${(error as Error).message}`,
+      target,
+      'the server it names',
+      error,
+    );
   }
   const parameters = client.connectionParameters;
   parameters.options = startupOptions(parameters.options);
@@ -86,7 +102,12 @@ export function sendCancel(client: PgClient, config: PgClientConfig): void {
 
 /** EROFS for a standby: advisory locks taken there are its own, which nobody on the primary sees. */
 export function standbyError(target: string, server: string): FleetError {
-  return fleetError('EROFS', "the server is a standby (in recovery): its advisory locks are its own, not the primary's: connect to the primary", target, server);
+  return fleetError(
+    'EROFS',
+    "the server is a standby (in recovery): its advisory locks are its own, not the primary's: connect to the primary",
+    target,
+    server,
+  );
 }
 
 /** Connects `client` and refuses a standby (standbyError); every connection that does not hold a lock starts so. */

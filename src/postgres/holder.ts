@@ -56,12 +56,19 @@ export interface Holder {
  * readable) from its application_name, whose host may be cut short; else unknown.
  */
 export function holderOf(row: HolderRow | undefined): Holder {
-  if (row === undefined || row.backend === null) return { backend: null, pid: null, host: null, since: null, token: null };
+  if (row === undefined || row.backend === null)
+    return { backend: null, pid: null, host: null, since: null, token: null };
   if (row.recorded === row.backend && row.token !== null) {
     return { backend: row.backend, pid: row.pid, host: row.host, since: row.since, token: BigInt(row.token) };
   }
   const match = /^pidguard (\d+)@(.+)$/.exec(row.application_name ?? '');
-  return { backend: row.backend, pid: match === null ? null : Number(match[1]), host: match?.[2] ?? null, since: null, token: null };
+  return {
+    backend: row.backend,
+    pid: match === null ? null : Number(match[1]),
+    host: match?.[2] ?? null,
+    since: null,
+    token: null,
+  };
 }
 
 /**

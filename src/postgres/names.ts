@@ -31,7 +31,10 @@ function codePoint(char: string): string {
 
 /** `name` quoted for a message, with every character UNPRINTABLE matches escaped (JSON escapes only C0 and lone surrogates). */
 function quoted(name: string): string {
-  return JSON.stringify(name).replace(new RegExp(UNPRINTABLE.source, 'gu'), (char) => `\\u${codePoint(char).slice(2).toLowerCase()}`);
+  return JSON.stringify(name).replace(
+    new RegExp(UNPRINTABLE.source, 'gu'),
+    (char) => `\\u${codePoint(char).slice(2).toLowerCase()}`,
+  );
 }
 
 /**
@@ -42,19 +45,27 @@ function quoted(name: string): string {
  */
 export function checkName(name: unknown): string {
   if (typeof name !== 'string' || name.length === 0) {
-    throw invalidArgument(`the lock name must be a non-empty string, got ${typeof name === 'string' ? '""' : String(name)}`);
+    throw invalidArgument(
+      `the lock name must be a non-empty string, got ${typeof name === 'string' ? '""' : String(name)}`,
+    );
   }
   const lone = LONE_SURROGATE.exec(name);
   if (lone !== null) {
-    throw invalidArgument(`the lock name must be well-formed Unicode (it has a lone surrogate, ${codePoint(lone[0])}): ${quoted(name.slice(0, 60))}`);
+    throw invalidArgument(
+      `the lock name must be well-formed Unicode (it has a lone surrogate, ${codePoint(lone[0])}): ${quoted(name.slice(0, 60))}`,
+    );
   }
   const bytes = Buffer.byteLength(name, 'utf8');
   if (bytes > MAX_NAME_BYTES) {
-    throw invalidArgument(`the lock name must be at most ${MAX_NAME_BYTES} bytes of UTF-8, got ${bytes}: ${quoted(name.slice(0, 40))}...`);
+    throw invalidArgument(
+      `the lock name must be at most ${MAX_NAME_BYTES} bytes of UTF-8, got ${bytes}: ${quoted(name.slice(0, 40))}...`,
+    );
   }
   const unprintable = UNPRINTABLE.exec(name);
   if (unprintable !== null) {
-    throw invalidArgument(`the lock name must not contain control characters (${codePoint(unprintable[0])}): ${quoted(name)}`);
+    throw invalidArgument(
+      `the lock name must not contain control characters (${codePoint(unprintable[0])}): ${quoted(name)}`,
+    );
   }
   return name;
 }

@@ -20,7 +20,10 @@ export function plainAddress(address: string | null | undefined): string | null 
  * Whether the server sees the connection come from where this end is: null when it does (or over a
  * Unix socket), else the words for the difference. Pure.
  */
-export function proxyBetween(local: { address: string | null | undefined; port: number | null | undefined }, seen: { address: string | null; port: number | null }): string | null {
+export function proxyBetween(
+  local: { address: string | null | undefined; port: number | null | undefined },
+  seen: { address: string | null; port: number | null },
+): string | null {
   if (seen.address === null) return null;
   const here = `${plainAddress(local.address) ?? '?'}:${local.port ?? '?'}`;
   const there = `${plainAddress(seen.address) ?? '?'}:${seen.port ?? '?'}`;
@@ -37,14 +40,22 @@ export function proxyBetween(local: { address: string | null | undefined; port: 
 function checkPeer(client: PgClient, setup: SetupRow, settled: SettledConnect, target: string, server: string): void {
   if (settled.proxy === 'allow' || setup.local) return;
   const stream = client.connection.stream as unknown as { localAddress?: string; localPort?: number };
-  const between = proxyBetween({ address: stream.localAddress, port: stream.localPort }, { address: setup.client_addr, port: setup.client_port });
+  const between = proxyBetween(
+    { address: stream.localAddress, port: stream.localPort },
+    { address: setup.client_addr, port: setup.client_port },
+  );
   if (between === null) return;
-  const words = `${between}: a TCP proxy or a NAT stands between; through a proxy the server's keepalives watch the proxy, not this process, ` +
+  const words =
+    `${between}: a TCP proxy or a NAT stands between; through a proxy the server's keepalives watch the proxy, not this process, ` +
     "and 'lost' comes before the server frees the lock only if the proxy keeps its server side open at least freedAfterMs after this side goes silent (docs/across-hosts.md)";
-  if (settled.proxy === 'refuse') throw fleetError('ENOTSUP', `${words}; refused (options.proxy is 'refuse')`, target, server);
+  if (settled.proxy === 'refuse')
+    throw fleetError('ENOTSUP', `${words}; refused (options.proxy is 'refuse')`, target, server);
   if (warned.has(server)) return;
   warned.add(server);
-  process.emitWarning(`pidguard: ${target} on ${server}: ${words}; options.proxy 'allow' says it has been checked, 'refuse' refuses`, { code: 'PIDGUARD_PROXY' });
+  process.emitWarning(
+    `pidguard: ${target} on ${server}: ${words}; options.proxy 'allow' says it has been checked, 'refuse' refuses`,
+    { code: 'PIDGUARD_PROXY' },
+  );
 }
 
 export interface OpenedSession {
@@ -61,25 +72,54 @@ export interface OpenedSession {
  * server that did not take the keepalives cannot keep the partition bound. Those two are refused
  * with ENOTSUP.
  */
-function refuseUnsafe(client: PgClient, setup: SetupRow, settled: SettledConnect, target: string, server: string): void {
+function refuseUnsafe(
+  client: PgClient,
+  setup: SetupRow,
+  settled: SettledConnect,
+  target: string,
+  server: string,
+): void {
   if (setup.recovery) throw standbyError(target, server);
   if (client.processID !== setup.backend) {
-    throw fleetError('ENOTSUP', `the connection goes through a pooler (its key names process ${client.processID}, the session runs in ` +
-      `${setup.backend}); a transaction-pooling pooler such as PgBouncer's pool_mode=transaction breaks session locks: connect to PostgreSQL itself`,
-    target, server);
+    throw fleetError(
+      'ENOTSUP',
+      `the connection goes through a pooler (its key names process ${client.processID}, the session runs in ` +
+        `${setup.backend}); a transaction-pooling pooler such as PgBouncer's pool_mode=transaction breaks session locks: connect to PostgreSQL itself`,
+      target,
+      server,
+    );
   }
   if (setup.search_path.replaceAll(' ', '') !== SAFE_SEARCH_PATH) {
     // pidguard's calls would be looked up where other roles may create.
-    throw fleetError('ENOTSUP', `the server did not take the session's search_path (asked ${SAFE_SEARCH_PATH}, got ${setup.search_path}): ` +
-      'a pooler dropped the startup options? connect to PostgreSQL itself', target, server);
+    throw fleetError(
+      'ENOTSUP',
+      `the server did not take the session's search_path (asked ${SAFE_SEARCH_PATH}, got ${setup.search_path}): ` +
+        'a pooler dropped the startup options? connect to PostgreSQL itself',
+      target,
+      server,
+    );
   }
   if (setup.local) return; // a Unix socket: no network to be cut off by
-  const got = { idle: setup.idle, interval: setup.interval, count: setup.count, userTimeoutMs: setup.user_timeout ?? 0 };
+  const got = {
+    idle: setup.idle,
+    interval: setup.interval,
+    count: setup.count,
+    userTimeoutMs: setup.user_timeout ?? 0,
+  };
   const want = settled.keepalives;
-  const taken = got.idle === want.idle && got.interval === want.interval && got.count === want.count && got.userTimeoutMs === want.userTimeoutMs;
+  const taken =
+    got.idle === want.idle &&
+    got.interval === want.interval &&
+    got.count === want.count &&
+    got.userTimeoutMs === want.userTimeoutMs;
   if (!taken || !keepsInequality(settled.healthCheck, got)) {
-    throw fleetError('ENOTSUP', `the server did not take the session's TCP keepalives (asked ${JSON.stringify(want)}, got ${JSON.stringify(got)}), ` +
-      'so it could free the lock of a partitioned holder before the holder knows', target, server);
+    throw fleetError(
+      'ENOTSUP',
+      `the server did not take the session's TCP keepalives (asked ${JSON.stringify(want)}, got ${JSON.stringify(got)}), ` +
+        'so it could free the lock of a partitioned holder before the holder knows',
+      target,
+      server,
+    );
   }
 }
 
@@ -89,12 +129,17 @@ function refuseUnsafe(client: PgClient, setup: SetupRow, settled: SettledConnect
  * when not pidguard's default. The client's 'error' events are the caller's from now on.
  */
 export async function openSession(settled: SettledConnect, target: string, name?: string): Promise<OpenedSession> {
-  const { client, server } = newClient(target, settled.config, {
-    // During a long wait nothing else crosses the connection: the client's own keepalives see a
-    // dead server then.
-    keepAlive: true,
-    keepAliveInitialDelayMillis: settled.healthCheck.intervalMs,
-  }, name);
+  const { client, server } = newClient(
+    target,
+    settled.config,
+    {
+      // During a long wait nothing else crosses the connection: the client's own keepalives see a
+      // dead server then.
+      keepAlive: true,
+      keepAliveInitialDelayMillis: settled.healthCheck.intervalMs,
+    },
+    name,
+  );
   const early = (): void => {}; // errors while connecting reject connect() and query() too
   client.on('error', early);
   try {

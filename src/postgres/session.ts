@@ -14,8 +14,17 @@ import { addOwnSession, isOwnSession, removeOwnSession } from './own-sessions';
 import { checkName, lockKey, targetOf } from './names';
 import { settleAcquire, type FleetAcquireOptions, type SettledAcquire, type SettledConnect } from './options';
 import {
-  CHECK_SQL, createTableSql, MAX_LOCK_TIMEOUT_MS, reserveSql, tableOf, tryAcquireSql, UNLOCK_IF_HELD_SQL, UNLOCK_SQL, waitAcquireSql,
-  type AcquiredRow, type AttemptRow,
+  CHECK_SQL,
+  createTableSql,
+  MAX_LOCK_TIMEOUT_MS,
+  reserveSql,
+  tableOf,
+  tryAcquireSql,
+  UNLOCK_IF_HELD_SQL,
+  UNLOCK_SQL,
+  waitAcquireSql,
+  type AcquiredRow,
+  type AttemptRow,
 } from './sql';
 
 /** How many times a refused attempt looks for the holder and, finding none, tries again. */
@@ -84,14 +93,16 @@ export class FleetSession implements AsyncDisposable {
 
   /** Runs one statement at a time (node-postgres would queue them, with a deprecation warning). */
   #query<Row>(text: string, values?: unknown[]): Promise<{ rows: Row[] }> {
-    const run = this.#queue.then(() => {
-      this.#inFlight += 1;
-      this.#stream()?.ref();
-      return this.#client.query<Row>(text, values);
-    }).finally(() => {
-      this.#inFlight -= 1;
-      this.#settle();
-    });
+    const run = this.#queue
+      .then(() => {
+        this.#inFlight += 1;
+        this.#stream()?.ref();
+        return this.#client.query<Row>(text, values);
+      })
+      .finally(() => {
+        this.#inFlight -= 1;
+        this.#settle();
+      });
     this.#queue = run.catch(() => {});
     return run;
   }
@@ -113,9 +124,21 @@ export class FleetSession implements AsyncDisposable {
   /** @internal `owned`: the session is the lock's own, closed on release. */
   async take(name: string, { waitMs, signal }: SettledAcquire, owned: boolean): Promise<FleetLock> {
     const target = targetOf(name);
-    if (this.#closing !== null || this.#broken !== null) throw fleetError('ECONNRESET', 'this session has ended: connect again', target, this.server, this.#broken ?? undefined);
+    if (this.#closing !== null || this.#broken !== null)
+      throw fleetError(
+        'ECONNRESET',
+        'this session has ended: connect again',
+        target,
+        this.server,
+        this.#broken ?? undefined,
+      );
     if (this.#busy || this.#holding !== null) {
-      throw fleetError('EBUSY', 'this session already holds or is taking a lock: a session holds one at a time (connect another)', target, this.server);
+      throw fleetError(
+        'EBUSY',
+        'this session already holds or is taking a lock: a session holds one at a time (connect another)',
+        target,
+        this.server,
+      );
     }
     if (signal?.aborted === true) throw abortReason(signal);
     this.#busy = true;
@@ -140,7 +163,8 @@ export class FleetSession implements AsyncDisposable {
         const holder = holderOfAttempt(outcome.holder);
         // "This process" only when the holder's session is one of this process's: another process
         // may have the same PID and host name (a container).
-        if (holder !== null) throw new LockedError(target, holder.pid, { host: holder.host, thisProcess: isOwnSession(holder.backend) });
+        if (holder !== null)
+          throw new LockedError(target, holder.pid, { host: holder.host, thisProcess: isOwnSession(holder.backend) });
         // After a wait ran out, or freed between the attempt and the look: try again, a bounded
         // number of times (each attempt names a holder unless the lock was free at that moment).
         if (attempt >= ATTEMPTS) throw new LockedError(target, null, { host: null });
@@ -158,7 +182,13 @@ export class FleetSession implements AsyncDisposable {
    * is given CONNECT_TIMEOUT_MS. Dropping the session sends a cancel request and closes the
    * socket: the server stops waiting, or notices the end, whatever it was doing.
    */
-  async #take(name: string, key: bigint, target: string, waitMs: number, signal: AbortSignal | undefined): Promise<AttemptRow> {
+  async #take(
+    name: string,
+    key: bigint,
+    target: string,
+    waitMs: number,
+    signal: AbortSignal | undefined,
+  ): Promise<AttemptRow> {
     const values: unknown[] = [name, key.toString(), os.hostname(), process.pid];
     const table = tableOf(this.#settled.schema);
     let created = false;
@@ -182,20 +212,34 @@ export class FleetSession implements AsyncDisposable {
     signal?.addEventListener('abort', onAbort, { once: true });
     const { timeoutMs } = this.#settled.healthCheck;
     const limitMs = waitMs === 0 ? CONNECT_TIMEOUT_MS : waitMs + timeoutMs;
-    const watchdog = limitMs === Infinity ? undefined : setTimeout(() => {
-      drop(fleetError('ETIMEDOUT', waitMs === 0 ? `no answer from the server within ${limitMs} ms: the connection was dropped`
-        : `no answer from the server ${timeoutMs} ms after the wait's end (${waitMs} ms): the connection was dropped`, target, this.server));
-    }, limitMs);
+    const watchdog =
+      limitMs === Infinity
+        ? undefined
+        : setTimeout(() => {
+            drop(
+              fleetError(
+                'ETIMEDOUT',
+                waitMs === 0
+                  ? `no answer from the server within ${limitMs} ms: the connection was dropped`
+                  : `no answer from the server ${timeoutMs} ms after the wait's end (${waitMs} ms): the connection was dropped`,
+                target,
+                this.server,
+              ),
+            );
+          }, limitMs);
     const run = <T>(promise: Promise<T>): Promise<T> => Promise.race([promise, ended]);
     try {
       for (;;) {
         try {
-          if (waitMs === 0) return (await run(this.#query<AttemptRow>(tryAcquireSql(table), values))).rows[0] as AttemptRow;
+          if (waitMs === 0)
+            return (await run(this.#query<AttemptRow>(tryAcquireSql(table), values))).rows[0] as AttemptRow;
           const left = deadline - performance.now();
           if (left <= 0) return { token: null, backend: null, since: null, holder: null };
           // The number is made durable now, before the wait, so that waking with the lock costs no flush.
-          reserved ??= (await run(this.#query<{ reserved: string }>(reserveSql(table), values))).rows[0]?.reserved ?? null;
-          const timeout = waitMs === Infinity ? '0' : String(Math.min(MAX_LOCK_TIMEOUT_MS, Math.max(1, Math.ceil(left))));
+          reserved ??=
+            (await run(this.#query<{ reserved: string }>(reserveSql(table), values))).rows[0]?.reserved ?? null;
+          const timeout =
+            waitMs === Infinity ? '0' : String(Math.min(MAX_LOCK_TIMEOUT_MS, Math.max(1, Math.ceil(left))));
           const { rows } = await run(this.#query<AcquiredRow>(waitAcquireSql(table), [...values, reserved, timeout]));
           return { ...(rows[0] as AcquiredRow), holder: null };
         } catch (error) {
@@ -230,7 +274,9 @@ export class FleetSession implements AsyncDisposable {
       await this.#within(this.#query(UNLOCK_IF_HELD_SQL, [key.toString()]));
       return true;
     } catch (error) {
-      this.#logger.warn(`${target}: could not make sure the failed attempt left no lock, dropping the session: ${(error as Error).message}`);
+      this.#logger.warn(
+        `${target}: could not make sure the failed attempt left no lock, dropping the session: ${(error as Error).message}`,
+      );
       await this.close();
       return false;
     }
@@ -242,7 +288,12 @@ export class FleetSession implements AsyncDisposable {
     try {
       const { rows } = await this.#within(this.#query<{ backend: number }>(CHECK_SQL));
       if (rows[0]?.backend === this.backend) return sentAt;
-      throw fleetError('ENOTSUP', `server process ${String(rows[0]?.backend)} answered for this session's ${this.backend}: a pooler switched backends`, target, this.server);
+      throw fleetError(
+        'ENOTSUP',
+        `server process ${String(rows[0]?.backend)} answered for this session's ${this.backend}: a pooler switched backends`,
+        target,
+        this.server,
+      );
     } catch (error) {
       await this.close(); // frees the lock just granted
       throw this.#ended(target) ?? serverError(error, target, this.server, 'just after the lock was granted');
@@ -259,7 +310,13 @@ export class FleetSession implements AsyncDisposable {
     if (this.#broken === null && this.#closing === null) return null;
     const cause = this.#broken?.cause;
     const why = cause instanceof Error ? cause.message : 'the session was closed';
-    return fleetError('ECONNRESET', `the session ended as the lock was granted: ${why}`, target, this.server, this.#broken ?? undefined);
+    return fleetError(
+      'ECONNRESET',
+      `the session ended as the lock was granted: ${why}`,
+      target,
+      this.server,
+      this.#broken ?? undefined,
+    );
   }
 
   /** Creates the token table; without the right to, an EACCES error that says what to ask for. */
@@ -269,9 +326,17 @@ export class FleetSession implements AsyncDisposable {
       this.#logger.info(`created ${tableOf(this.#settled.schema)} for the fencing tokens`);
     } catch (error) {
       const table = tableOf(this.#settled.schema);
-      if (sqlStateOf(error) !== '42501') throw serverError(error, target, this.server, `while creating ${table}, which holds the fencing tokens`);
-      throw fleetError('EACCES', `this role may not create ${table}, which holds the fencing tokens (${(error as Error).message}): ` +
-        `have an administrator create it once (docs/across-hosts.md), or grant CREATE on schema ${this.#settled.schema}`, target, this.server, error, '42501');
+      if (sqlStateOf(error) !== '42501')
+        throw serverError(error, target, this.server, `while creating ${table}, which holds the fencing tokens`);
+      throw fleetError(
+        'EACCES',
+        `this role may not create ${table}, which holds the fencing tokens (${(error as Error).message}): ` +
+          `have an administrator create it once (docs/across-hosts.md), or grant CREATE on schema ${this.#settled.schema}`,
+        target,
+        this.server,
+        error,
+        '42501',
+      );
     }
   }
 
@@ -289,8 +354,13 @@ export class FleetSession implements AsyncDisposable {
     if (row.backend !== this.backend) {
       // A statement ran on another server process: a pooler switched backends under us.
       void this.close();
-      throw fleetError('ENOTSUP', `the lock was taken by server process ${row.backend}, not this session's ${this.backend}: ` +
-        'the connection goes through a transaction-pooling pooler, which breaks session locks', target, this.server);
+      throw fleetError(
+        'ENOTSUP',
+        `the lock was taken by server process ${row.backend}, not this session's ${this.backend}: ` +
+          'the connection goes through a transaction-pooling pooler, which breaks session locks',
+        target,
+        this.server,
+      );
     }
     const lock: FleetLock = new FleetLock({
       name,
@@ -326,15 +396,28 @@ export class FleetSession implements AsyncDisposable {
     const sentAt = performance.now();
     const silentMs = sentAt - holding.heardAt;
     if (silentMs > this.#settled.lostWithinMs) {
-      this.#lose(holding, new Error(`this process last heard from the server ${Math.round(silentMs)} ms ago (its timers ran late): the server may have freed the lock`));
+      this.#lose(
+        holding,
+        new Error(
+          `this process last heard from the server ${Math.round(silentMs)} ms ago (its timers ran late): the server may have freed the lock`,
+        ),
+      );
       return;
     }
-    const deadline = setTimeout(() => this.#lose(holding, new Error(`a health check went unanswered for ${timeoutMs} ms`)), timeoutMs);
+    const deadline = setTimeout(
+      () => this.#lose(holding, new Error(`a health check went unanswered for ${timeoutMs} ms`)),
+      timeoutMs,
+    );
     deadline.unref();
     try {
       const { rows } = await this.#query<{ backend: number }>(CHECK_SQL);
       if (rows[0]?.backend !== this.backend) {
-        this.#lose(holding, new Error(`server process ${String(rows[0]?.backend)} answered for this session's ${this.backend}: a pooler switched backends`));
+        this.#lose(
+          holding,
+          new Error(
+            `server process ${String(rows[0]?.backend)} answered for this session's ${this.backend}: a pooler switched backends`,
+          ),
+        );
         return;
       }
       holding.heardAt = sentAt;
@@ -353,7 +436,8 @@ export class FleetSession implements AsyncDisposable {
     if (holding === null || holding.lock !== lock) return false;
     try {
       const { rows } = await this.#within(this.#query<{ backend: number }>(CHECK_SQL));
-      if (rows[0]?.backend !== this.backend) throw new Error(`server process ${String(rows[0]?.backend)} answered for this session's ${this.backend}`);
+      if (rows[0]?.backend !== this.backend)
+        throw new Error(`server process ${String(rows[0]?.backend)} answered for this session's ${this.backend}`);
     } catch (error) {
       this.#lose(holding, error as Error);
       return false;
@@ -375,7 +459,13 @@ export class FleetSession implements AsyncDisposable {
     this.#holding = null;
     if (holding.timer !== null) clearTimeout(holding.timer);
     const reason = cause.message;
-    const lost = fleetError('ELOST', `this process no longer holds the lock: ${reason}`, holding.target, this.server, cause);
+    const lost = fleetError(
+      'ELOST',
+      `this process no longer holds the lock: ${reason}`,
+      holding.target,
+      this.server,
+      cause,
+    );
     this.#logger.warn(lost.message);
     holding.lock.lose(lost);
     this.#destroy();
@@ -393,11 +483,14 @@ export class FleetSession implements AsyncDisposable {
       if (holding.timer !== null) clearTimeout(holding.timer);
       try {
         const { rows } = await this.#within(this.#query<{ released: boolean }>(UNLOCK_SQL, [holding.key.toString()]));
-        if (rows[0]?.released !== true) this.#logger.warn(`${holding.target}: the server says this session did not hold the lock it released`);
+        if (rows[0]?.released !== true)
+          this.#logger.warn(`${holding.target}: the server says this session did not hold the lock it released`);
         this.#logger.debug(`released ${holding.target}`);
       } catch (error) {
         // Dropping the connection frees the lock as soon as the server sees it.
-        this.#logger.warn(`${holding.target}: could not release it cleanly, dropping the connection: ${(error as Error).message}`);
+        this.#logger.warn(
+          `${holding.target}: could not release it cleanly, dropping the connection: ${(error as Error).message}`,
+        );
         this.#destroy();
       }
     }

@@ -220,9 +220,10 @@ function held(tag: { classid: string; objid: string }): string {
  * may read. `table` null: without the table (for a role that may not read it).
  */
 function holderQuery(table: string | null, tag: { classid: string; objid: string }): string {
-  const row = table === null
-    ? 'NULL::text AS token, NULL::text AS host, NULL::int AS pid, NULL::timestamptz AS since, NULL::int AS recorded, NULL::text AS last_token'
-    : 'CASE WHEN r.backend = l.pid THEN r.token::text END AS token, r.host, r.pid, r.since, r.backend AS recorded, r.token::text AS last_token';
+  const row =
+    table === null
+      ? 'NULL::text AS token, NULL::text AS host, NULL::int AS pid, NULL::timestamptz AS since, NULL::int AS recorded, NULL::text AS last_token'
+      : 'CASE WHEN r.backend = l.pid THEN r.token::text END AS token, r.host, r.pid, r.since, r.backend AS recorded, r.token::text AS last_token';
   return `SELECT l.pid AS backend, ${row}, a.application_name
 FROM pg_locks AS l
 LEFT JOIN pg_stat_activity AS a ON a.pid = l.pid
