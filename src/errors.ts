@@ -61,15 +61,16 @@ export function lockedMessage(
 /**
  * The "already running" message of a lock held on another host, or by another session of this
  * one (pidguard/postgres): `target` names the lock (postgres:nightly), `host` the holder's host.
+ * `self`: whether the holder is this process, or the PID and host that would say so.
  */
 export function remoteLockedMessage(
   target: string,
   pid: number | null,
   host: string | null,
-  self = { pid: process.pid, host: os.hostname() },
+  self: boolean | { pid: number; host: string } = { pid: process.pid, host: os.hostname() },
 ): string {
   if (pid === null || host === null) return `${target} is locked by a session that has not recorded its holder`;
-  if (pid === self.pid && host === self.host) {
+  if (typeof self === 'boolean' ? self : pid === self.pid && host === self.host) {
     return `${target} is already locked by this process (PID ${pid} on ${host}); release that lock before taking it again`;
   }
   return `${target} is locked: already running as PID ${pid} on ${host}. To stop it: pidguard stop ${target} (or on ${host}: ${stopCommand(pid)})`;
@@ -86,6 +87,8 @@ export interface LockedContext {
   doubt?: HolderDoubt | null;
   /** Present for a lock across hosts: the holder's host, null when it was not recorded. */
   host?: string | null;
+  /** Across hosts: whether the holder is this process, when known otherwise than by PID and host (two containers may share both). */
+  thisProcess?: boolean;
 }
 
 export class LockedError extends Error {
@@ -97,7 +100,7 @@ export class LockedError extends Error {
   constructor(path: string, pid: number | null, context: LockedContext = {}) {
     super(
       'host' in context
-        ? remoteLockedMessage(path, pid, context.host ?? null)
+        ? remoteLockedMessage(path, pid, context.host ?? null, context.thisProcess)
         : lockedMessage(path, pid, process.pid, context.doubt ?? null),
     );
     this.name = 'LockedError';

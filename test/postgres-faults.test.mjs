@@ -64,6 +64,41 @@ describe('pidguard/postgres faults on a real server', { skip, timeout: 240_000 }
     assert.ok(msBetween(before, lost.at) < held.lostWithinMs, `${msBetween(before, lost.at)} ms`);
   });
 
+  test("a waiter's session ended just as the lock is granted: acquire() rejects with ECONNRESET, or resolves with a lock the server shows it holding", async () => {
+    // The grant and the session's end can reach the client in one read: node-postgres then
+    // reports the end before the grant's promise is settled. Terminated at a random moment around
+    // the handoff, over 40 rounds (on the code before the fix, about a third resolved with a dead
+    // session, and its lock said held while another process held it).
+    const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+    const outcomes = { rejected: 0, resolved: 0 };
+    for (let round = 0; round < 40; round += 1) {
+      const holder = await acquire('granted-dead', { connection: url(), logger: quiet });
+      const waiting = acquire('granted-dead', { connection: url(), wait: 10_000, logger: quiet }).then((lock) => ({ lock }), (error) => ({ error }));
+      await until(() => queued() === '1', 10_000, 'the waiter to queue');
+      const backend = fixture.server.sql("SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND NOT granted");
+      const releasing = holder.release();
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * 1.5));
+      fixture.server.sql(`SELECT pg_terminate_backend(${backend})`);
+      await releasing;
+      const { lock, error } = await waiting;
+      if (error !== undefined) {
+        outcomes.rejected += 1;
+        assert.equal(error.code, 'ECONNRESET', `round ${round}: ${error.message}`);
+        assert.equal(error.path, 'postgres:granted-dead');
+        continue;
+      }
+      outcomes.resolved += 1;
+      // The waiter's backend was terminated before acquire() settled: a lock still said to be
+      // held must not be one that another process can take.
+      const other = await acquire('granted-dead', { connection: url(), wait: 10_000, logger: quiet });
+      assert.equal(lock.held, false, `round ${round}: resolved with backend ${lock.backend} (terminated: ${backend}), still said held while token ${other.token} was given to another`);
+      await other.release();
+      await lock.release();
+    }
+    assert.equal(fixture.server.sql("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"), '0');
+    assert.ok(outcomes.rejected > 0, JSON.stringify(outcomes));
+  });
+
   test('a server restart (fast, then immediate): every holder loses within the bound; then acquiring works and tokens go on increasing', async (t) => {
     for (const mode of ['fast', 'immediate']) {
       const agents = await Promise.all([0, 1].map(() => FleetAgent.start(t, url(), QUICK)));

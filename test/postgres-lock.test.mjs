@@ -1,12 +1,20 @@
 // pidguard/postgres on a real server: taking, refusing, waiting, inspecting and releasing, warm
 // sessions, and bad input (each a clear error with a code, and nothing left behind).
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import net from 'node:net';
 import os from 'node:os';
+import path from 'node:path';
+import readline from 'node:readline';
+import pg from 'pg';
 import { after, before, describe, test } from 'node:test';
 import { acquire, connect, inspect, FleetLock, LockedError } from 'pidguard/postgres';
 import { freePort } from './fixtures/postgres-server.mjs';
+import { here } from './helpers.mjs';
 import { FleetAgent, ROLES, serverState, skip, suiteServer, until } from './postgres-helpers.mjs';
+
+/** Why two processes with one PID and host name cannot be made here (unshare needs root), or false. */
+const sameHostSkip = process.getuid?.() === 0 ? false : 'PID and UTS namespaces (unshare) need root (CI runs as root)';
 
 describe('pidguard/postgres on a real server', { skip, timeout: 180_000 }, () => {
   const fixture = suiteServer({ before, after });
@@ -57,6 +65,37 @@ describe('pidguard/postgres on a real server', { skip, timeout: 180_000 }, () =>
     // The refused attempt left no session.
     assert.equal(serverState(fixture.server, ROLES.holder).sessions, 1);
     await agent.ask({ op: 'release', name: 'contended' });
+  });
+
+  test('a second session of the holding process is told "this process"; another process is not, even with the same PID and host name (two containers)', { skip: sameHostSkip }, async (t) => {
+    const mine = await acquire('twins', { connection: url() });
+    try {
+      await assert.rejects(acquire('twins', { connection: url() }), {
+        code: 'ELOCKED',
+        message: `postgres:twins is already locked by this process (PID ${process.pid} on ${os.hostname()}); release that lock before taking it again`,
+      });
+    } finally {
+      await mine.release();
+    }
+    // Two replicas, each PID 1 in a PID namespace of its own, with one host name: containers
+    // started with an explicit hostname. The first holds; the second must not be told it does.
+    const replica = () => {
+      const child = spawn('unshare', ['--pid', '--fork', '--kill-child', '--uts', 'sh', '-c', 'hostname pidguard-twin && exec "$0" "$1" "$2" "$3"',
+        process.execPath, path.join(here, 'fixtures', 'postgres-agent.mjs'), url(), '{}'], { stdio: ['pipe', 'pipe', 'inherit'] });
+      t.after(() => child.kill('SIGKILL'));
+      const lines = readline.createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+      const next = async () => JSON.parse((await lines.next()).value);
+      return { child, next, ask: async (command) => { child.stdin.write(`${JSON.stringify(command)}\n`); return next(); } };
+    };
+    const first = replica();
+    assert.deepEqual(await first.next(), { ready: true, pid: 1 });
+    assert.equal((await first.ask({ op: 'acquire', name: 'twins' })).ok, true);
+    const second = replica();
+    assert.deepEqual(await second.next(), { ready: true, pid: 1 });
+    const refused = await second.ask({ op: 'acquire', name: 'twins' });
+    assert.equal(refused.code, 'ELOCKED', JSON.stringify(refused));
+    assert.equal(refused.message, 'postgres:twins is locked: already running as PID 1 on pidguard-twin. ' +
+      'To stop it: pidguard stop postgres:twins (or on pidguard-twin: kill 1)');
   });
 
   test("inspect: the holder's PID, host, start and token; nulls when free; any role may look", async (t) => {
@@ -122,8 +161,44 @@ describe('pidguard/postgres on a real server', { skip, timeout: 180_000 }, () =>
     const reason = new Error('shutting down');
     controller.abort(reason);
     assert.equal(await waiting.catch((e) => e), reason);
-    assert.equal(fixture.server.sql("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"), '0');
+    // Rejected at once; the cancel request and the closed socket end the server's side right after.
+    await until(() => fixture.server.sql("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted") === '0', 5000, 'the queued request to go');
     await assert.rejects(acquire('aborted', { connection: url(), signal: AbortSignal.abort() }), { name: 'AbortError' });
+    await holder.release();
+    await nothingLeft();
+  });
+
+  test('an abort that reaches the server between the reservation and the wait still ends the wait at once', async (t) => {
+    const holder = await acquire('abort-race', { connection: url() });
+    t.after(() => holder.release());
+    const controller = new AbortController();
+    const reason = new Error('stopped');
+    // The interleaving forced (about 1% of random aborts hit it): the abort comes while the
+    // reservation's answer is on its way to this process, which goes on to send the wait only
+    // after the cancel request has reached the server, idle between the two statements, which
+    // ignores it. node-postgres is the one the library loads (one module instance).
+    const original = pg.Client.prototype.query;
+    t.after(() => {
+      pg.Client.prototype.query = original;
+    });
+    pg.Client.prototype.query = function query(text, ...rest) {
+      const result = original.call(this, text, ...rest);
+      if (typeof text !== 'string' || !text.includes('RETURNING reserved')) return result;
+      pg.Client.prototype.query = original;
+      return result.then(async (value) => {
+        controller.abort(reason);
+        await new Promise((resolve) => setTimeout(resolve, 200)); // a busy event loop, say
+        return value;
+      });
+    };
+    let timer;
+    const waiting = acquire('abort-race', { connection: url(), wait: true, signal: controller.signal });
+    const outcome = await Promise.race([waiting.catch((e) => e), new Promise((resolve) => {
+      timer = setTimeout(() => resolve('still waiting 5 s after the abort'), 5000);
+    })]);
+    clearTimeout(timer);
+    assert.equal(outcome, reason);
+    await until(() => fixture.server.sql("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted") === '0', 5000, 'the queued request to go');
     await holder.release();
     await nothingLeft();
   });
@@ -168,6 +243,83 @@ describe('pidguard/postgres on a real server', { skip, timeout: 180_000 }, () =>
     await nothingLeft();
   });
 
+  test("another role's functions in schema public never run in pidguard's statements (search_path is pg_catalog's)", async (t) => {
+    // A role that may create in public (every role before PostgreSQL 15) plants functions that
+    // match pidguard's polymorphic calls better than the built-ins: public.to_json(record) beats
+    // pg_catalog.to_json(anyelement), public.count(boolean) beats count("any"). Each would run with
+    // the rights of the holder that called it; this one rewinds the tokens and names a false holder.
+    const first = await acquire('trojan', { connection: url() });
+    fixture.server.sql(`GRANT CREATE ON SCHEMA public TO ${ROLES.other};
+      CREATE TABLE public.trojan_calls (what text); GRANT INSERT ON public.trojan_calls TO PUBLIC`);
+    t.after(() => fixture.server.sql(`DROP AGGREGATE IF EXISTS public.count(boolean); DROP FUNCTION IF EXISTS public.trojan_step(bigint, boolean);
+      DROP FUNCTION IF EXISTS public.to_json(record); DROP TABLE IF EXISTS public.trojan_calls; REVOKE CREATE ON SCHEMA public FROM ${ROLES.other}`));
+    fixture.server.sql(`SET ROLE ${ROLES.other};
+      CREATE FUNCTION public.to_json(r record) RETURNS json LANGUAGE plpgsql AS $f$ BEGIN
+        INSERT INTO public.trojan_calls VALUES ('to_json');
+        UPDATE public.pidguard_locks SET token = 0, reserved = 0;
+        RETURN json_build_object('backend', (SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted LIMIT 1), 'token', NULL,
+          'host', 'attacker-host', 'pid', 4242, 'since', NULL, 'recorded', NULL, 'last_token', NULL, 'application_name', 'pidguard 4242@attacker-host');
+      END $f$;
+      CREATE FUNCTION public.trojan_step(bigint, boolean) RETURNS bigint LANGUAGE plpgsql AS $f$ BEGIN
+        INSERT INTO public.trojan_calls VALUES ('count'); RETURN $1 + 1; END $f$;
+      CREATE AGGREGATE public.count(boolean) (sfunc = public.trojan_step, stype = bigint, initcond = '0');`);
+    // A refused attempt (to_json of the holder's row), and a wait that runs out (count of what it may hold).
+    await assert.rejects(acquire('trojan', { connection: url() }), { code: 'ELOCKED', pid: process.pid, host: os.hostname() });
+    await assert.rejects(acquire('trojan', { connection: url(), wait: 100 }), { code: 'ELOCKED', pid: process.pid });
+    assert.equal((await inspect('trojan', { connection: url() })).token, first.token);
+    assert.equal(fixture.server.sql('SELECT count(*) FROM public.trojan_calls'), '0');
+    assert.equal(fixture.server.sql("SELECT token FROM public.pidguard_locks WHERE name = 'trojan'"), String(first.token));
+    await first.release();
+    const next = await acquire('trojan', { connection: url() });
+    assert.ok(next.token > first.token, `${next.token} after ${first.token}`);
+    await next.release();
+  });
+
+  test("through a TCP proxy: a PIDGUARD_PROXY warning by default, ENOTSUP with proxy 'refuse', nothing with 'allow' or when direct", async (t) => {
+    // The server's keepalives would watch the proxy, not the holder: the partition bound would
+    // rest on the proxy's own timeouts. The server's inet_client_addr/port differ from the
+    // holder's end of the connection, and say so.
+    const sockets = new Set();
+    const proxy = net.createServer((client) => {
+      const upstream = net.connect(fixture.server.port, '127.0.0.1');
+      for (const socket of [client, upstream]) {
+        sockets.add(socket);
+        socket.on('error', () => {}).on('close', () => {
+          client.destroy();
+          upstream.destroy();
+        });
+      }
+      client.pipe(upstream).pipe(client);
+    });
+    await new Promise((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    t.after(() => {
+      for (const socket of sockets) socket.destroy();
+      proxy.close();
+    });
+    const via = url().replace(`:${fixture.server.port}/`, `:${proxy.address().port}/`);
+    const warnings = [];
+    const onWarning = (warning) => {
+      if (warning.code === 'PIDGUARD_PROXY') warnings.push(warning.message);
+    };
+    process.on('warning', onWarning);
+    t.after(() => process.off('warning', onWarning));
+    const nextTick = () => new Promise((resolve) => setImmediate(resolve));
+
+    await (await acquire('proxied', { connection: url() })).release();
+    await nextTick();
+    assert.deepEqual(warnings, [], 'direct');
+    await (await acquire('proxied', { connection: via })).release();
+    await (await acquire('proxied', { connection: via })).release(); // once per server
+    await nextTick();
+    assert.equal(warnings.length, 1, 'through the proxy, by default');
+    await assert.rejects(acquire('proxied', { connection: via, proxy: 'refuse' }), { code: 'ENOTSUP', message: /sees this connection come from 127\.0\.0\.1:\d+, and this end of it is 127\.0\.0\.1:\d+: a TCP proxy or a NAT stands between/ });
+    await (await acquire('proxied', { connection: via, proxy: 'allow' })).release();
+    await nextTick();
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0], /^pidguard: postgres:proxied on 127\.0\.0\.1:\d+\/postgres: the server sees this connection come from/);
+    await nothingLeft();
+  });
+
   test('a Unix socket works too (no network to partition: the keepalives do not apply)', async () => {
     const lock = await acquire('local', { connection: { host: fixture.server.dir, port: fixture.server.port, user: 'postgres', database: 'postgres' } });
     assert.equal(lock.held, true);
@@ -198,6 +350,16 @@ describe('pidguard/postgres on a real server', { skip, timeout: 180_000 }, () =>
       await assert.rejects(inspect(name, { connection: url() }), { code: 'ERR_INVALID_ARG_VALUE' });
     }
     await assert.rejects(acquire('x', { connection: url(), wiat: true }), { code: 'ERR_INVALID_ARG_VALUE', message: /wiat/ });
+    // A connection string node-postgres cannot take: its code, the target, and never the string (it may hold a password).
+    for (const connection of ['postgres://u:s3cret@host:99999/db', 'postgres://u:s3cret@[::1/db']) {
+      for (const call of [() => acquire('bad', { connection }), () => inspect('bad', { connection })]) {
+        const error = await call().then(() => null, (e) => e);
+        assert.equal(error?.code, 'ERR_INVALID_URL', String(error));
+        assert.equal(error.path, 'postgres:bad');
+        assert.match(error.message, /^ERR_INVALID_URL: the connection string \(PIDGUARD_POSTGRES_URL or options\.connection\) cannot be used: Invalid URL \(postgres:bad on /);
+        assert.doesNotMatch(error.message, /s3cret/);
+      }
+    }
     assert.deepEqual(serverState(fixture.server, ROLES.restricted), { sessions: 0, advisory: 0 });
     await nothingLeft();
   });

@@ -1,11 +1,11 @@
 // A network partition between a holder and its server, made with two network namespaces and a veth
 // pair that the test creates and removes: the holder must emit 'lost' strictly before the server
-// frees the lock for anyone else (README, "Across hosts": the inequality that bounds.ts enforces).
+// frees the lock for anyone else (docs/across-hosts.md: the inequality that bounds.ts enforces).
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { acquire } from 'pidguard/postgres';
 import { NamespacePair, netnsSkipReason } from './fixtures/netns.mjs';
-import { FleetAgent, msBetween, PostgresServer, skip, until } from './postgres-helpers.mjs';
+import { FleetAgent, msBetween, PostgresServer, ROLES, skip, until } from './postgres-helpers.mjs';
 
 const skipPartition = skip || netnsSkipReason();
 
@@ -19,6 +19,32 @@ describe('a network partition between holder and server', { skip: skipPartition,
   after(() => {
     server?.destroy();
     pair?.removeSync();
+  });
+
+  test("a finite wait cut off from the server ends the health check's timeout after the wait's end, with ETIMEDOUT", async (t) => {
+    const quick = { healthCheckIntervalMs: 200, healthCheckTimeoutMs: 300, graceMs: 500 };
+    // The holder (the holder's role, which may write the token table) is on the Unix socket, which no partition cuts.
+    const holder = await acquire('partitioned-wait', { connection: { host: server.dir, port: server.port, user: ROLES.holder, database: 'postgres' } });
+    t.after(() => holder.release());
+    const waiter = await FleetAgent.start(t, server.url(), quick, { netns: pair.client });
+    const startedAt = process.hrtime.bigint();
+    const answer = waiter.send({ op: 'acquire', name: 'partitioned-wait', wait: 1000 });
+    await until(() => server.sql("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted") === '1', 10_000, 'the waiter to queue');
+    pair.partition();
+    let timer;
+    try {
+      // Neither an answer nor an error can come through the cut: only the client's own deadline ends it.
+      const settled = await Promise.race([answer, new Promise((resolve) => {
+        timer = setTimeout(() => resolve(null), 15_000);
+      })]);
+      assert.notEqual(settled, null, 'acquire(wait: 1000) still pending 15 s after it was called');
+      assert.equal(settled.code, 'ETIMEDOUT', settled.message);
+      assert.match(settled.message, /no answer from the server 300 ms after the wait's end \(1000 ms\): the connection was dropped/);
+      assert.ok(msBetween(startedAt, settled.at) >= 1300, `${msBetween(startedAt, settled.at)} ms`);
+    } finally {
+      clearTimeout(timer);
+      pair.heal();
+    }
   });
 
   for (const [label, options] of [

@@ -1,101 +1,249 @@
-// The pidguard command's arguments for a lock across hosts (a target postgres:<name>): from argv
-// to a checked FleetCommand, or a UsageError. Pure.
-import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { TARGET_PREFIX } from '../postgres/names';
+// The pidguard command's arguments for a lock across hosts (a target postgres:<name>): whether a
+// command line names one, and from argv to a checked FleetCommand, or a UsageError. Pure.
+//
+// Options are read as args.ts reads the file lock's, with getopt.ts: `run`'s end at the lock
+// (flock(1)'s rule: everything after it is the command's, `--` accepted before the lock and
+// right after it), the others' may come anywhere. Whether a command line is a fleet one is told
+// by the lock argument's own position under those rules, never by an argument that merely starts
+// with postgres: (a command's postgres:// URL, say).
+import { lostWithinMs, DEFAULT_HEALTH_CHECK, MAX_SERVER_MS } from '../postgres/bounds';
+import { checkName, TARGET_PREFIX } from '../postgres/names';
 import { parseSeconds, UsageError } from './args';
+import { getopt, GetoptError, given, lastValue, type OptionSpec, type Parsed } from './getopt';
+
+export type ProxyPolicy = 'warn' | 'refuse' | 'allow';
 
 export interface FleetRunCommand {
   name: 'run';
   lock: string;
   command: string[];
+  /** `command` is one string for /bin/sh -c. */
+  shell: boolean;
   waitMs: number;
   conflictExitCode: number;
   /** Between SIGTERM and SIGKILL when the lock is lost. */
   graceMs: number;
+  /** What to do about a TCP proxy between this host and the server (options.proxy). */
+  proxy: ProxyPolicy | undefined;
 }
-export interface FleetStatusCommand { name: 'status'; lock: string; json: boolean }
-export interface FleetStopCommand { name: 'stop'; lock: string; timeoutMs: number }
-export interface FleetWaitCommand { name: 'wait'; lock: string; timeoutMs: number }
-export type FleetCommand = { name: 'help' } | FleetRunCommand | FleetStatusCommand | FleetStopCommand | FleetWaitCommand;
+export interface FleetStatusCommand {
+  name: 'status';
+  lock: string;
+  json: boolean;
+}
+export interface FleetStopCommand {
+  name: 'stop';
+  lock: string;
+  timeoutMs: number;
+  okNoDo: boolean;
+}
+export interface FleetWaitCommand {
+  name: 'wait';
+  lock: string;
+  timeoutMs: number;
+}
+export type FleetCommand =
+  { name: 'help' } | FleetRunCommand | FleetStatusCommand | FleetStopCommand | FleetWaitCommand;
 
 /** How long `run` gives its command between SIGTERM and SIGKILL once the lock is lost. */
 export const DEFAULT_GRACE_MS = 1000;
+/**
+ * The time given to SIGKILL to end the command's processes, beyond --grace, in the lock's own
+ * grace: the server's keepalives are set so that nobody else can hold the lock until then.
+ */
+export const KILL_MARGIN_MS = 1000;
+/** The longest --grace: the server's keepalives, set from it, must fit tcp_user_timeout (whole seconds of ms in an int). */
+export const MAX_GRACE_MS =
+  Math.floor(MAX_SERVER_MS / 1000) * 1000 - lostWithinMs(DEFAULT_HEALTH_CHECK) - KILL_MARGIN_MS;
 const DEFAULT_STOP_TIMEOUT_MS = 10_000;
-const SUBCOMMANDS = ['run', 'status', 'stop', 'wait'];
 
-/** Whether this command line names a lock across hosts (postgres:<name>) rather than a PID file. */
-export function isFleetCommandLine(argv: readonly string[]): boolean {
-  const [subcommand, ...rest] = argv;
-  if (subcommand === undefined || !SUBCOMMANDS.includes(subcommand)) return false;
-  const split = rest.indexOf('--');
-  return (split === -1 ? rest : rest.slice(0, split)).some((arg) => arg.startsWith(TARGET_PREFIX));
-}
+const HELP: OptionSpec = { key: 'help', short: ['h'], long: ['help'], value: false };
 
-type Options = NonNullable<ParseArgsConfig['options']>;
+/**
+ * Every option either kind of `run` takes, so that the lock's position is found alike for both;
+ * those of the file lock alone are refused for postgres: targets, saying so.
+ */
+const RUN_OPTIONS: readonly OptionSpec[] = [
+  { key: 'wait', short: ['w'], long: ['wait', 'timeout'], value: true },
+  { key: 'nonblock', short: ['n'], long: ['nonblock', 'nb'], value: false },
+  { key: 'conflict-exit-code', short: ['E'], long: ['conflict-exit-code'], value: true },
+  { key: 'grace', long: ['grace', 'kill-after'], value: true },
+  { key: 'proxy', long: ['proxy'], value: true },
+  { key: 'shared', short: ['s'], long: ['shared'], value: false },
+  { key: 'exclusive', short: ['x', 'e'], long: ['exclusive'], value: false },
+  { key: 'no-inherit', short: ['o'], long: ['no-inherit', 'close'], value: false },
+  { key: 'pid', long: ['pid'], value: true },
+  HELP,
+];
+const STATUS_OPTIONS: readonly OptionSpec[] = [
+  { key: 'json', long: ['json'], value: false },
+  { key: 'lsb', long: ['lsb'], value: false },
+  HELP,
+];
+const STOP_OPTIONS: readonly OptionSpec[] = [
+  { key: 'timeout', short: ['t'], long: ['timeout'], value: true },
+  { key: 'oknodo', short: ['o'], long: ['oknodo'], value: false },
+  { key: 'signal', short: ['s'], long: ['signal'], value: true },
+  { key: 'retry', short: ['R'], long: ['retry'], value: true },
+  HELP,
+];
+const WAIT_OPTIONS: readonly OptionSpec[] = [
+  { key: 'timeout', short: ['t'], long: ['timeout'], value: true },
+  { key: 'held', long: ['held'], value: false },
+  HELP,
+];
 
-const HELP_OPTION: Options = { help: { type: 'boolean', short: 'h' } };
+const SPECS: Readonly<Record<string, readonly OptionSpec[]>> = {
+  run: RUN_OPTIONS,
+  status: STATUS_OPTIONS,
+  stop: STOP_OPTIONS,
+  wait: WAIT_OPTIONS,
+};
 
-function parse(subcommand: string, args: readonly string[], options: Options) {
+/** The file lock's options, which mean nothing for a session on a server: each refused, with why. */
+const FILE_ONLY: Readonly<Record<string, string>> = {
+  shared: 'a lock across hosts is exclusive',
+  exclusive: 'a lock across hosts is exclusive',
+  'no-inherit': 'the command always inherits the command session',
+  pid: 'no PID file is written',
+  lsb: 'LSB statuses are for init scripts on one host',
+  signal: "stop ends the holder's session, and its run signals the command",
+  retry: "stop ends the holder's session, and its run signals the command",
+  held: 'not for a lock across hosts',
+};
+
+function parse(subcommand: string, args: readonly string[]): Parsed {
   try {
-    return parseArgs({ args: [...args], options: { ...options, ...HELP_OPTION }, allowPositionals: true, strict: true });
+    return getopt(args, SPECS[subcommand] ?? [], subcommand === 'run');
   } catch (error) {
-    throw new UsageError(`${subcommand} postgres:<name>: ${(error as Error).message}`);
+    if (error instanceof GetoptError) throw new UsageError(`${subcommand}: ${error.message}`);
+    throw error;
   }
 }
 
-function lockName(subcommand: string, positionals: string[], extraAllowed: boolean): string {
-  const [target, ...extra] = positionals;
-  if (target === undefined || !target.startsWith(TARGET_PREFIX)) throw new UsageError(`${subcommand}: the lock comes first: postgres:<name>`);
+/** Whether this command line names a lock across hosts (postgres:<name>) rather than a PID file, by where the lock stands. */
+export function isFleetCommandLine(argv: readonly string[]): boolean {
+  const [subcommand, ...rest] = argv;
+  if (subcommand === undefined || SPECS[subcommand] === undefined) return false;
+  let parsed: Parsed;
+  try {
+    parsed = getopt(rest, SPECS[subcommand] ?? [], subcommand === 'run');
+  } catch {
+    return false; // the file lock's parser says what is wrong
+  }
+  return parsed.operands[0]?.startsWith(TARGET_PREFIX) === true;
+}
+
+function refuseFileOnly(subcommand: string, parsed: Parsed): void {
+  for (const option of parsed.options) {
+    const why = FILE_ONLY[option.key];
+    if (why !== undefined)
+      throw new UsageError(`${subcommand}: ${option.spelt} is for PID files, not postgres:<name> (${why})`);
+  }
+}
+
+/** The name in `postgres:<name>`, checked as the library checks it (a mistake in the command line, exit 64). */
+function lockName(subcommand: string, target: string | undefined): string {
+  if (target === undefined || !target.startsWith(TARGET_PREFIX))
+    throw new UsageError(`${subcommand}: the lock comes first: postgres:<name>`);
   const name = target.slice(TARGET_PREFIX.length);
   if (name === '') throw new UsageError(`${subcommand}: missing the lock's name after postgres:`);
-  if (!extraAllowed && extra.length > 0) throw new UsageError(`${subcommand}: unexpected argument '${extra[0]}'`);
+  try {
+    return checkName(name);
+  } catch (error) {
+    throw new UsageError(`${subcommand}: ${(error as Error).message}`);
+  }
+}
+
+function oneLock(subcommand: string, operands: readonly string[]): string {
+  const [target, ...extra] = operands;
+  const name = lockName(subcommand, target);
+  if (extra.length > 0) throw new UsageError(`${subcommand}: unexpected argument '${extra[0]}'`);
   return name;
 }
 
 function exitCode(value: string): number {
   const code = /^\d+$/.test(value) ? Number(value) : Number.NaN;
-  if (!(code >= 0 && code <= 255)) throw new UsageError(`-E, --conflict-exit-code takes a number from 0 to 255, got '${value}'`);
+  if (!(code >= 0 && code <= 255))
+    throw new UsageError(`-E, --conflict-exit-code takes a number from 0 to 255, got '${value}'`);
   return code;
+}
+
+function grace(value: string, spelt: string): number {
+  const ms = parseSeconds(value, spelt, false);
+  if (ms > MAX_GRACE_MS) {
+    throw new UsageError(
+      `run: ${spelt} takes at most ${MAX_GRACE_MS / 1000} seconds (the server's keepalives, which must outlast it, cannot be set longer), got '${value}'`,
+    );
+  }
+  return ms;
+}
+
+function proxyPolicy(value: string): ProxyPolicy {
+  if (value === 'warn' || value === 'refuse' || value === 'allow') return value;
+  throw new UsageError(`run: --proxy takes warn, refuse or allow, got '${value}'`);
+}
+
+/** What follows the lock: the command and its arguments, `-- <command>`, or `-c <string>` (flock(1)'s). */
+function commandOf(after: readonly string[]): { command: string[]; shell: boolean } {
+  const [first, ...rest] = after;
+  if (first === '-c' || first === '--command') {
+    if (rest.length !== 1)
+      throw new UsageError(`run: ${first} takes exactly one string, the command for the shell (${rest.length} given)`);
+    if (rest[0] === '') throw new UsageError(`run: ${first} was given an empty command`);
+    return { command: [rest[0] ?? ''], shell: true };
+  }
+  const command = first === '--' ? rest : [...after];
+  if (command.length === 0 || command[0] === '')
+    throw new UsageError(
+      'run: missing the command (pidguard run postgres:<name> [--] <command> [args...], or -c <string>)',
+    );
+  return { command, shell: false };
+}
+
+function parseRun(parsed: Parsed): FleetRunCommand {
+  refuseFileOnly('run', parsed);
+  const [target, ...after] = parsed.operands;
+  const lock = lockName('run', target);
+  const { command, shell } = commandOf(after);
+  const wait = lastValue(parsed, 'wait')?.value;
+  const conflict = lastValue(parsed, 'conflict-exit-code')?.value;
+  const graceGiven = lastValue(parsed, 'grace');
+  const proxy = lastValue(parsed, 'proxy')?.value;
+  const waitMs = typeof wait === 'string' ? parseSeconds(wait, '-w, --wait', true) : 0;
+  return {
+    name: 'run',
+    lock,
+    command,
+    shell,
+    waitMs: given(parsed, 'nonblock') ? 0 : waitMs,
+    conflictExitCode: typeof conflict === 'string' ? exitCode(conflict) : 1,
+    graceMs: typeof graceGiven?.value === 'string' ? grace(graceGiven.value, graceGiven.spelt) : DEFAULT_GRACE_MS,
+    proxy: typeof proxy === 'string' ? proxyPolicy(proxy) : undefined,
+  };
 }
 
 /** argv without node and the script, for a command line isFleetCommandLine() accepted. */
 export function parseFleetCommandLine(argv: readonly string[]): FleetCommand {
   const [subcommand = '', ...rest] = argv;
-  if (subcommand === 'run') {
-    const split = rest.indexOf('--');
-    const own = split === -1 ? rest : rest.slice(0, split);
-    const { values, positionals } = parse('run', own, {
-      wait: { type: 'string', short: 'w' },
-      'conflict-exit-code': { type: 'string', short: 'E' },
-      grace: { type: 'string' },
-    });
-    if (values['help'] === true) return { name: 'help' };
-    const lock = lockName('run', positionals, true);
-    const command = [...positionals.slice(1), ...(split === -1 ? [] : rest.slice(split + 1))];
-    if (command.length === 0 || command[0] === '') throw new UsageError('run: missing the command (pidguard run postgres:<name> -- <command> [args...])');
-    const wait = values['wait'];
-    const grace = values['grace'];
-    const conflict = values['conflict-exit-code'];
+  const parsed = parse(subcommand, rest);
+  if (given(parsed, 'help')) return { name: 'help' };
+  if (subcommand === 'run') return parseRun(parsed);
+  refuseFileOnly(subcommand, parsed);
+  const lock = oneLock(subcommand, parsed.operands);
+  if (subcommand === 'status') return { name: 'status', lock, json: given(parsed, 'json') };
+  const timeout = lastValue(parsed, 'timeout')?.value;
+  if (subcommand === 'stop') {
     return {
-      name: 'run',
+      name: 'stop',
       lock,
-      command,
-      waitMs: typeof wait === 'string' ? parseSeconds(wait, '-w, --wait', true) : 0,
-      conflictExitCode: typeof conflict === 'string' ? exitCode(conflict) : 1,
-      graceMs: typeof grace === 'string' ? parseSeconds(grace, '--grace', false) : DEFAULT_GRACE_MS,
+      timeoutMs: typeof timeout === 'string' ? parseSeconds(timeout, '-t, --timeout', true) : DEFAULT_STOP_TIMEOUT_MS,
+      okNoDo: given(parsed, 'oknodo'),
     };
   }
-  if (subcommand === 'status') {
-    const { values, positionals } = parse('status', rest, { json: { type: 'boolean' } });
-    if (values['help'] === true) return { name: 'help' };
-    return { name: 'status', lock: lockName('status', positionals, false), json: values['json'] === true };
-  }
-  const { values, positionals } = parse(subcommand, rest, { timeout: { type: 'string', short: 't' } });
-  if (values['help'] === true) return { name: 'help' };
-  const timeout = values['timeout'];
-  const lock = lockName(subcommand, positionals, false);
-  if (subcommand === 'stop') {
-    return { name: 'stop', lock, timeoutMs: typeof timeout === 'string' ? parseSeconds(timeout, '-t, --timeout', true) : DEFAULT_STOP_TIMEOUT_MS };
-  }
-  return { name: 'wait', lock, timeoutMs: typeof timeout === 'string' ? parseSeconds(timeout, '-t, --timeout', true) : Infinity };
+  return {
+    name: 'wait',
+    lock,
+    timeoutMs: typeof timeout === 'string' ? parseSeconds(timeout, '-t, --timeout', true) : Infinity,
+  };
 }

@@ -2,7 +2,13 @@
 import { abortReason } from '../errors';
 import type { FleetLock } from './lock';
 import { checkName, targetOf } from './names';
-import { environmentUrl, settleConnect, settleFleetOptions, type FleetConnectOptions, type FleetOptions } from './options';
+import {
+  environmentUrl,
+  settleConnect,
+  settleFleetOptions,
+  type FleetConnectOptions,
+  type FleetOptions,
+} from './options';
 import { FleetSession } from './session';
 
 /**

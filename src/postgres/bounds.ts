@@ -58,7 +58,7 @@ const PROBE_COUNT = 2;
 /** The shortest idle time the kernel takes. */
 const MIN_IDLE_S = 1;
 /** tcp_user_timeout is an int of ms on the server. */
-const MAX_SERVER_MS = 2 ** 31 - 1;
+export const MAX_SERVER_MS = 2 ** 31 - 1;
 
 /** The latest moment, after the server last heard from it, that a holder emits 'lost'. */
 export function lostWithinMs({ intervalMs, timeoutMs }: HealthCheck): number {
@@ -67,8 +67,16 @@ export function lostWithinMs({ intervalMs, timeoutMs }: HealthCheck): number {
 
 /** The keepalives that make the server wait at least lostWithinMs + graceMs before freeing. */
 export function keepalivesFor(check: HealthCheck): Keepalives {
-  const totalS = Math.max(MIN_IDLE_S + PROBE_COUNT * PROBE_INTERVAL_S, Math.ceil((lostWithinMs(check) + check.graceMs) / 1000));
-  return { idle: totalS - PROBE_COUNT * PROBE_INTERVAL_S, interval: PROBE_INTERVAL_S, count: PROBE_COUNT, userTimeoutMs: totalS * 1000 };
+  const totalS = Math.max(
+    MIN_IDLE_S + PROBE_COUNT * PROBE_INTERVAL_S,
+    Math.ceil((lostWithinMs(check) + check.graceMs) / 1000),
+  );
+  return {
+    idle: totalS - PROBE_COUNT * PROBE_INTERVAL_S,
+    interval: PROBE_INTERVAL_S,
+    count: PROBE_COUNT,
+    userTimeoutMs: totalS * 1000,
+  };
 }
 
 /**
@@ -93,14 +101,20 @@ function positive(value: unknown, name: string, fallback: number): number {
 }
 
 /** Checks the health-check options; the keepalives derived from them must fit the server's int. */
-export function settleHealthCheck(options: { healthCheckIntervalMs?: unknown; healthCheckTimeoutMs?: unknown; graceMs?: unknown }): HealthCheck {
+export function settleHealthCheck(options: {
+  healthCheckIntervalMs?: unknown;
+  healthCheckTimeoutMs?: unknown;
+  graceMs?: unknown;
+}): HealthCheck {
   const check = {
     intervalMs: positive(options.healthCheckIntervalMs, 'healthCheckIntervalMs', DEFAULT_HEALTH_CHECK.intervalMs),
     timeoutMs: positive(options.healthCheckTimeoutMs, 'healthCheckTimeoutMs', DEFAULT_HEALTH_CHECK.timeoutMs),
     graceMs: positive(options.graceMs, 'graceMs', DEFAULT_HEALTH_CHECK.graceMs),
   };
   if (keepalivesFor(check).userTimeoutMs > MAX_SERVER_MS) {
-    throw invalidArgument(`options.healthCheckIntervalMs, healthCheckTimeoutMs and graceMs add up to more than the server's longest tcp_user_timeout (${MAX_SERVER_MS} ms)`);
+    throw invalidArgument(
+      `options.healthCheckIntervalMs, healthCheckTimeoutMs and graceMs add up to more than the server's longest tcp_user_timeout (${MAX_SERVER_MS} ms)`,
+    );
   }
   return check;
 }

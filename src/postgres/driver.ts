@@ -33,7 +33,15 @@ export interface PgClient extends EventEmitter {
   /** From the server's BackendKeyData: the backend PID (a pooler sends its own). */
   readonly processID: number | null;
   readonly secretKey: number | null;
-  readonly connection: { stream: Socket; connect(port: number | string, host?: string): void; cancel(pid: number, key: number): void; on(event: 'connect' | 'error', listener: (...args: unknown[]) => void): void; end(): void };
+  /** The settled parameters; `options` (startup options, from the config, the URL or PGOPTIONS) is read when connecting. */
+  readonly connectionParameters: { options?: string | undefined };
+  readonly connection: {
+    stream: Socket;
+    connect(port: number | string, host?: string): void;
+    cancel(pid: number, key: number): void;
+    on(event: 'connect' | 'error', listener: (...args: unknown[]) => void): void;
+    end(): void;
+  };
   connect(): Promise<void>;
   query<Row = Record<string, unknown>>(text: string, values?: unknown[]): Promise<PgResult<Row>>;
   end(): Promise<void>;
@@ -51,7 +59,9 @@ export function pg(): PgModule {
   try {
     loaded = require('pg') as PgModule;
   } catch (cause) {
-    const error = new Error("pidguard/postgres needs node-postgres, an optional peer dependency: npm install pg", { cause }) as Error & { code: string };
+    const error = new Error('pidguard/postgres needs node-postgres, an optional peer dependency: npm install pg', {
+      cause,
+    }) as Error & { code: string };
     error.code = 'ERR_PIDGUARD_NO_PG';
     throw error;
   }

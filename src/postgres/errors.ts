@@ -14,8 +14,18 @@ export interface FleetError extends Error {
 }
 
 /** Makes a FleetError: "EACCES: <description> (postgres:nightly on db.internal:5432/app)". */
-export function fleetError(code: string, description: string, target: string, server: string, cause?: unknown, sqlState?: string): FleetError {
-  const error = new Error(`${code}: ${description} (${target} on ${server})`, cause === undefined ? undefined : { cause }) as FleetError;
+export function fleetError(
+  code: string,
+  description: string,
+  target: string,
+  server: string,
+  cause?: unknown,
+  sqlState?: string,
+): FleetError {
+  const error = new Error(
+    `${code}: ${description} (${target} on ${server})`,
+    cause === undefined ? undefined : { cause },
+  ) as FleetError;
   error.code = code;
   error.path = target;
   error.server = server;
@@ -24,7 +34,18 @@ export function fleetError(code: string, description: string, target: string, se
 }
 
 /** Socket errors that say the server could not be reached or went away; kept as they are. */
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'ENOENT', 'EACCES']);
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EPIPE',
+  'ENOENT',
+  'EACCES',
+]);
 
 /** SQLSTATEs (and their classes) as Node-style codes, with what to say about them. */
 function fromSqlState(state: string): { code: string; what: string } {
@@ -43,17 +64,34 @@ function fromSqlState(state: string): { code: string; what: string } {
 /** Any error met while talking to the server, as a FleetError. A FleetError passes unchanged. */
 export function serverError(error: unknown, target: string, server: string, doing: string): FleetError {
   const cause = error as { code?: unknown; message?: unknown; path?: unknown; server?: unknown };
-  if (typeof cause.code === 'string' && typeof cause.path === 'string' && typeof cause.server === 'string') return error as FleetError;
+  if (typeof cause.code === 'string' && typeof cause.path === 'string' && typeof cause.server === 'string')
+    return error as FleetError;
   const message = typeof cause.message === 'string' ? cause.message : String(error);
   const code = typeof cause.code === 'string' ? cause.code : undefined;
   const state = sqlStateOf(error);
+  if (/unsupported startup parameter/i.test(message)) {
+    // PgBouncer refuses startup options it does not pass on, and pidguard sends some (connection.ts).
+    return fleetError(
+      'ENOTSUP',
+      `the connection goes through a pooler, which refused pidguard's startup settings ${doing} (${message}); ` +
+        "a transaction-pooling pooler such as PgBouncer's pool_mode=transaction breaks session locks: connect to PostgreSQL itself",
+      target,
+      server,
+      error,
+      state,
+    );
+  }
   if (state !== undefined) {
     const { code: nodeCode, what } = fromSqlState(state);
     return fleetError(nodeCode, `${what} ${doing}: ${message} [SQLSTATE ${state}]`, target, server, error, state);
   }
-  if (code !== undefined && NETWORK_CODES.has(code)) return fleetError(code, `cannot reach the server ${doing}: ${message}`, target, server, error);
-  if (/timeout/i.test(message)) return fleetError('ETIMEDOUT', `no answer from the server ${doing}: ${message}`, target, server, error);
-  if (/terminated|closed|ended/i.test(message)) return fleetError('ECONNRESET', `the connection ended ${doing}: ${message}`, target, server, error);
+  if (code !== undefined && NETWORK_CODES.has(code))
+    return fleetError(code, `cannot reach the server ${doing}: ${message}`, target, server, error);
+  if (/timeout/i.test(message))
+    return fleetError('ETIMEDOUT', `no answer from the server ${doing}: ${message}`, target, server, error);
+  // node-postgres's words for a client whose connection has already failed or ended.
+  if (/terminated|closed|ended|not queryable/i.test(message))
+    return fleetError('ECONNRESET', `the connection ended ${doing}: ${message}`, target, server, error);
   return fleetError(code ?? 'EIO', `${doing}: ${message}`, target, server, error);
 }
 

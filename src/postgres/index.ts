@@ -1,5 +1,5 @@
 // pidguard/postgres: one holder across a fleet of hosts, on PostgreSQL session advisory locks,
-// with loss detection and fencing tokens. The public surface; see README.md, "Across hosts".
+// with loss detection and fencing tokens. The public surface; see docs/across-hosts.md.
 // node-postgres (pg) is an optional peer dependency, loaded at the first connection.
 export { acquire, connect } from './acquire';
 export { inspect, type FleetStatus } from './inspect';

@@ -1,8 +1,6 @@
 // inspect(): who holds a lock, from any host, without taking it.
-import os from 'node:os';
-import { pg } from './driver';
+import { connectToPrimary, newClient } from './connection';
 import { serverError } from './errors';
-import { applicationName } from './holder';
 import { checkName, targetOf } from './names';
 import { environmentUrl, settleInspect, type FleetInspectOptions } from './options';
 import { readHolder } from './read-holder';
@@ -31,11 +29,10 @@ export async function inspect(name: string, options?: FleetInspectOptions): Prom
   const checked = checkName(name);
   const target = targetOf(checked);
   const settled = settleInspect(options, environmentUrl());
-  const client = new (pg().Client)({ application_name: applicationName(process.pid, os.hostname()), connectionTimeoutMillis: 10_000, ...settled.config });
-  const server = `${client.host}:${client.port}/${client.database ?? ''}`;
+  const { client, server } = newClient(target, settled.config);
   client.on('error', () => {}); // reported by the calls below
   try {
-    await client.connect();
+    await connectToPrimary(client, target, server);
     const holder = await readHolder((text, values) => client.query(text, values), checked, settled.schema);
     return { name: checked, locked: holder.backend !== null, ...holder };
   } catch (error) {

@@ -13,6 +13,7 @@ export interface FleetLockInit {
   lostWithinMs: number;
   freedAfterMs: number;
   release: () => Promise<void>;
+  confirm: () => Promise<boolean>;
 }
 
 /**
@@ -28,8 +29,9 @@ export class FleetLock extends EventEmitter implements AsyncDisposable {
   readonly target: string;
   /**
    * The fencing token: strictly greater than every token of an earlier holder of this name, also
-   * across server restarts. Give it with every write to the resource this lock guards, and have
-   * the resource refuse a token lower than the highest it has seen (README, "Across hosts").
+   * across server restarts and a failover to a standby (a new timeline's tokens start above the
+   * old one's). Give it with every write to the resource this lock guards, and have
+   * the resource refuse a token lower than the highest it has seen (docs/across-hosts.md).
    */
   readonly token: bigint;
   /** When the server granted the lock (its clock). */
@@ -46,6 +48,7 @@ export class FleetLock extends EventEmitter implements AsyncDisposable {
   #held = true;
   #releasing: Promise<void> | undefined;
   readonly #release: () => Promise<void>;
+  readonly #confirm: () => Promise<boolean>;
 
   /** @internal Made by acquire() and FleetSession.acquire(); not for constructing directly. */
   constructor(init: FleetLockInit) {
@@ -60,6 +63,7 @@ export class FleetLock extends EventEmitter implements AsyncDisposable {
     this.lostWithinMs = init.lostWithinMs;
     this.freedAfterMs = init.freedAfterMs;
     this.#release = init.release;
+    this.#confirm = init.confirm;
   }
 
   /** Whether this process holds the lock: false once released or lost. Reading it costs nothing. */
@@ -80,6 +84,15 @@ export class FleetLock extends EventEmitter implements AsyncDisposable {
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.release();
+  }
+
+  /**
+   * @internal One health check now: resolves true once the server has answered that the session
+   * holding the lock is still there (the moment it answered, the lock was held), false when the
+   * lock is not held any more (it is then lost, or was released).
+   */
+  confirm(): Promise<boolean> {
+    return this.#held ? this.#confirm() : Promise.resolve(false);
   }
 
   /** @internal The session ended or stopped answering: not held any more, and 'lost' once. */

@@ -27,9 +27,17 @@ export interface FleetConnectOptions {
   /**
    * The time promised between 'lost' and the earliest moment the server can give the lock to
    * another holder after a partition; default 1000 ms. The session's server-side keepalives are
-   * set from these three (see README, "Across hosts").
+   * set from these three (see docs/across-hosts.md).
    */
   graceMs?: number | undefined;
+  /**
+   * What to do when the server sees the connection come from another address or port than this
+   * end's: a TCP proxy (or NAT) stands between them, and the server's keepalives then watch the
+   * proxy, not this process (docs/across-hosts.md). 'warn' (default): a process warning
+   * (PIDGUARD_PROXY), once per server; 'refuse': ENOTSUP; 'allow': nothing, for a path whose
+   * timeouts have been checked.
+   */
+  proxy?: 'warn' | 'refuse' | 'allow' | undefined;
 }
 
 /** Options of FleetSession.acquire(). */
@@ -50,8 +58,11 @@ export interface FleetInspectOptions {
   logger?: Logger | undefined;
 }
 
+export type ProxyPolicy = 'warn' | 'refuse' | 'allow';
+
 export interface SettledConnect {
   config: PgClientConfig;
+  proxy: ProxyPolicy;
   schema: string;
   logger: Logger;
   healthCheck: HealthCheck;
@@ -64,16 +75,26 @@ export interface SettledAcquire {
   signal: AbortSignal | undefined;
 }
 
-const CONNECT_OPTIONS = ['connection', 'schema', 'logger', 'healthCheckIntervalMs', 'healthCheckTimeoutMs', 'graceMs'] as const;
+const CONNECT_OPTIONS = [
+  'connection',
+  'schema',
+  'logger',
+  'healthCheckIntervalMs',
+  'healthCheckTimeoutMs',
+  'graceMs',
+  'proxy',
+] as const;
 const ACQUIRE_OPTIONS = ['wait', 'signal'] as const;
 const INSPECT_OPTIONS = ['connection', 'schema', 'logger'] as const;
 
 function checkObject(options: unknown, call: string, known: readonly string[]): Record<string, unknown> {
   if (options === undefined) return {};
-  if (typeof options !== 'object' || options === null) throw invalidArgument(`options must be an object, got ${String(options)}`);
+  if (typeof options !== 'object' || options === null)
+    throw invalidArgument(`options must be an object, got ${String(options)}`);
   for (const name of Object.keys(options)) {
     // A misspelled option would otherwise be ignored, and its caller get a lock it did not ask for.
-    if (!known.includes(name)) throw invalidArgument(`options.${name} is not an option of ${call}() (the options are ${known.join(', ')})`);
+    if (!known.includes(name))
+      throw invalidArgument(`options.${name} is not an option of ${call}() (the options are ${known.join(', ')})`);
   }
   return options as Record<string, unknown>;
 }
@@ -82,37 +103,55 @@ function checkObject(options: unknown, call: string, known: readonly string[]): 
 export function checkSchema(schema: unknown): string {
   if (schema === undefined) return 'public';
   if (typeof schema !== 'string' || !/^[A-Za-z_][A-Za-z0-9_$]{0,62}$/.test(schema)) {
-    throw invalidArgument(`options.schema must be a plain identifier (letters, digits, _ and $, at most 63), got ${JSON.stringify(schema)}`);
+    throw invalidArgument(
+      `options.schema must be a plain identifier (letters, digits, _ and $, at most 63), got ${JSON.stringify(schema)}`,
+    );
   }
   return schema;
 }
 
 /** The connection as a node-postgres config (a copy: pidguard adds to it). */
 export function settleConnection(connection: unknown, environmentUrl: string | undefined): PgClientConfig {
-  if (connection === undefined) return environmentUrl === undefined || environmentUrl === '' ? {} : { connectionString: environmentUrl };
+  if (connection === undefined)
+    return environmentUrl === undefined || environmentUrl === '' ? {} : { connectionString: environmentUrl };
   if (typeof connection === 'string') {
     if (connection === '') throw invalidArgument('options.connection must not be empty');
     return { connectionString: connection };
   }
   if (typeof connection !== 'object' || connection === null || Array.isArray(connection)) {
-    throw invalidArgument(`options.connection must be a connection string or a node-postgres client config, got ${String(connection)}`);
+    throw invalidArgument(
+      `options.connection must be a connection string or a node-postgres client config, got ${String(connection)}`,
+    );
   }
   return { ...(connection as PgClientConfig) };
+}
+
+function settleProxy(proxy: unknown): ProxyPolicy {
+  if (proxy === undefined) return 'warn';
+  if (proxy === 'warn' || proxy === 'refuse' || proxy === 'allow') return proxy;
+  throw invalidArgument(`options.proxy must be 'warn', 'refuse' or 'allow', got ${JSON.stringify(proxy)}`);
 }
 
 function settleLogger(logger: unknown): Logger {
   if (logger === undefined) return defaultLogger;
   for (const level of ['debug', 'info', 'warn', 'error'] as const) {
-    if (typeof (logger as Record<string, unknown> | null)?.[level] !== 'function') throw invalidArgument(`options.logger must have a ${level}() method`);
+    if (typeof (logger as Record<string, unknown> | null)?.[level] !== 'function')
+      throw invalidArgument(`options.logger must have a ${level}() method`);
   }
   return logger as Logger;
 }
 
-export function settleConnect(options: unknown, environmentUrl: string | undefined, call = 'connect', extra: readonly string[] = []): SettledConnect {
+export function settleConnect(
+  options: unknown,
+  environmentUrl: string | undefined,
+  call = 'connect',
+  extra: readonly string[] = [],
+): SettledConnect {
   const given = checkObject(options, call, [...CONNECT_OPTIONS, ...extra]);
   const healthCheck = settleHealthCheck(given);
   return {
     config: settleConnection(given['connection'], environmentUrl),
+    proxy: settleProxy(given['proxy']),
     schema: checkSchema(given['schema']),
     logger: settleLogger(given['logger']),
     healthCheck,
@@ -121,22 +160,40 @@ export function settleConnect(options: unknown, environmentUrl: string | undefin
   };
 }
 
-export function settleAcquire(options: unknown, call = 'acquire', known: readonly string[] = ACQUIRE_OPTIONS): SettledAcquire {
+export function settleAcquire(
+  options: unknown,
+  call = 'acquire',
+  known: readonly string[] = ACQUIRE_OPTIONS,
+): SettledAcquire {
   const given = checkObject(options, call, known);
   const signal = given['signal'];
-  if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidArgument('options.signal must be an AbortSignal');
+  if (signal !== undefined && !(signal instanceof AbortSignal))
+    throw invalidArgument('options.signal must be an AbortSignal');
   return { waitMs: settleWait(given['wait']), signal };
 }
 
 /** acquire()'s options: connect()'s and FleetSession.acquire()'s together. */
-export function settleFleetOptions(options: unknown, environmentUrl: string | undefined): { connect: SettledConnect; acquire: SettledAcquire } {
+export function settleFleetOptions(
+  options: unknown,
+  environmentUrl: string | undefined,
+): { connect: SettledConnect; acquire: SettledAcquire } {
   const known = [...CONNECT_OPTIONS, ...ACQUIRE_OPTIONS];
-  return { connect: settleConnect(options, environmentUrl, 'acquire', ACQUIRE_OPTIONS), acquire: settleAcquire(options, 'acquire', known) };
+  return {
+    connect: settleConnect(options, environmentUrl, 'acquire', ACQUIRE_OPTIONS),
+    acquire: settleAcquire(options, 'acquire', known),
+  };
 }
 
-export function settleInspect(options: unknown, environmentUrl: string | undefined): { config: PgClientConfig; schema: string; logger: Logger } {
+export function settleInspect(
+  options: unknown,
+  environmentUrl: string | undefined,
+): { config: PgClientConfig; schema: string; logger: Logger } {
   const given = checkObject(options, 'inspect', INSPECT_OPTIONS);
-  return { config: settleConnection(given['connection'], environmentUrl), schema: checkSchema(given['schema']), logger: settleLogger(given['logger']) };
+  return {
+    config: settleConnection(given['connection'], environmentUrl),
+    schema: checkSchema(given['schema']),
+    logger: settleLogger(given['logger']),
+  };
 }
 
 /** PIDGUARD_POSTGRES_URL, or undefined when unset or unreadable (a runtime may forbid reading it). */

@@ -12,7 +12,12 @@
 // the next one above both, durably. After a crash, a lost asynchronous commit can only leave
 // `token` behind the mark, and every new number starts above the mark. (A sequence would not do:
 // nextval() in a transaction that writes nothing else is never flushed, and can repeat a value
-// after a crash.)
+// after a crash.) Across a failover to a standby that had not received the last commits, the
+// new primary's timeline is in every number it gives (TIMELINE_FLOOR).
+//
+// Every connection runs with search_path = pg_catalog, pg_temp (connection.ts), so that no
+// function or operator here can resolve to one another role created; the polymorphic built-ins,
+// which a better-matching impostor would beat, are written pg_catalog-qualified all the same.
 import type { Keepalives } from './bounds';
 import { lockKey } from './names';
 
@@ -58,7 +63,8 @@ SELECT pg_backend_pid() AS backend, inet_server_addr() IS NULL AS local,
   current_setting('tcp_keepalives_idle')::int AS idle, current_setting('tcp_keepalives_interval')::int AS interval,
   current_setting('tcp_keepalives_count')::int AS count,
   (SELECT setting::int FROM pg_settings WHERE name = 'tcp_user_timeout') AS user_timeout,
-  current_setting('server_version_num')::int AS version`;
+  current_setting('server_version_num')::int AS version, current_setting('search_path') AS search_path,
+  host(inet_client_addr()) AS client_addr, inet_client_port() AS client_port, pg_is_in_recovery() AS recovery`;
 }
 
 export interface SetupRow {
@@ -69,15 +75,36 @@ export interface SetupRow {
   count: number;
   user_timeout: number | null;
   version: number;
+  search_path: string;
+  /** Where the server sees the connection come from (null over a Unix socket). */
+  client_addr: string | null;
+  client_port: number | null;
+  /** A standby: its advisory locks are its own, not the primary's. */
+  recovery: boolean;
 }
 
-/** The number above every token given so far and every number reserved. */
-const NEXT = 'GREATEST(r.reserved, r.token) + 1';
+/** Whether the server is a standby (in recovery): asked first by every connection that does not hold. */
+export const RECOVERY_SQL = 'SELECT pg_is_in_recovery() AS recovery';
+
+/**
+ * The lowest token the server's current timeline may give: (timeline - 1) * 2^40, the timeline read
+ * from the name of the WAL file being written. A failover promotes a standby to a new timeline;
+ * if it was asynchronous, it may lack the last tokens the old primary gave (and their marks), and
+ * its own start above all of them (a timeline gives fewer than 2^40 tokens). Timeline 1 starts
+ * at 0, so a server that never failed over numbers 1, 2, 3...
+ */
+const TIMELINE_FLOOR = "((('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::bigint - 1) << 40)";
+
+/** The number above every token given so far and every number reserved, and at least the timeline's floor + 1. */
+const NEXT = `GREATEST(r.reserved, r.token, ${TIMELINE_FLOOR}) + 1`;
+
+/** The first number of a name never held: 1 on timeline 1. */
+const FIRST = `${TIMELINE_FLOOR} + 1`;
 
 /** The new holder's row when it takes the lock at once: the next number, as token and mark, durably. */
 function upsert(table: string, from: string): string {
   return `INSERT INTO ${table} AS r (name, token, reserved, host, pid, backend, since)
-SELECT $1, 1, 1, $3, $4, pg_backend_pid(), clock_timestamp() ${from}
+SELECT $1, ${FIRST}, ${FIRST}, $3, $4, pg_backend_pid(), clock_timestamp() ${from}
 ON CONFLICT (name) DO UPDATE SET token = ${NEXT}, reserved = ${NEXT},
   host = excluded.host, pid = excluded.pid, backend = excluded.backend, since = excluded.since
 RETURNING token::text AS token, backend, since`;
@@ -91,7 +118,7 @@ RETURNING token::text AS token, backend, since`;
 export function tryAcquireSql(table: string): string {
   return `WITH attempt AS MATERIALIZED (SELECT pg_try_advisory_lock($2::bigint) AS taken),
 taken AS (${upsert(table, 'FROM attempt WHERE attempt.taken')})
-SELECT t.token, t.backend, t.since, to_json(h) AS holder
+SELECT t.token, t.backend, t.since, pg_catalog.to_json(h) AS holder
 FROM attempt
 LEFT JOIN taken AS t ON true
 LEFT JOIN LATERAL (${holderQuery(table, KEY_TAG)} AND NOT attempt.taken) AS h ON true`;
@@ -112,7 +139,7 @@ export interface AttemptRow {
  */
 export function reserveSql(table: string): string {
   return `INSERT INTO ${table} AS r (name, token, reserved, host, pid, backend, since)
-SELECT $1, 0, 1, $3, $4, 0, clock_timestamp() WHERE $2::bigint IS NOT NULL
+SELECT $1, 0, ${FIRST}, $3, $4, 0, clock_timestamp() WHERE $2::bigint IS NOT NULL
 ON CONFLICT (name) DO UPDATE SET reserved = ${NEXT}
 RETURNING reserved::text AS reserved`;
 }
@@ -153,8 +180,8 @@ export const UNLOCK_SQL = 'SELECT pg_advisory_unlock($1::bigint) AS released';
  * server granted as the statement failed), without the warning pg_advisory_unlock gives when there
  * is none.
  */
-export const UNLOCK_IF_HELD_SQL = `SELECT count(pg_advisory_unlock($1::bigint)) AS released FROM pg_locks AS l
-WHERE l.pid = pg_backend_pid() AND ${held({ classid: '(($1::bigint >> 32) & 4294967295)::oid', objid: '($1::bigint & 4294967295)::oid' })}`;
+export const UNLOCK_IF_HELD_SQL = `SELECT pg_catalog.count(pg_advisory_unlock($1::bigint)) AS released FROM pg_locks AS l
+WHERE l.pid = pg_backend_pid() AND ${held(tagOf('$1'))}`;
 
 /** The health check: answered only by a live session, and by the same backend as at first. */
 export const CHECK_SQL = 'SELECT pg_backend_pid() AS backend';
@@ -174,9 +201,12 @@ export function createTableSql(schema: string): string {
 END $pidguard$`;
 }
 
-/** The pg_locks tag of the key: as parameters $2 (classid) and $3 (objid), or computed from the key in $2. */
+/** The pg_locks tag of a key: as parameters $2 (classid) and $3 (objid), or computed from the key in a parameter. */
 const PARAM_TAG = { classid: '$2::oid', objid: '$3::oid' };
-const KEY_TAG = { classid: '(($2::bigint >> 32) & 4294967295)::oid', objid: '($2::bigint & 4294967295)::oid' };
+function tagOf(param: string): { classid: string; objid: string } {
+  return { classid: `((${param}::bigint >> 32) & 4294967295)::oid`, objid: `(${param}::bigint & 4294967295)::oid` };
+}
+const KEY_TAG = tagOf('$2');
 
 /** Where pg_locks shows the exclusive holder of the lock with that tag. */
 function held(tag: { classid: string; objid: string }): string {
@@ -190,9 +220,10 @@ function held(tag: { classid: string; objid: string }): string {
  * may read. `table` null: without the table (for a role that may not read it).
  */
 function holderQuery(table: string | null, tag: { classid: string; objid: string }): string {
-  const row = table === null
-    ? 'NULL::text AS token, NULL::text AS host, NULL::int AS pid, NULL::timestamptz AS since, NULL::int AS recorded, NULL::text AS last_token'
-    : 'CASE WHEN r.backend = l.pid THEN r.token::text END AS token, r.host, r.pid, r.since, r.backend AS recorded, r.token::text AS last_token';
+  const row =
+    table === null
+      ? 'NULL::text AS token, NULL::text AS host, NULL::int AS pid, NULL::timestamptz AS since, NULL::int AS recorded, NULL::text AS last_token'
+      : 'CASE WHEN r.backend = l.pid THEN r.token::text END AS token, r.host, r.pid, r.since, r.backend AS recorded, r.token::text AS last_token';
   return `SELECT l.pid AS backend, ${row}, a.application_name
 FROM pg_locks AS l
 LEFT JOIN pg_stat_activity AS a ON a.pid = l.pid
@@ -226,3 +257,30 @@ export const TERMINATE_SQL = `SELECT pg_terminate_backend(l.pid) AS terminated F
 export const WAIT_FREE_SQL = `SELECT pg_advisory_unlock_shared($1::bigint) AS free
 FROM set_config('lock_timeout', $2, true) AS t
 CROSS JOIN LATERAL (SELECT pg_advisory_lock_shared($1::bigint) WHERE t IS NOT NULL) AS l`;
+
+/** A command session's try for the command key $1. */
+export const TRY_COMMAND_SQL = 'SELECT pg_try_advisory_lock($1::bigint) AS taken';
+
+/** A command session's wait for the command key $1, in the server's queue, for at most $2 ms (0: for ever). */
+export const WAIT_COMMAND_SQL = `SELECT true AS taken
+FROM set_config('lock_timeout', $2, true) AS t
+CROSS JOIN LATERAL (SELECT pg_advisory_lock($1::bigint) WHERE t IS NOT NULL) AS l`;
+
+/** Sets this session's application_name to $1. */
+export const NAME_SESSION_SQL = "SELECT set_config('application_name', $1, false) AS name";
+
+/**
+ * Who runs under the lock: the session holding the lock's key $1 ('lock'), and every session
+ * holding its command key $2 ('command'), with the application_name that names each.
+ */
+export const RUNNING_SQL = `SELECT 'lock' AS kind, l.pid AS backend, a.application_name FROM pg_locks AS l
+LEFT JOIN pg_stat_activity AS a ON a.pid = l.pid WHERE ${held(tagOf('$1'))}
+UNION ALL
+SELECT 'command' AS kind, l.pid AS backend, a.application_name FROM pg_locks AS l
+LEFT JOIN pg_stat_activity AS a ON a.pid = l.pid WHERE ${held(tagOf('$2'))}`;
+
+export interface RunningRow {
+  kind: 'lock' | 'command';
+  backend: number;
+  application_name: string | null;
+}
