@@ -57,7 +57,9 @@ function childrenOf(pid: number): number[] {
 
 /** The PID of the `pidguard run` that started process `pid` (PIDGUARD_RUN_PID in its environment), or null. */
 function runnerOf(pid: number): number | null {
-  const entry = (readText(`/proc/${pid}/environ`) ?? '').split('\0').find((line) => line.startsWith('PIDGUARD_RUN_PID='));
+  const entry = (readText(`/proc/${pid}/environ`) ?? '')
+    .split('\0')
+    .find((line) => line.startsWith('PIDGUARD_RUN_PID='));
   const value = entry?.slice('PIDGUARD_RUN_PID='.length) ?? '';
   return /^\d+$/.test(value) ? Number(value) : null;
 }

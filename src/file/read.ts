@@ -22,7 +22,10 @@ export type PidFileContents =
 // must not become a daemon's controlling terminal. O_NOFOLLOW does not exist on Windows, where
 // links are refused by the lock call instead (nor do the other two).
 const READ_FLAGS =
-  fs.constants.O_RDONLY | (fs.constants.O_NOFOLLOW ?? 0) | (fs.constants.O_NONBLOCK ?? 0) | (fs.constants.O_NOCTTY ?? 0);
+  fs.constants.O_RDONLY |
+  (fs.constants.O_NOFOLLOW ?? 0) |
+  (fs.constants.O_NONBLOCK ?? 0) |
+  (fs.constants.O_NOCTTY ?? 0);
 
 /** The addon, to open PID files with (POSIX); null where it cannot load, or on Windows. */
 function addonForReading(): Binding | null {

@@ -37,7 +37,9 @@ function foreignProc(): string | null {
     self = fs.readlinkSync('/proc/self');
   } catch {
     // No /proc (nothing was proven by it), or one mounted for a namespace that cannot see this process.
-    return fs.existsSync('/proc/1') ? '/proc numbers processes for another PID namespace (it does not show this process)' : null;
+    return fs.existsSync('/proc/1')
+      ? '/proc numbers processes for another PID namespace (it does not show this process)'
+      : null;
   }
   return self === String(process.pid)
     ? null
