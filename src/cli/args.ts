@@ -119,14 +119,14 @@ const RUN_OPTIONS: readonly OptionSpec[] = [
   HELP,
 ];
 
-const STATUS_OPTIONS: readonly OptionSpec[] = [
+export const STATUS_OPTIONS: readonly OptionSpec[] = [
   { key: 'json', long: ['json'], value: false },
   { key: 'lsb', long: ['lsb'], value: false },
   HELP,
 ];
 
 /** start-stop-daemon's spellings for --retry (-R) and --oknodo (-o). */
-const STOP_OPTIONS: readonly OptionSpec[] = [
+export const STOP_OPTIONS: readonly OptionSpec[] = [
   { key: 'signal', short: ['s'], long: ['signal'], value: true },
   { key: 'timeout', short: ['t'], long: ['timeout'], value: true },
   { key: 'retry', short: ['R'], long: ['retry'], value: true },
@@ -134,7 +134,7 @@ const STOP_OPTIONS: readonly OptionSpec[] = [
   HELP,
 ];
 
-const WAIT_OPTIONS: readonly OptionSpec[] = [
+export const WAIT_OPTIONS: readonly OptionSpec[] = [
   { key: 'timeout', short: ['t'], long: ['timeout'], value: true },
   { key: 'held', long: ['held'], value: false },
   HELP,

@@ -2,9 +2,11 @@
 // the raw wait status (Node's child_process reports a real-time signal as exit code 0), and
 // with Node's spawn on Windows, or where the addon could not be loaded.
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
 import { constants } from 'node:os';
 import { getSystemErrorMap } from 'node:util';
 import { binding, type Binding } from '../addon/binding';
+import { cannotRunMessage } from './messages';
 
 /** How the command ended: its exit code (signal 0), or the number of the signal that killed it (code -1). */
 export interface CommandEnd {
@@ -72,6 +74,17 @@ const MORE_DESCRIPTIONS: Readonly<Record<string, string>> = {
 export function describeErrno(errno: number): string {
   const code = codeOf(errno);
   return getSystemErrorMap().get(errno)?.[1] ?? MORE_DESCRIPTIONS[code] ?? 'unknown error';
+}
+
+/** Says on stderr why command `name` could not be started, and returns the status to exit with (126, 127). */
+export function reportCannotRun(name: string, error: NodeJS.ErrnoException): number {
+  const code = error.code ?? 'UNKNOWN';
+  const description = error.errno === undefined ? error.message : describeErrno(error.errno);
+  // ENOENT for a path that exists: the file is there, its #! interpreter is not.
+  const exists = name.includes('/') && fs.existsSync(name);
+  const { status, message } = cannotRunMessage(name, code, description, exists);
+  process.stderr.write(message);
+  return status;
 }
 
 /** libuv's name for an errno, else the first of os.constants.errno's (libuv knows no ENOEXEC). */

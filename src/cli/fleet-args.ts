@@ -8,7 +8,8 @@
 // with postgres: (a command's postgres:// URL, say).
 import { lostWithinMs, DEFAULT_HEALTH_CHECK, MAX_SERVER_MS } from '../postgres/bounds';
 import { checkName, TARGET_PREFIX } from '../postgres/names';
-import { parseSeconds, UsageError } from './args';
+// status, stop and wait take the file lock's options: the same words for either kind of lock.
+import { parseSeconds, STATUS_OPTIONS, STOP_OPTIONS, UsageError, WAIT_OPTIONS } from './args';
 import { getopt, GetoptError, given, lastValue, type OptionSpec, type Parsed } from './getopt';
 
 export type ProxyPolicy = 'warn' | 'refuse' | 'allow';
@@ -73,23 +74,6 @@ const RUN_OPTIONS: readonly OptionSpec[] = [
   { key: 'exclusive', short: ['x', 'e'], long: ['exclusive'], value: false },
   { key: 'no-inherit', short: ['o'], long: ['no-inherit', 'close'], value: false },
   { key: 'pid', long: ['pid'], value: true },
-  HELP,
-];
-const STATUS_OPTIONS: readonly OptionSpec[] = [
-  { key: 'json', long: ['json'], value: false },
-  { key: 'lsb', long: ['lsb'], value: false },
-  HELP,
-];
-const STOP_OPTIONS: readonly OptionSpec[] = [
-  { key: 'timeout', short: ['t'], long: ['timeout'], value: true },
-  { key: 'oknodo', short: ['o'], long: ['oknodo'], value: false },
-  { key: 'signal', short: ['s'], long: ['signal'], value: true },
-  { key: 'retry', short: ['R'], long: ['retry'], value: true },
-  HELP,
-];
-const WAIT_OPTIONS: readonly OptionSpec[] = [
-  { key: 'timeout', short: ['t'], long: ['timeout'], value: true },
-  { key: 'held', long: ['held'], value: false },
   HELP,
 ];
 

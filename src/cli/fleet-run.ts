@@ -1,12 +1,11 @@
 // `pidguard run postgres:<name> -- <command>`: take the lock across hosts, wait for the command of
 // an earlier holder to be gone, run the command with the command session's socket, and stop the
 // command and everything it started when the lock is lost.
-import fs from 'node:fs';
 import { LockedError } from '../errors';
 import { acquire } from '../postgres/acquire';
 import { CommandSession } from '../postgres/command-session';
 import type { FleetLock } from '../postgres/lock';
-import { describeErrno, POSIX_SHELL, startCommand, type Command } from './command';
+import { POSIX_SHELL, reportCannotRun, startCommand, type Command } from './command';
 import { CommandFamily } from './fleet-family';
 import { KILL_MARGIN_MS, type FleetRunCommand } from './fleet-args';
 import {
@@ -17,20 +16,11 @@ import {
   lostMessage,
   survivorsMessage,
 } from './fleet-messages';
-import { cannotRunMessage, commandExitStatus, EXIT } from './messages';
+import { commandExitStatus, EXIT } from './messages';
 import { forwardedSignals, signalAliases } from './signals';
 
 /** For the second names of forwarded signals: the first name's listener passes the signal on. */
 const ignore = (): void => {};
-
-function cannotRun(name: string, error: NodeJS.ErrnoException): number {
-  const code = error.code ?? 'UNKNOWN';
-  const description = error.errno === undefined ? error.message : describeErrno(error.errno);
-  const exists = name.includes('/') && fs.existsSync(name);
-  const { status, message } = cannotRunMessage(name, code, description, exists);
-  process.stderr.write(message);
-  return status;
-}
 
 function start(lock: FleetLock, session: CommandSession, run: FleetRunCommand): Command {
   return startCommand(run.command, {
@@ -68,7 +58,7 @@ async function runHolding(lock: FleetLock, session: CommandSession, run: FleetRu
     try {
       pid = await command.run();
     } catch (error) {
-      return cannotRun(name, error as NodeJS.ErrnoException);
+      return reportCannotRun(name, error as NodeJS.ErrnoException);
     }
     if (command.pid === null) void session.record(pid).catch(() => {});
     const family = new CommandFamily(command, pid, session.fd);

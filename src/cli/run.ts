@@ -1,5 +1,4 @@
 // `pidguard run`: take the lock, run the command under it, and end with the command's status.
-import fs from 'node:fs';
 import { constants } from 'node:os';
 import { acquire } from '../acquire';
 import { LockedError } from '../errors';
@@ -7,9 +6,8 @@ import { environmentMode } from '../options';
 import type { PidLock } from '../pid-lock';
 import { processRunning, readCommandLine } from '../process/info';
 import type { RunCommand } from './args';
-import { describeErrno, POSIX_SHELL, startCommand, type Command, type CommandEnd } from './command';
+import { POSIX_SHELL, reportCannotRun, startCommand, type Command, type CommandEnd } from './command';
 import {
-  cannotRunMessage,
   commandExitStatus,
   conflictMessage,
   EXIT,
@@ -26,16 +24,6 @@ const INHERITED_FD = 3;
 
 /** For the second names of forwarded signals: the first name's listener passes the signal on. */
 const ignore = (): void => {};
-
-function cannotRun(name: string, error: NodeJS.ErrnoException): number {
-  const code = error.code ?? 'UNKNOWN';
-  const description = error.errno === undefined ? error.message : describeErrno(error.errno);
-  // ENOENT for a path that exists: the file is there, its #! interpreter is not.
-  const exists = name.includes('/') && fs.existsSync(name);
-  const { status, message } = cannotRunMessage(name, code, description, exists);
-  process.stderr.write(message);
-  return status;
-}
 
 function ended(pid: number, end: CommandEnd): number {
   const status = end.waitError === undefined ? commandExitStatus(end.code, end.signal) : null;
@@ -176,7 +164,7 @@ async function runHolding(tenure: Tenure, run: RunCommand): Promise<number> {
     try {
       pid = await command.run();
     } catch (error) {
-      return cannotRun(name, error as NodeJS.ErrnoException);
+      return reportCannotRun(name, error as NodeJS.ErrnoException);
     }
     // Node's spawn (Windows, or no addon) tells the PID only now.
     if (
