@@ -97,7 +97,7 @@ export function parseSignal(value: string, option = '-s, --signal'): NodeJS.Sign
   throw new UsageError(`${option}: unknown signal '${value}'`);
 }
 
-function parseExitCode(value: string): number {
+export function parseExitCode(value: string): number {
   const code = /^\d+$/.test(value) ? Number(value) : Number.NaN;
   if (!(code >= 0 && code <= 255))
     throw new UsageError(`-E, --conflict-exit-code takes a number from 0 to 255, got '${value}'`);
@@ -163,8 +163,11 @@ function onePidfile(subcommand: string, operands: readonly string[]): string {
 
 const RUN_SYNOPSIS = 'pidguard run [options] <pidfile> [--] <command> [args...], or -c <string>';
 
-/** What follows the PID file: the command and its arguments, as given, or `-c <string>`. */
-function runCommandOf(after: readonly string[]): { command: string[]; shell: boolean } {
+/**
+ * What follows the lock (a PID file, or postgres:<name>): the command and its arguments, as
+ * given, or `-c <string>`. `synopsis` is run's, for the message when the command is missing.
+ */
+export function runCommandOf(after: readonly string[], synopsis: string): { command: string[]; shell: boolean } {
   const [first, ...rest] = after;
   if (first === '-c' || first === '--command') {
     // As flock(1): exactly one string, for the shell.
@@ -173,9 +176,9 @@ function runCommandOf(after: readonly string[]): { command: string[]; shell: boo
     if (rest[0] === '') throw new UsageError(`run: ${first} was given an empty command`);
     return { command: [rest[0] ?? ''], shell: true };
   }
-  // `--` right after the PID file is pidguard's own way, kept: flock(1) would run a command named '--'.
+  // `--` right after the lock is pidguard's own way, kept: flock(1) would run a command named '--'.
   const command = first === '--' ? rest : [...after];
-  if (command.length === 0 || command[0] === '') throw new UsageError(`run: missing the command (${RUN_SYNOPSIS})`);
+  if (command.length === 0 || command[0] === '') throw new UsageError(`run: missing the command (${synopsis})`);
   return { command, shell: false };
 }
 
@@ -184,7 +187,7 @@ function parseRun(args: readonly string[]): RunCommand | { name: 'help' } {
   if (given(parsed, 'help')) return { name: 'help' };
   const [pidfile, ...after] = parsed.operands;
   if (pidfile === undefined || pidfile === '') throw new UsageError('run: missing the PID file');
-  const { command, shell } = runCommandOf(after);
+  const { command, shell } = runCommandOf(after, RUN_SYNOPSIS);
   const pid = lastValue(parsed, 'pid')?.value ?? 'command';
   if (pid !== 'self' && pid !== 'command') throw new UsageError(`run: --pid takes 'self' or 'command', got '${pid}'`);
   const wait = lastValue(parsed, 'wait')?.value;

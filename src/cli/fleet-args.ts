@@ -9,7 +9,15 @@
 import { lostWithinMs, DEFAULT_HEALTH_CHECK, MAX_SERVER_MS } from '../postgres/bounds';
 import { checkName, TARGET_PREFIX } from '../postgres/names';
 // status, stop and wait take the file lock's options: the same words for either kind of lock.
-import { parseSeconds, STATUS_OPTIONS, STOP_OPTIONS, UsageError, WAIT_OPTIONS } from './args';
+import {
+  parseExitCode,
+  parseSeconds,
+  runCommandOf,
+  STATUS_OPTIONS,
+  STOP_OPTIONS,
+  UsageError,
+  WAIT_OPTIONS,
+} from './args';
 import { getopt, GetoptError, given, lastValue, type OptionSpec, type Parsed } from './getopt';
 
 export type ProxyPolicy = 'warn' | 'refuse' | 'allow';
@@ -146,13 +154,6 @@ function oneLock(subcommand: string, operands: readonly string[]): string {
   return name;
 }
 
-function exitCode(value: string): number {
-  const code = /^\d+$/.test(value) ? Number(value) : Number.NaN;
-  if (!(code >= 0 && code <= 255))
-    throw new UsageError(`-E, --conflict-exit-code takes a number from 0 to 255, got '${value}'`);
-  return code;
-}
-
 function grace(value: string, spelt: string): number {
   const ms = parseSeconds(value, spelt, false);
   if (ms > MAX_GRACE_MS) {
@@ -168,28 +169,14 @@ function proxyPolicy(value: string): ProxyPolicy {
   throw new UsageError(`run: --proxy takes warn, refuse or allow, got '${value}'`);
 }
 
-/** What follows the lock: the command and its arguments, `-- <command>`, or `-c <string>` (flock(1)'s). */
-function commandOf(after: readonly string[]): { command: string[]; shell: boolean } {
-  const [first, ...rest] = after;
-  if (first === '-c' || first === '--command') {
-    if (rest.length !== 1)
-      throw new UsageError(`run: ${first} takes exactly one string, the command for the shell (${rest.length} given)`);
-    if (rest[0] === '') throw new UsageError(`run: ${first} was given an empty command`);
-    return { command: [rest[0] ?? ''], shell: true };
-  }
-  const command = first === '--' ? rest : [...after];
-  if (command.length === 0 || command[0] === '')
-    throw new UsageError(
-      'run: missing the command (pidguard run postgres:<name> [--] <command> [args...], or -c <string>)',
-    );
-  return { command, shell: false };
-}
-
 function parseRun(parsed: Parsed): FleetRunCommand {
   refuseFileOnly('run', parsed);
   const [target, ...after] = parsed.operands;
   const lock = lockName('run', target);
-  const { command, shell } = commandOf(after);
+  const { command, shell } = runCommandOf(
+    after,
+    'pidguard run postgres:<name> [--] <command> [args...], or -c <string>',
+  );
   const wait = lastValue(parsed, 'wait')?.value;
   const conflict = lastValue(parsed, 'conflict-exit-code')?.value;
   const graceGiven = lastValue(parsed, 'grace');
@@ -201,7 +188,7 @@ function parseRun(parsed: Parsed): FleetRunCommand {
     command,
     shell,
     waitMs: given(parsed, 'nonblock') ? 0 : waitMs,
-    conflictExitCode: typeof conflict === 'string' ? exitCode(conflict) : 1,
+    conflictExitCode: typeof conflict === 'string' ? parseExitCode(conflict) : 1,
     graceMs: typeof graceGiven?.value === 'string' ? grace(graceGiven.value, graceGiven.spelt) : DEFAULT_GRACE_MS,
     proxy: typeof proxy === 'string' ? proxyPolicy(proxy) : undefined,
   };
