@@ -30,6 +30,14 @@ function byPid(pid: number): PinnedProcess {
   return { pid, pinned: false, signal: (signal) => void process.kill(pid, signal), close: () => undefined };
 }
 
+function procListsProcesses(): boolean {
+  try {
+    return fs.existsSync('/proc/1');
+  } catch {
+    return false; // a runtime that refuses to look (Deno without --allow-read)
+  }
+}
+
 /** Why /proc's numbers are not this process's, or null when they are (or there is no /proc). */
 function foreignProc(): string | null {
   let self: string;
@@ -37,7 +45,7 @@ function foreignProc(): string | null {
     self = fs.readlinkSync('/proc/self');
   } catch {
     // No /proc (nothing was proven by it), or one mounted for a namespace that cannot see this process.
-    return fs.existsSync('/proc/1')
+    return procListsProcesses()
       ? '/proc numbers processes for another PID namespace (it does not show this process)'
       : null;
   }
