@@ -17,10 +17,7 @@ import {
   survivorsMessage,
 } from './fleet-messages';
 import { commandExitStatus, EXIT } from './messages';
-import { forwardedSignals, signalAliases } from './signals';
-
-/** For the second names of forwarded signals: the first name's listener passes the signal on. */
-const ignore = (): void => {};
+import { forwardSignals } from './forwarding';
 
 function start(lock: FleetLock, session: CommandSession, run: FleetRunCommand): Command {
   return startCommand(run.command, {
@@ -35,15 +32,8 @@ function start(lock: FleetLock, session: CommandSession, run: FleetRunCommand): 
 
 /** Runs the command while `lock` is held; stops its family when the lock is lost. Resolves with the exit status. */
 async function runHolding(lock: FleetLock, session: CommandSession, run: FleetRunCommand): Promise<number> {
-  const forwarded = forwardedSignals();
-  const aliases = signalAliases(forwarded);
   let command: Command | undefined;
-  const forward = (signal: NodeJS.Signals): void => {
-    command?.kill(signal);
-  };
-  // Listening from before the command starts (see run.ts): the command decides when the service ends.
-  for (const signal of forwarded) process.on(signal, forward);
-  for (const alias of aliases) process.on(alias, ignore);
+  const stopForwarding = forwardSignals(() => command); // from before the command starts (forwarding.ts)
   let lost: Error | null = null;
   lock.once('lost', (error: Error) => {
     lost = error;
@@ -83,8 +73,7 @@ async function runHolding(lock: FleetLock, session: CommandSession, run: FleetRu
     if (survivors.length > 0) process.stderr.write(survivorsMessage(survivors));
     return EXIT_LOST;
   } finally {
-    for (const signal of forwarded) process.off(signal, forward);
-    for (const alias of aliases) process.off(alias, ignore);
+    stopForwarding();
   }
 }
 

@@ -16,14 +16,12 @@ import {
   retakenMessage,
   unheldMessage,
 } from './messages';
-import { forwardedSignals, signalAliases } from './signals';
+import { forwardSignals } from './forwarding';
+import { forwardedSignals } from './signals';
 import { Tenure } from './tenure';
 
 /** Where the command finds the locked descriptor when it inherits it: the first after stdio. */
 const INHERITED_FD = 3;
-
-/** For the second names of forwarded signals: the first name's listener passes the signal on. */
-const ignore = (): void => {};
 
 function ended(pid: number, end: CommandEnd): number {
   const status = end.waitError === undefined ? commandExitStatus(end.code, end.signal) : null;
@@ -133,18 +131,8 @@ function keepPath(tenure: Tenure, command: Command, pid: number, run: RunCommand
 /** Runs the command while the tenure's lock is held; resolves with the status to exit with. */
 async function runHolding(tenure: Tenure, run: RunCommand): Promise<number> {
   const lock = tenure.lock;
-  const forwarded = forwardedSignals();
-  const aliases = signalAliases(forwarded);
   let command: Command | undefined;
-  const forward = (signal: NodeJS.Signals): void => {
-    command?.kill(signal);
-  };
-  // Listening from before the command starts: a signal sent as soon as the command is seen
-  // running must not find this process with the default action, which would end it. Listening
-  // also keeps signal-exit from releasing the lock on these signals: the command decides when
-  // the service ends, and the lock is released after it has.
-  for (const signal of forwarded) process.on(signal, forward);
-  for (const alias of aliases) process.on(alias, ignore);
+  const stopForwarding = forwardSignals(() => command);
   const fd = run.inherit ? lock.descriptor() : null;
   // From the spawn on, the command holds the lock too (it inherits the locked open file), and
   // whatever ends this process must leave the lock and the file to it, until its end is seen.
@@ -181,8 +169,7 @@ async function runHolding(tenure: Tenure, run: RunCommand): Promise<number> {
   } finally {
     // Whatever holds the path now (the first lock, or one taken again) is this process's alone.
     if (tenure.lock.held) tenure.lock.shareWithChild(false);
-    for (const signal of forwarded) process.off(signal, forward);
-    for (const alias of aliases) process.off(alias, ignore);
+    stopForwarding();
   }
 }
 
